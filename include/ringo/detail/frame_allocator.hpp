@@ -1,0 +1,105 @@
+#pragma once
+// The per-thread recycling allocator for coroutine frames.
+//
+// Frames are rounded up to 64-byte size classes; a freed frame goes onto its thread's list
+// for that class and the next frame of the class reuses it, so a task or generator that is
+// created and finished in a loop allocates nothing after the first round. Frames larger than
+// the biggest class, and every frame when recycling is off, go straight to operator new.
+// A frame may be freed on another thread than the one that allocated it: it then joins the
+// freeing thread's cache, which is fine since every block comes from the same operator new.
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include <ringo/detail/config.hpp>
+
+namespace ringo::detail {
+
+class frame_pool {
+ public:
+  static constexpr std::size_t granule = 64;
+  static constexpr std::size_t classes = 32;  // frames up to 2 KiB are recycled
+  static constexpr std::uint32_t cache_limit = 4096;  // blocks kept per class and thread
+
+  constexpr frame_pool() noexcept = default;
+  frame_pool(const frame_pool&) = delete;
+  frame_pool& operator=(const frame_pool&) = delete;
+  ~frame_pool() {
+    for (auto& head : free_) {
+      while (head != nullptr) {
+        node* n = head;
+        head = n->next;
+        ::operator delete(n);
+      }
+    }
+    dead_ = true;
+  }
+
+  void* allocate(std::size_t size) {
+    const std::size_t cls = (size - 1) / granule;
+    if (cls >= classes || !enabled_ || dead_) return ::operator new(round(size, cls));
+    if (node* n = free_[cls]) {
+      free_[cls] = n->next;
+      --count_[cls];
+      return n;
+    }
+    return ::operator new((cls + 1) * granule);
+  }
+
+  void deallocate(void* p, std::size_t size) noexcept {
+    const std::size_t cls = (size - 1) / granule;
+    if (cls >= classes || dead_ || count_[cls] >= cache_limit) {
+      ::operator delete(p);
+      return;
+    }
+    auto* n = static_cast<node*>(p);
+    n->next = free_[cls];
+    free_[cls] = n;
+    ++count_[cls];
+  }
+
+  /// Turns recycling on or off for new frames of this thread (benchmarks compare both).
+  void set_enabled(bool on) noexcept { enabled_ = on; }
+
+ private:
+  struct node {
+    node* next;
+  };
+  static std::size_t round(std::size_t size, std::size_t cls) noexcept {
+    // Blocks are always allocated at their class size, so a frame made while recycling was
+    // off can join a class list later.
+    return cls < classes ? (cls + 1) * granule : size;
+  }
+
+  node* free_[classes] = {};
+  std::uint32_t count_[classes] = {};
+  bool enabled_ = true;
+  bool dead_ = false;  // set at thread exit: later frees go straight to operator delete
+};
+
+inline thread_local frame_pool this_thread_frames;
+
+inline void* allocate_frame(std::size_t size) {
+#if RINGO_FRAME_RECYCLING
+  return this_thread_frames.allocate(size);
+#else
+  return ::operator new(size);
+#endif
+}
+
+inline void deallocate_frame(void* p, std::size_t size) noexcept {
+#if RINGO_FRAME_RECYCLING
+  this_thread_frames.deallocate(p, size);
+#else
+  (void)size;
+  ::operator delete(p);
+#endif
+}
+
+/// Base of every ringo promise type: routes the frame through the recycling allocator.
+struct recycled_frame {
+  static void* operator new(std::size_t size) { return allocate_frame(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { deallocate_frame(p, size); }
+};
+
+}  // namespace ringo::detail
