@@ -1,0 +1,115 @@
+#pragma once
+// The one seam between the event loop and its I/O backend.
+//
+// An operation object lives in the awaiting coroutine's frame; its address travels through
+// the kernel as the request's user_data. The backend promises to call on_complete exactly
+// once per completion and, after the final one (flags without more_completions), never to
+// touch the object again: only then may the awaiter's frame go away. Nothing here names
+// io_uring, so a second backend (epoll) can sit behind the same interface.
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace ringo::detail {
+
+enum class io_opcode : std::uint8_t {
+  nop,
+  read,      // fd, buf, len, offset (-1: current position)
+  write,     // fd, cbuf, len, offset
+  recv,      // fd, buf, len, msg_flags; or a provided buffer with select_buffer
+  send,      // fd, cbuf, len, msg_flags
+  send_zc,   // zero-copy send: one result completion, then a notification completion
+  recvmsg,   // fd, msg, msg_flags
+  sendmsg,   // fd, msg, msg_flags
+  accept,    // fd, addr, addrlen, flags (SOCK_CLOEXEC ...)
+  connect,   // fd, addr, addr_len
+  close,     // fd
+  shutdown,  // fd, how (in msg_flags)
+  openat,    // dirfd, path, open flags (msg_flags), mode (len)
+  fsync,     // fd
+  poll,      // fd, poll mask (msg_flags)
+};
+
+/// Completion flags handed to on_complete.
+enum completion_flags : std::uint32_t {
+  more_completions = 1u << 0,  // a multishot request stays armed
+  has_buffer = 1u << 1,        // the result names a provided buffer: see buffer_id
+  notification = 1u << 2,      // send_zc: the kernel is done with the buffer
+};
+
+struct io_operation {
+  using complete_fn = void (*)(io_operation&, int result, std::uint32_t flags,
+                               std::uint16_t buffer_id) noexcept;
+
+  complete_fn on_complete = nullptr;
+  io_opcode opcode = io_opcode::nop;
+  bool multishot = false;      // accept, recv: stay armed until an error or cancellation
+  bool select_buffer = false;  // recv: the kernel picks a buffer from the provided ring
+  int fd = -1;
+  union {
+    void* buf = nullptr;
+    const void* cbuf;
+    msghdr* msg;
+    sockaddr* addr;
+    const char* path;
+  };
+  std::uint32_t len = 0;  // buffer length; connect: address length; openat: mode
+  int msg_flags = 0;      // MSG_*, accept/open flags, shutdown's how, poll mask
+  socklen_t* addr_len = nullptr;
+  std::uint64_t offset = 0;
+  /// A deadline for this request alone (a linked timeout); zero for none. When it passes the
+  /// request completes with -ECANCELED and timed_out is set.
+  std::chrono::nanoseconds timeout{0};
+  bool timed_out = false;
+  bool cancel_requested = false;
+};
+
+/// Kernel features the loop may use; each has a fallback path.
+struct reactor_features {
+  bool single_issuer = false;
+  bool defer_taskrun = false;
+  bool coop_taskrun = false;
+  bool multishot_accept = false;
+  bool provided_buffers = false;  // buffer rings, and multishot recv into them
+  bool send_zc = false;
+  bool ext_arg = false;  // waits with a timeout need no timeout request
+};
+
+class reactor {
+ public:
+  virtual ~reactor() = default;
+
+  /// Binds the backend to the calling thread, which from now on is the only one to submit.
+  virtual void start() = 0;
+
+  /// Queues `op`; it reaches the kernel at the next wait(). Never fails: a full submission
+  /// queue is flushed first.
+  virtual void submit(io_operation& op) = 0;
+
+  /// Asks the kernel to cancel `op`. The operation still completes (with -ECANCELED, or with
+  /// its result if it won the race), and only then may its memory go.
+  virtual void cancel(io_operation& op) = 0;
+
+  /// Submits what is queued, waits for completions for at most `timeout` (zero: only reap
+  /// what is there; negative: no limit) and calls their handlers.
+  virtual void wait(std::chrono::nanoseconds timeout) = 0;
+
+  /// Requests whose final completion has not arrived.
+  virtual std::size_t in_flight() const noexcept = 0;
+
+  virtual const reactor_features& features() const noexcept = 0;
+
+  /// The provided-buffer ring: where a completion with has_buffer put its bytes, and how the
+  /// reader gives the buffer back once it has consumed it.
+  virtual std::byte* buffer_data(std::uint16_t id) noexcept = 0;
+  virtual std::size_t buffer_size() const noexcept = 0;
+  virtual void recycle_buffer(std::uint16_t id) noexcept = 0;
+
+  /// Makes a wait() in progress (or the next one) return soon. Thread-safe; the backend
+  /// re-arms itself, so every call after a wait() returned wakes the next one again.
+  virtual void wake() noexcept = 0;
+};
+
+}  // namespace ringo::detail

@@ -1,0 +1,44 @@
+#pragma once
+// The common steps of every awaiter that parks a task on its context.
+#include <coroutine>
+#include <source_location>
+
+#include <ringo/detail/task_record.hpp>
+#include <ringo/error.hpp>
+#include <ringo/io_context.hpp>
+
+namespace ringo::detail {
+
+/// Base of awaiters that suspend the running task until someone schedules it again. Derived
+/// classes fill in wait_node::cancel and describe, and call park() from await_suspend.
+struct suspension : wait_node {
+  io_context* context = nullptr;
+  task_record* task = nullptr;
+  bool cancelled = false;
+
+  explicit suspension(std::source_location loc) noexcept { where = loc; }
+
+  /// Looks up the running task; returns false (do not suspend) if a cancellation is due,
+  /// which await_resume then throws.
+  bool prepare() {
+    context = io_context::current();
+    if (context == nullptr) {
+      throw std::logic_error(
+          "ringo: awaited outside of an event loop: this operation needs ringo::run");
+    }
+    task = &context->running_task();
+    if (task->take_cancellation()) {
+      cancelled = true;
+      return false;
+    }
+    return true;
+  }
+
+  void park(std::coroutine_handle<> h) noexcept { context->suspend(*task, h, *this); }
+  void wake() noexcept { context->schedule(*task); }
+  void throw_if_cancelled() const {
+    if (cancelled) throw operation_cancelled();
+  }
+};
+
+}  // namespace ringo::detail

@@ -1,0 +1,59 @@
+#pragma once
+// What the runtime knows of every spawned task, and of the place where it waits.
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <source_location>
+#include <string>
+
+namespace ringo {
+class io_context;
+}
+
+namespace ringo::detail {
+
+/// A place where a task is suspended: lives in the awaiter, in the task's frame.
+struct wait_node {
+  /// Called on the context's thread when the waiting task is cancelled. It must make the task
+  /// runnable again (at once, or once the kernel has let go of the awaiter's memory) and leave
+  /// a mark for await_resume to throw operation_cancelled. Null: the wait cannot be cut short.
+  void (*cancel)(wait_node&) noexcept = nullptr;
+  /// Appends to `out` what the task waits on ("sleep for 2s", "mutex 0x.. held by task #3").
+  void (*describe)(const wait_node&, std::string& out) = nullptr;
+  /// The co_await that suspended the task.
+  std::source_location where{};
+};
+
+enum class task_state : std::uint8_t { ready, running, waiting, finished };
+
+/// One spawned task. Owned by its root coroutine frame; linked into its context's lists.
+struct task_record {
+  std::uint64_t id = 0;
+  std::source_location spawned_at{};
+  io_context* context = nullptr;
+  bool daemon = false;
+  task_state state = task_state::ready;
+  /// Set by cancel() when the task is not at a cancellable wait: the next suspension point
+  /// throws operation_cancelled (once).
+  bool cancel_pending = false;
+  /// Set once a cancellation was handed to a wait_node, so a second cancel() waits for it.
+  bool cancel_in_progress = false;
+  wait_node* waiting_on = nullptr;
+  std::coroutine_handle<> resume_point{};  // the innermost coroutine to resume
+  std::coroutine_handle<> root{};          // the spawned frame, for teardown
+  task_record* next_ready = nullptr;
+  task_record* prev_live = nullptr;
+  task_record* next_live = nullptr;
+  /// Ends the task without running it further (when a context is torn down with the task
+  /// still suspended): marks it finished with `error` and frees the frame if no handle holds it.
+  void (*abandon)(task_record&, std::exception_ptr error) noexcept = nullptr;
+
+  /// True (and clears the mark) if a cancellation waits to be delivered at this suspension.
+  bool take_cancellation() noexcept {
+    if (!cancel_pending) return false;
+    cancel_pending = false;
+    return true;
+  }
+};
+
+}  // namespace ringo::detail

@@ -1,0 +1,37 @@
+#pragma once
+/// \file
+/// The exceptions ringo throws besides std::system_error and std::logic_error.
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace ringo {
+
+/// Thrown at a task's suspension point when the task was cancelled (join_handle::cancel,
+/// task_group, when_any, a daemon at the end of run). A std::system_error with ECANCELED.
+class operation_cancelled : public std::system_error {
+ public:
+  operation_cancelled() : std::system_error(ECANCELED, std::system_category(), "operation cancelled") {}
+  explicit operation_cancelled(const std::string& what)
+      : std::system_error(ECANCELED, std::system_category(), what) {}
+};
+
+/// Thrown when a deadline passes (with_timeout, an I/O operation's deadline).
+/// A std::system_error with ETIMEDOUT.
+class timed_out : public std::system_error {
+ public:
+  timed_out() : std::system_error(ETIMEDOUT, std::system_category(), "timed out") {}
+  explicit timed_out(const std::string& what)
+      : std::system_error(ETIMEDOUT, std::system_category(), what) {}
+};
+
+/// Thrown by run() when no task can ever run again while tasks still wait: nothing is ready,
+/// no I/O is in flight, no timer is set and no other thread owes the context any work.
+/// what() lists every waiting task, what it waits on and the source line where it waits.
+class deadlock_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace ringo

@@ -1,0 +1,142 @@
+#pragma once
+/// \file
+/// ringo::io_context: one thread's event loop: an io_uring ring, the ready queue, the timers
+/// and the live tasks.
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <source_location>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <ringo/detail/reactor.hpp>
+#include <ringo/detail/task_record.hpp>
+#include <ringo/detail/timer_node.hpp>
+#include <ringo/task.hpp>
+
+namespace ringo {
+
+/// Kernel features the loop uses when the kernel has them. Each can be switched off to force
+/// its fallback path (tests do; so can a user on a kernel with a buggy feature).
+enum class kernel_feature : unsigned {
+  single_issuer = 1u << 0,
+  defer_taskrun = 1u << 1,
+  coop_taskrun = 1u << 2,
+  multishot_accept = 1u << 3,
+  provided_buffers = 1u << 4,
+  send_zc = 1u << 5,
+};
+
+/// How an io_context is set up.
+struct io_context_options {
+  /// Submission queue entries; the completion queue gets four times as many.
+  unsigned ring_entries = 1024;
+  /// Provided buffers shared by every multishot receive on the context (a power of two), and
+  /// the size of each: idle connections hold no buffer of their own.
+  unsigned buffer_count = 1024;
+  unsigned buffer_size = 4096;
+  /// Features to treat as missing, as a mask of kernel_feature. The environment variable
+  /// RINGO_DISABLE_FEATURES (a comma-separated list of names such as "multishot_accept", or
+  /// "all") adds to it, so a whole test suite can run through the fallback paths.
+  unsigned disabled_features = 0;
+};
+
+/// One thread's event loop. Everything awaited on a context belongs to the thread that runs
+/// it; only post() may be called from other threads.
+class io_context {
+ public:
+  explicit io_context(io_context_options options = {});
+  ~io_context();
+  io_context(const io_context&) = delete;
+  io_context& operator=(const io_context&) = delete;
+
+  /// Runs `main` as a task on this context, on the calling thread, until `main` and every
+  /// non-daemon task spawned under it have finished; then cancels the daemon tasks still
+  /// alive and waits for them to end. Returns main's result or rethrows its exception.
+  /// Throws ringo::deadlock_error if tasks wait while nothing can ever wake them.
+  template <class T>
+  T run(task<T> main, std::source_location where = std::source_location::current());
+
+  /// The context running on this thread, or nullptr outside of run().
+  static io_context* current() noexcept;
+
+  /// Runs `f()` on this context's thread from its loop, soon. Thread-safe; wakes a sleeping
+  /// loop. A burst of posts costs one wake-up.
+  template <class F>
+  void post(F&& f);
+  /// The allocation-free form of post(): `node` must live until its run() is called.
+  void post(detail::remote_node& node) noexcept;
+
+  /// A listing of every live task: its id, spawn site, state, and where and on what it waits.
+  std::string dump_tasks() const;
+
+  /// What the kernel offered and the loop uses.
+  const detail::reactor_features& features() const noexcept;
+
+  /// Live tasks (spawned and not finished), and those that are not daemons.
+  std::size_t live_tasks() const noexcept { return live_count_; }
+
+  // ---- for ringo's awaitables; not part of the user-facing API ----
+  detail::reactor& io() noexcept { return *reactor_; }
+  /// The task whose code is running now (throws std::logic_error outside a task).
+  detail::task_record& running_task();
+  detail::task_record* running_task_or_null() const noexcept { return running_; }
+  /// Marks `t` as waiting at `node`; `h` is resumed when someone schedules it.
+  void suspend(detail::task_record& t, std::coroutine_handle<> h, detail::wait_node& node) noexcept;
+  /// Makes a waiting task runnable; it resumes in a later turn of the loop.
+  void schedule(detail::task_record& t) noexcept;
+  /// Requests cancellation of `t` (see join_handle::cancel).
+  void cancel(detail::task_record& t) noexcept;
+  void add_timer(detail::timer_node& timer);
+  void remove_timer(detail::timer_node& timer) noexcept;
+  /// Work owed by another thread (a pool future awaited, to_thread): while any is pending the
+  /// loop waits for it instead of reporting a deadlock. Both calls on this context's thread.
+  void add_remote_work() noexcept { ++remote_work_; }
+  void remove_remote_work() noexcept { --remote_work_; }
+  /// Registers a freshly spawned task (its record lives in its frame) and queues it to run.
+  void adopt(detail::task_record& t) noexcept;
+  /// Called by a task's root coroutine when it has finished.
+  void retire(detail::task_record& t) noexcept;
+
+ private:
+  void bind_to_this_thread();
+  void drive();
+  void run_ready();
+  void fire_timers();
+  void run_remote();
+  [[noreturn]] void report_deadlock();
+  void cancel_daemons() noexcept;
+  void teardown() noexcept;
+  std::chrono::nanoseconds wait_budget() const;
+
+  std::unique_ptr<detail::reactor> reactor_;
+  detail::task_record* ready_head_ = nullptr;
+  detail::task_record* ready_tail_ = nullptr;
+  detail::task_record* live_head_ = nullptr;
+  detail::task_record* running_ = nullptr;
+  std::size_t live_count_ = 0;
+  std::size_t live_non_daemon_ = 0;
+  std::size_t remote_work_ = 0;
+  std::uint64_t next_task_id_ = 1;
+  bool daemons_cancelled_ = false;
+  std::vector<detail::timer_node*> timers_;  // a binary min-heap on deadline
+
+  std::mutex remote_mutex_;
+  detail::remote_node* remote_head_ = nullptr;
+  detail::remote_node* remote_tail_ = nullptr;
+  std::atomic<bool> remote_pending_{false};
+  std::thread::id owner_{};
+};
+
+}  // namespace ringo
+
+// spawn() and the member templates above need the class complete.
+#include <ringo/spawn.hpp>

@@ -1,0 +1,353 @@
+#pragma once
+/// \file
+/// ringo::spawn and ringo::join_handle: start a task that runs beside the current one
+/// (gevent.spawn), and wait for its result.
+#include <coroutine>
+#include <exception>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <ringo/detail/frame_allocator.hpp>
+#include <ringo/detail/task_record.hpp>
+#include <ringo/error.hpp>
+#include <ringo/io_context.hpp>
+#include <ringo/task.hpp>
+
+namespace ringo {
+
+/// Tag for spawn(): the task is a daemon. run() does not wait for daemons; those still alive
+/// when every other task has finished are cancelled, as Python ends daemon threads.
+struct daemon_t {
+  explicit daemon_t() = default;
+};
+inline constexpr daemon_t daemon{};
+
+template <class T>
+class join_handle;
+
+namespace detail {
+
+/// Prints an exception that no one will ever see otherwise (its task was detached), with the
+/// task's spawn site, as gevent prints a dead greenlet's traceback. Defined in lib/.
+void report_lost_exception(const task_record& t, const std::exception_ptr& e) noexcept;
+/// The same for a function given to io_context::post that threw.
+void report_posted_exception(const std::exception_ptr& e) noexcept;
+
+struct join_waiter : wait_node {
+  join_waiter* next = nullptr;
+  task_record* task = nullptr;
+};
+
+/// What the spawned frame and its join_handle share; lives in the frame.
+class spawned_state : public recycled_frame, public task_record {
+ public:
+  task_record& record() noexcept { return *this; }
+  std::exception_ptr error;
+  join_waiter* joiners = nullptr;
+  int refs = 2;  // the running body and the handle
+  bool finished = false;
+  bool consumed = false;  // the result (or exception) was taken by a join
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { error = std::current_exception(); }
+
+  struct final_awaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+      auto& self = h.promise();
+      self.finished = true;
+      self.record().state = task_state::finished;
+      for (join_waiter* w = std::exchange(self.joiners, nullptr); w != nullptr;) {
+        join_waiter* next = w->next;
+        self.record().context->schedule(*w->task);
+        w = next;
+      }
+      self.record().context->retire(self.record());
+      if (--self.refs == 0) {  // detached: no one can see the outcome now
+        if (self.error) report_lost_exception(self.record(), self.error);
+        h.destroy();
+      }
+    }
+    void await_resume() noexcept {}
+  };
+  final_awaiter final_suspend() noexcept { return {}; }
+
+  static void abandon(task_record& r, std::exception_ptr e) noexcept {
+    auto* self = static_cast<spawned_state*>(&r);
+    self->finished = true;
+    r.state = task_state::finished;
+    if (!self->error) self->error = std::move(e);
+    self->consumed = true;  // nothing to report: the context said why it stopped
+    if (--self->refs == 0) r.root.destroy();
+  }
+
+  /// Drops the handle's reference; destroys the frame if the body is done too.
+  void release(std::coroutine_handle<> frame) noexcept {
+    if (finished && error && !consumed) report_lost_exception(*this, error);
+    if (--refs == 0) frame.destroy();
+  }
+};
+
+template <class T>
+using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate,
+                                    std::conditional_t<std::is_reference_v<T>,
+                                                       std::remove_reference_t<T>*, T>>;
+
+template <class T>
+class spawned_promise;
+
+template <class T>
+class spawned {
+ public:
+  using promise_type = spawned_promise<T>;
+  std::coroutine_handle<promise_type> h;
+};
+
+template <class T>
+class spawned_promise final : public spawned_state {
+ public:
+  spawned<T> get_return_object() noexcept {
+    return {std::coroutine_handle<spawned_promise>::from_promise(*this)};
+  }
+  template <class U>
+  void return_value(U&& v) {
+    if constexpr (std::is_reference_v<T>) {
+      value.template emplace<1>(std::addressof(v));
+    } else {
+      value.template emplace<1>(std::forward<U>(v));
+    }
+  }
+  std::variant<std::monostate, stored_t<T>> value;
+};
+
+template <>
+class spawned_promise<void> final : public spawned_state {
+ public:
+  spawned<void> get_return_object() noexcept {
+    return {std::coroutine_handle<spawned_promise>::from_promise(*this)};
+  }
+  void return_void() noexcept {}
+};
+
+template <class T>
+spawned<T> spawn_body(task<T> t) {
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(t);
+  } else {
+    co_return co_await std::move(t);
+  }
+}
+
+template <class T>
+join_handle<T> spawn_on(io_context& ctx, task<T> t, bool daemon, std::source_location where);
+
+}  // namespace detail
+
+/// A spawned task's handle. Await it for the task's result; drop it to let the task run on
+/// detached. Move-only; belongs to the context the task was spawned on.
+template <class T>
+class join_handle {
+  using promise = detail::spawned_promise<T>;
+  using frame = std::coroutine_handle<promise>;
+
+ public:
+  join_handle() noexcept = default;
+  join_handle(join_handle&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  join_handle& operator=(join_handle&& o) noexcept {
+    if (this != &o) {
+      detach();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  join_handle(const join_handle&) = delete;
+  join_handle& operator=(const join_handle&) = delete;
+  /// Detaches: the task runs on; an exception it ends with is printed to stderr.
+  ~join_handle() { detach(); }
+
+  /// True once the task has finished (with a result, an exception, or cancelled).
+  [[nodiscard]] bool done() const { return state().finished; }
+  /// The task's number in diagnostics ("task #3").
+  [[nodiscard]] std::uint64_t id() const { return state().record().id; }
+  /// Whether this handle refers to a task.
+  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(h_); }
+
+  /// Cancels the task: operation_cancelled is thrown in it at its current suspension point
+  /// (once any I/O it is in has been cancelled in the kernel) or at its next one. Does nothing
+  /// if the task has finished. Returns at once; await the handle to wait for the end.
+  void cancel() {
+    auto& s = state();
+    if (!s.finished) s.record().context->cancel(s.record());
+  }
+
+  /// Lets the task run on without a handle.
+  void detach() noexcept {
+    if (h_) {
+      frame h = std::exchange(h_, {});
+      h.promise().release(h);
+    }
+  }
+
+  class awaiter : detail::join_waiter {
+   public:
+    explicit awaiter(promise& p, std::source_location where) noexcept : p_(p) { this->where = where; }
+    bool await_ready() const noexcept { return p_.finished; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      io_context& ctx = *p_.record().context;
+      task = &ctx.running_task();
+      if (task->take_cancellation()) {
+        cancelled_ = true;
+        return false;
+      }
+      next = p_.joiners;
+      p_.joiners = this;
+      cancel = &on_cancel;
+      describe = &describe_join;
+      ctx.suspend(*task, h, *this);
+      return true;
+    }
+    T await_resume() {
+      if (cancelled_) throw operation_cancelled("join cancelled");
+      if (p_.consumed) {
+        throw std::logic_error(
+            "ringo::join_handle awaited twice: a task's result can be taken once; keep it");
+      }
+      p_.consumed = true;
+      if (p_.error) std::rethrow_exception(p_.error);
+      if constexpr (std::is_reference_v<T>) {
+        return *std::get<1>(p_.value);
+      } else if constexpr (!std::is_void_v<T>) {
+        return std::move(std::get<1>(p_.value));
+      }
+    }
+
+   private:
+    static void on_cancel(detail::wait_node& n) noexcept {
+      auto& self = static_cast<awaiter&>(n);
+      for (detail::join_waiter** link = &self.p_.joiners; *link != nullptr; link = &(*link)->next) {
+        if (*link == &self) {
+          *link = self.next;
+          break;
+        }
+      }
+      self.cancelled_ = true;
+      self.task->context->schedule(*self.task);
+    }
+    static void describe_join(const detail::wait_node& n, std::string& out) {
+      const auto& self = static_cast<const awaiter&>(n);
+      out += fmt::format("join of task #{} spawned at {}:{}", self.p_.record().id,
+                         self.p_.record().spawned_at.file_name(), self.p_.record().spawned_at.line());
+    }
+    promise& p_;
+    bool cancelled_ = false;
+  };
+
+  /// Waits for the task to finish; returns its result or rethrows its exception. The awaiting
+  /// task resumes on its context in a later turn of the loop. Throws std::logic_error on a
+  /// second await.
+  awaiter operator co_await() const { return awaiter{state(), std::source_location::current()}; }
+
+  /// Waits for the task, remembering the caller's line for diagnostics.
+  awaiter join(std::source_location where = std::source_location::current()) const {
+    return awaiter{state(), where};
+  }
+
+ private:
+  template <class U>
+  friend join_handle<U> detail::spawn_on(io_context&, task<U>, bool, std::source_location);
+  friend class io_context;
+  explicit join_handle(frame h) noexcept : h_(h) {}
+
+  promise& state() const {
+    if (!h_) throw std::logic_error("ringo::join_handle is empty (moved from or default-made)");
+    return h_.promise();
+  }
+
+  frame h_;
+};
+
+namespace detail {
+
+template <class T>
+join_handle<T> spawn_on(io_context& ctx, task<T> t, bool daemon, std::source_location where) {
+  if (!t.valid()) {
+    throw std::logic_error("ringo::spawn of an empty task (moved from or already awaited)");
+  }
+  auto body = spawn_body(std::move(t));
+  auto& p = body.h.promise();
+  p.record().spawned_at = where;
+  p.record().daemon = daemon;
+  p.record().root = body.h;
+  p.record().abandon = &spawned_state::abandon;
+  p.record().resume_point = body.h;
+  ctx.adopt(p.record());
+  return join_handle<T>{body.h};
+}
+
+inline io_context& context_for_spawn() {
+  io_context* ctx = io_context::current();
+  if (ctx == nullptr) {
+    throw std::logic_error(
+        "ringo::spawn outside of an event loop: call it from a task running under ringo::run "
+        "(or io_context::run)");
+  }
+  return *ctx;
+}
+
+}  // namespace detail
+
+/// Starts `t` as a new task on the current context (gevent.spawn). It first runs in a later
+/// turn of the loop, after the spawning task suspends. run() waits for it to finish.
+template <class T>
+join_handle<T> spawn(task<T> t, std::source_location where = std::source_location::current()) {
+  return detail::spawn_on(detail::context_for_spawn(), std::move(t), false, where);
+}
+
+/// Starts `t` as a daemon task: run() does not wait for it, and cancels it if it is still
+/// alive when every non-daemon task has finished.
+template <class T>
+join_handle<T> spawn(task<T> t, daemon_t,
+                     std::source_location where = std::source_location::current()) {
+  return detail::spawn_on(detail::context_for_spawn(), std::move(t), true, where);
+}
+
+template <class T>
+T io_context::run(task<T> main, std::source_location where) {
+  bind_to_this_thread();
+  auto handle = detail::spawn_on(*this, std::move(main), false, where);
+  drive();
+  auto& p = handle.state();
+  p.consumed = true;
+  if (p.error) std::rethrow_exception(p.error);
+  if constexpr (std::is_reference_v<T>) {
+    return *std::get<1>(p.value);
+  } else if constexpr (!std::is_void_v<T>) {
+    return std::move(std::get<1>(p.value));
+  }
+}
+
+template <class F>
+void io_context::post(F&& f) {
+  struct node : detail::remote_node {
+    std::decay_t<F> fn;
+    explicit node(F&& f) : fn(std::forward<F>(f)) {
+      run = [](detail::remote_node& n) noexcept {
+        using detail::report_posted_exception;
+        std::unique_ptr<node> self{static_cast<node*>(&n)};
+        try {
+          self->fn();
+        } catch (...) {
+          report_posted_exception(std::current_exception());
+        }
+      };
+    }
+  };
+  post(*new node(std::forward<F>(f)));
+}
+
+}  // namespace ringo

@@ -1,0 +1,400 @@
+#include <ringo/io_context.hpp>
+
+#include <cstdlib>
+#include <cxxabi.h>
+#include <string_view>
+#include <typeinfo>
+
+#include <fmt/format.h>
+
+#include <ringo/error.hpp>
+
+#include "uring_reactor.hpp"
+
+namespace ringo {
+namespace {
+
+thread_local io_context* current_context = nullptr;
+
+unsigned features_from_environment() {
+  const char* env = std::getenv("RINGO_DISABLE_FEATURES");
+  if (env == nullptr) return 0;
+  struct named {
+    std::string_view name;
+    kernel_feature bit;
+  };
+  static constexpr named names[] = {
+      {"single_issuer", kernel_feature::single_issuer},
+      {"defer_taskrun", kernel_feature::defer_taskrun},
+      {"coop_taskrun", kernel_feature::coop_taskrun},
+      {"multishot_accept", kernel_feature::multishot_accept},
+      {"provided_buffers", kernel_feature::provided_buffers},
+      {"send_zc", kernel_feature::send_zc},
+  };
+  unsigned mask = 0;
+  std::string_view rest{env};
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string_view word = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (word.empty()) continue;
+    if (word == "all") {
+      mask = ~0u;
+      continue;
+    }
+    bool known = false;
+    for (const auto& n : names) {
+      if (n.name == word) {
+        mask |= static_cast<unsigned>(n.bit);
+        known = true;
+      }
+    }
+    if (!known) {
+      throw std::invalid_argument(fmt::format(
+          "RINGO_DISABLE_FEATURES names an unknown feature '{}' (known: single_issuer, "
+          "defer_taskrun, coop_taskrun, multishot_accept, provided_buffers, send_zc, all)",
+          word));
+    }
+  }
+  return mask;
+}
+
+std::string describe_exception(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    int status = 0;
+    char* name = abi::__cxa_demangle(typeid(ex).name(), nullptr, nullptr, &status);
+    std::string text = fmt::format("{}: {}", status == 0 ? name : typeid(ex).name(), ex.what());
+    std::free(name);
+    return text;
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+bool is_cancellation(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const operation_cancelled&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::string_view state_name(detail::task_state s) {
+  switch (s) {
+    case detail::task_state::ready: return "ready";
+    case detail::task_state::running: return "running";
+    case detail::task_state::waiting: return "waiting";
+    case detail::task_state::finished: return "finished";
+  }
+  return "?";
+}
+
+}  // namespace
+
+namespace detail {
+
+void report_lost_exception(const task_record& t, const std::exception_ptr& e) noexcept {
+  if (is_cancellation(e)) return;  // a cancelled task that no one joins is not news
+  try {
+    fmt::print(stderr, "ringo: task #{} spawned at {}:{} ({}) ended with {}\n", t.id,
+               t.spawned_at.file_name(), t.spawned_at.line(), t.spawned_at.function_name(),
+               describe_exception(e));
+  } catch (...) {
+  }
+}
+
+void report_posted_exception(const std::exception_ptr& e) noexcept {
+  try {
+    fmt::print(stderr, "ringo: a function given to io_context::post threw {}\n",
+               describe_exception(e));
+  } catch (...) {
+  }
+}
+
+}  // namespace detail
+
+io_context::io_context(io_context_options options) {
+  options.disabled_features |= features_from_environment();
+  reactor_ = detail::make_uring_reactor(options);
+}
+
+io_context::~io_context() { teardown(); }
+
+io_context* io_context::current() noexcept { return current_context; }
+
+const detail::reactor_features& io_context::features() const noexcept {
+  return reactor_->features();
+}
+
+void io_context::bind_to_this_thread() {
+  if (current_context != nullptr) {
+    throw std::logic_error(
+        "ringo::run called inside a running event loop: from a task, co_await the work (or "
+        "spawn it) instead of starting another loop");
+  }
+  const auto me = std::this_thread::get_id();
+  if (owner_ == std::thread::id{}) {
+    owner_ = me;
+    reactor_->start();
+  } else if (owner_ != me) {
+    throw std::logic_error(
+        "ringo::io_context run on a second thread: a context belongs to the first thread that "
+        "runs it; make one context per thread");
+  }
+}
+
+detail::task_record& io_context::running_task() {
+  if (running_ == nullptr) {
+    throw std::logic_error(
+        "ringo: awaited outside of a task: this operation needs the event loop, so await it "
+        "inside a task run by ringo::run (or io_context::run)");
+  }
+  return *running_;
+}
+
+void io_context::suspend(detail::task_record& t, std::coroutine_handle<> h,
+                         detail::wait_node& node) noexcept {
+  t.resume_point = h;
+  t.waiting_on = &node;
+  t.state = detail::task_state::waiting;
+}
+
+void io_context::schedule(detail::task_record& t) noexcept {
+  t.waiting_on = nullptr;
+  t.cancel_in_progress = false;
+  t.state = detail::task_state::ready;
+  t.next_ready = nullptr;
+  if (ready_tail_ != nullptr) {
+    ready_tail_->next_ready = &t;
+  } else {
+    ready_head_ = &t;
+  }
+  ready_tail_ = &t;
+}
+
+void io_context::cancel(detail::task_record& t) noexcept {
+  if (t.state == detail::task_state::finished || t.cancel_in_progress) return;
+  if (t.state == detail::task_state::waiting && t.waiting_on != nullptr &&
+      t.waiting_on->cancel != nullptr) {
+    t.cancel_in_progress = true;
+    t.waiting_on->cancel(*t.waiting_on);
+  } else {
+    t.cancel_pending = true;
+  }
+}
+
+void io_context::adopt(detail::task_record& t) noexcept {
+  t.context = this;
+  t.id = next_task_id_++;
+  t.prev_live = nullptr;
+  t.next_live = live_head_;
+  if (live_head_ != nullptr) live_head_->prev_live = &t;
+  live_head_ = &t;
+  ++live_count_;
+  if (!t.daemon) ++live_non_daemon_;
+  if (t.daemon && daemons_cancelled_) t.cancel_pending = true;
+  schedule(t);
+}
+
+void io_context::retire(detail::task_record& t) noexcept {
+  if (t.prev_live != nullptr) {
+    t.prev_live->next_live = t.next_live;
+  } else {
+    live_head_ = t.next_live;
+  }
+  if (t.next_live != nullptr) t.next_live->prev_live = t.prev_live;
+  t.prev_live = t.next_live = nullptr;
+  --live_count_;
+  if (!t.daemon) --live_non_daemon_;
+}
+
+void io_context::add_timer(detail::timer_node& timer) {
+  timers_.push_back(&timer);
+  std::size_t i = timers_.size() - 1;
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (timers_[parent]->deadline <= timer.deadline) break;
+    timers_[i] = timers_[parent];
+    timers_[i]->heap_index = i;
+    i = parent;
+  }
+  timers_[i] = &timer;
+  timer.heap_index = i;
+}
+
+void io_context::remove_timer(detail::timer_node& timer) noexcept {
+  std::size_t i = timer.heap_index;
+  if (i == detail::timer_node::not_queued) return;
+  timer.heap_index = detail::timer_node::not_queued;
+  detail::timer_node* last = timers_.back();
+  timers_.pop_back();
+  if (last == &timer) return;
+  // Put the last node in the hole, then move it up or down to where it belongs.
+  while (i > 0 && last->deadline < timers_[(i - 1) / 2]->deadline) {
+    timers_[i] = timers_[(i - 1) / 2];
+    timers_[i]->heap_index = i;
+    i = (i - 1) / 2;
+  }
+  for (;;) {
+    std::size_t child = 2 * i + 1;
+    if (child >= timers_.size()) break;
+    if (child + 1 < timers_.size() && timers_[child + 1]->deadline < timers_[child]->deadline) {
+      ++child;
+    }
+    if (!(timers_[child]->deadline < last->deadline)) break;
+    timers_[i] = timers_[child];
+    timers_[i]->heap_index = i;
+    i = child;
+  }
+  timers_[i] = last;
+  last->heap_index = i;
+}
+
+void io_context::fire_timers() {
+  if (timers_.empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  while (!timers_.empty() && timers_.front()->deadline <= now) {
+    detail::timer_node& t = *timers_.front();
+    remove_timer(t);
+    t.fire(t);
+  }
+}
+
+std::chrono::nanoseconds io_context::wait_budget() const {
+  if (ready_head_ != nullptr || remote_pending_.load(std::memory_order_acquire)) {
+    return std::chrono::nanoseconds{0};
+  }
+  if (timers_.empty()) return std::chrono::nanoseconds{-1};
+  const auto left = timers_.front()->deadline - std::chrono::steady_clock::now();
+  return std::max(std::chrono::nanoseconds{0},
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(left));
+}
+
+void io_context::post(detail::remote_node& node) noexcept {
+  node.next = nullptr;
+  {
+    std::lock_guard lock{remote_mutex_};
+    if (remote_tail_ != nullptr) {
+      remote_tail_->next = &node;
+    } else {
+      remote_head_ = &node;
+    }
+    remote_tail_ = &node;
+  }
+  // Only the first post after the loop last looked pays for a wake-up: the rest coalesce.
+  if (!remote_pending_.exchange(true, std::memory_order_acq_rel)) reactor_->wake();
+}
+
+void io_context::run_remote() {
+  if (!remote_pending_.load(std::memory_order_acquire)) return;
+  // Clear the flag before taking the list: a post that lands after the take then sees the
+  // flag clear and wakes the loop again, so nothing waits unnoticed.
+  remote_pending_.store(false, std::memory_order_release);
+  detail::remote_node* n = nullptr;
+  {
+    std::lock_guard lock{remote_mutex_};
+    n = std::exchange(remote_head_, nullptr);
+    remote_tail_ = nullptr;
+  }
+  while (n != nullptr) {
+    detail::remote_node* next = n->next;
+    n->run(*n);
+    n = next;
+  }
+}
+
+void io_context::run_ready() {
+  // Run the tasks queued so far; those they make ready run in the next turn, after the loop
+  // has looked at I/O again, so a task that yields in a loop cannot starve the rest.
+  detail::task_record* t = std::exchange(ready_head_, nullptr);
+  ready_tail_ = nullptr;
+  while (t != nullptr) {
+    detail::task_record* next = std::exchange(t->next_ready, nullptr);
+    t->state = detail::task_state::running;
+    running_ = t;
+    detail::resume(t->resume_point);  // `t` may be gone after this
+    running_ = nullptr;
+    t = next;
+  }
+}
+
+void io_context::cancel_daemons() noexcept {
+  for (detail::task_record* t = live_head_; t != nullptr; t = t->next_live) {
+    if (t->daemon) cancel(*t);
+  }
+}
+
+std::string io_context::dump_tasks() const {
+  std::string out = fmt::format("{} live task{}\n", live_count_, live_count_ == 1 ? "" : "s");
+  for (const detail::task_record* t = live_head_; t != nullptr; t = t->next_live) {
+    out += fmt::format("  task #{}{} spawned at {}:{} in {}: {}", t->id, t->daemon ? " (daemon)" : "",
+                       t->spawned_at.file_name(), t->spawned_at.line(),
+                       t->spawned_at.function_name(), state_name(t->state));
+    if (t->state == detail::task_state::waiting && t->waiting_on != nullptr) {
+      const detail::wait_node& w = *t->waiting_on;
+      out += fmt::format(" at {}:{} in {}", w.where.file_name(), w.where.line(),
+                         w.where.function_name());
+      if (w.describe != nullptr) {
+        out += " on ";
+        w.describe(w, out);
+      }
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+void io_context::drive() {
+  struct current_guard {
+    io_context* self;
+    explicit current_guard(io_context* s) : self(s) { current_context = s; }
+    ~current_guard() { current_context = nullptr; }
+  } guard{this};
+
+  std::string deadlock;
+  for (;;) {
+    run_ready();
+    if (live_non_daemon_ == 0 && !daemons_cancelled_) {
+      daemons_cancelled_ = true;
+      cancel_daemons();
+      continue;
+    }
+    if (live_count_ == 0) break;
+    const bool stalled = ready_head_ == nullptr && reactor_->in_flight() == 0 && timers_.empty() &&
+                         remote_work_ == 0 && !remote_pending_.load(std::memory_order_acquire);
+    if (stalled) {
+      if (!deadlock.empty()) {
+        teardown();  // cancelling did not unwind them: give up on the rest
+        break;
+      }
+      deadlock = fmt::format(
+          "ringo: deadlock: no task can ever run again (nothing is ready, no I/O is in flight, "
+          "no timer is set, no other thread owes work) while tasks wait\n{}",
+          dump_tasks());
+      // Unwind every task with operation_cancelled so their guards and destructors run.
+      for (detail::task_record* t = live_head_; t != nullptr; t = t->next_live) cancel(*t);
+      continue;
+    }
+    reactor_->wait(wait_budget());
+    fire_timers();
+    run_remote();
+  }
+  daemons_cancelled_ = false;
+  if (!deadlock.empty()) throw deadlock_error(deadlock);
+}
+
+void io_context::teardown() noexcept {
+  while (live_head_ != nullptr) {
+    detail::task_record& t = *live_head_;
+    retire(t);
+    t.abandon(t, std::make_exception_ptr(operation_cancelled("the event loop stopped")));
+  }
+  ready_head_ = ready_tail_ = nullptr;
+  timers_.clear();
+}
+
+}  // namespace ringo

@@ -1,0 +1,416 @@
+// The io_uring backend: one ring per context, driven only by the context's thread.
+#include "uring_reactor.hpp"
+
+#include <liburing.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace ringo::detail {
+namespace {
+
+// user_data values that name no operation: the completions of cancel requests, of linked
+// timeouts (tagged with the low bit; operations are at least 8-byte aligned) and of the
+// timeout liburing submits itself on kernels without IORING_FEAT_EXT_ARG.
+constexpr std::uint64_t ignored_user_data = 0;
+constexpr std::uint64_t linked_timeout_tag = 1;
+
+bool has(unsigned mask, kernel_feature f) { return (mask & static_cast<unsigned>(f)) != 0; }
+
+[[noreturn]] void throw_errno(int err, const char* what) {
+  throw std::system_error(err, std::system_category(), what);
+}
+
+class uring_reactor final : public reactor {
+ public:
+  explicit uring_reactor(const io_context_options& options) {
+    const unsigned off = options.disabled_features;
+    io_uring_params params{};
+    params.cq_entries = options.ring_entries * 4;
+    const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    // Best first: SINGLE_ISSUER + DEFER_TASKRUN runs completion work only when the loop asks
+    // for events; COOP_TASKRUN at least avoids interrupting the thread; else the plain ring.
+    struct attempt {
+      unsigned flags;
+      bool single_issuer, defer, coop;
+    };
+    attempt attempts[4] = {};
+    int n = 0;
+    const bool si = !has(off, kernel_feature::single_issuer);
+    if (si && !has(off, kernel_feature::defer_taskrun)) {
+      attempts[n++] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                           IORING_SETUP_R_DISABLED,
+                       true, true, false};
+    }
+    if (!has(off, kernel_feature::coop_taskrun)) {
+      if (si) {
+        attempts[n++] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
+                             IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED,
+                         true, false, true};
+      }
+      attempts[n++] = {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, false, false, true};
+    }
+    attempts[n++] = {0, false, false, false};
+    int rc = -EINVAL;
+    for (int i = 0; i < n && rc == -EINVAL; ++i) {
+      io_uring_params p = params;
+      p.flags = base | attempts[i].flags;
+      rc = io_uring_queue_init_params(options.ring_entries, &ring_, &p);
+      if (rc == 0) {
+        params = p;
+        features_.single_issuer = attempts[i].single_issuer;
+        features_.defer_taskrun = attempts[i].defer;
+        features_.coop_taskrun = attempts[i].coop;
+        disabled_ = (attempts[i].flags & IORING_SETUP_R_DISABLED) != 0;
+      }
+    }
+    if (rc < 0) {
+      throw std::system_error(-rc, std::system_category(),
+                              describe_setup_failure(-rc, options.ring_entries));
+    }
+    features_.ext_arg = (params.features & IORING_FEAT_EXT_ARG) != 0;
+    if ((params.features & IORING_FEAT_NODROP) == 0) {
+      // Without NODROP an overflowing completion queue loses completions, and a lost
+      // completion is a task that never wakes. Refuse rather than hang later.
+      io_uring_queue_exit(&ring_);
+      throw std::system_error(ENOSYS, std::system_category(),
+                              "io_uring without IORING_FEAT_NODROP (kernel older than 5.5): "
+                              "ringo needs Linux 5.10 or later");
+    }
+
+    if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
+      // Opcodes stand in for kernel versions: SOCKET came with 5.19 (multishot accept, buffer
+      // rings), SEND_ZC with 6.0 (multishot receive).
+      const bool has_socket = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
+      const bool has_send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+      io_uring_free_probe(probe);
+      features_.multishot_accept = has_socket && !has(off, kernel_feature::multishot_accept);
+      features_.send_zc = has_send_zc && !has(off, kernel_feature::send_zc);
+      if (has_send_zc && !has(off, kernel_feature::provided_buffers)) {
+        features_.provided_buffers = setup_buffers(options.buffer_count, options.buffer_size);
+      }
+    }
+
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw_errno(errno, "eventfd for the io_context wake-up");
+    wake_op_.opcode = io_opcode::read;
+    wake_op_.fd = wake_fd_;
+    wake_op_.buf = &wake_value_;
+    wake_op_.len = sizeof wake_value_;
+    wake_op_.offset = static_cast<std::uint64_t>(-1);
+  }
+
+  ~uring_reactor() override {
+    io_uring_queue_exit(&ring_);
+    if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_bytes_);
+    if (buffers_ != nullptr) ::munmap(buffers_, std::size_t{buffer_count_} * buffer_size_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  void start() override {
+    if (disabled_) {
+      // liburing 2.3 (Debian 12) declares io_uring_enable_rings but does not export it, so
+      // make the register call ourselves.
+      if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr,
+                    0) < 0) {
+        throw_errno(errno, "io_uring_register(IORING_REGISTER_ENABLE_RINGS)");
+      }
+      disabled_ = false;
+    }
+    queue(wake_op_);
+  }
+
+  void submit(io_operation& op) override {
+    queue(op);
+    ++in_flight_;
+  }
+
+  void cancel(io_operation& op) override {
+    op.cancel_requested = true;
+    io_uring_sqe* sqe = get_sqe(1);
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&op), 0);
+    io_uring_sqe_set_data64(sqe, ignored_user_data);
+  }
+
+  void wait(std::chrono::nanoseconds timeout) override {
+    int rc = 0;
+    if (timeout.count() == 0) {
+      // DEFER_TASKRUN posts completions only when we enter the kernel asking for them.
+      rc = features_.defer_taskrun ? io_uring_submit_and_get_events(&ring_)
+                                   : io_uring_submit(&ring_);
+    } else if (timeout.count() < 0) {
+      rc = io_uring_submit_and_wait(&ring_, 1);
+    } else {
+      __kernel_timespec ts{};
+      ts.tv_sec = timeout.count() / 1'000'000'000;
+      ts.tv_nsec = timeout.count() % 1'000'000'000;
+      io_uring_cqe* cqe = nullptr;
+      rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      throw_errno(-rc, "io_uring_enter");
+    }
+    reap();
+  }
+
+  std::size_t in_flight() const noexcept override { return in_flight_; }
+  const reactor_features& features() const noexcept override { return features_; }
+
+  std::byte* buffer_data(std::uint16_t id) noexcept override {
+    return buffers_ + std::size_t{id} * buffer_size_;
+  }
+  std::size_t buffer_size() const noexcept override { return buffer_size_; }
+  void recycle_buffer(std::uint16_t id) noexcept override {
+    io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size_, id,
+                          io_uring_buf_ring_mask(buffer_count_), 0);
+    io_uring_buf_ring_advance(buffer_ring_, 1);
+  }
+
+  void wake() noexcept override {
+    const std::uint64_t one = 1;
+    // Blocking only at a counter of 2^64-2, which coalesced posts never reach.
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+  }
+
+ private:
+  io_uring_sqe* get_sqe(unsigned needed) {
+    // A full submission queue is flushed, never dropped.
+    if (io_uring_sq_space_left(&ring_) < needed) {
+      const int rc = io_uring_submit(&ring_);
+      if (rc < 0 && rc != -EAGAIN && rc != -EBUSY) throw_errno(-rc, "io_uring_submit");
+      while (io_uring_sq_space_left(&ring_) < needed) {
+        // The kernel could not take the entries (completion queue pressure): make room by
+        // reaping, then try again.
+        reap();
+        const int again = io_uring_submit_and_get_events(&ring_);
+        if (again < 0 && again != -EAGAIN && again != -EBUSY) throw_errno(-again, "io_uring_submit");
+      }
+    }
+    return io_uring_get_sqe(&ring_);
+  }
+
+  void queue(io_operation& op) {
+    const bool linked = op.timeout.count() > 0;
+    io_uring_sqe* sqe = get_sqe(linked ? 2 : 1);
+    prepare(sqe, op);
+    io_uring_sqe_set_data(sqe, &op);
+    if (linked) {
+      sqe->flags |= IOSQE_IO_LINK;
+      op.timed_out = false;
+      link_ts_.tv_sec = op.timeout.count() / 1'000'000'000;
+      link_ts_.tv_nsec = op.timeout.count() % 1'000'000'000;
+      io_uring_sqe* t = io_uring_get_sqe(&ring_);
+      // The kernel copies the timespec when it takes the entry, which happens before any
+      // other linked timeout is queued: submit now so link_ts_ can be reused.
+      io_uring_prep_link_timeout(t, &link_ts_, 0);
+      io_uring_sqe_set_data64(t, reinterpret_cast<std::uint64_t>(&op) | linked_timeout_tag);
+      const int rc = io_uring_submit(&ring_);
+      if (rc < 0 && rc != -EAGAIN && rc != -EBUSY) throw_errno(-rc, "io_uring_submit");
+    }
+  }
+
+  void prepare(io_uring_sqe* sqe, io_operation& op) {
+    switch (op.opcode) {
+      case io_opcode::nop: io_uring_prep_nop(sqe); break;
+      case io_opcode::read: io_uring_prep_read(sqe, op.fd, op.buf, op.len, op.offset); break;
+      case io_opcode::write: io_uring_prep_write(sqe, op.fd, op.cbuf, op.len, op.offset); break;
+      case io_opcode::recv:
+        if (op.multishot) {
+          io_uring_prep_recv_multishot(sqe, op.fd, nullptr, 0, op.msg_flags);
+        } else {
+          io_uring_prep_recv(sqe, op.fd, op.select_buffer ? nullptr : op.buf,
+                             op.select_buffer ? 0 : op.len, op.msg_flags);
+        }
+        if (op.select_buffer) {
+          sqe->flags |= IOSQE_BUFFER_SELECT;
+          sqe->buf_group = buffer_group;
+        }
+        break;
+      case io_opcode::send: io_uring_prep_send(sqe, op.fd, op.cbuf, op.len, op.msg_flags); break;
+      case io_opcode::send_zc:
+        io_uring_prep_send_zc(sqe, op.fd, op.cbuf, op.len, op.msg_flags, 0);
+        break;
+      case io_opcode::recvmsg: io_uring_prep_recvmsg(sqe, op.fd, op.msg, op.msg_flags); break;
+      case io_opcode::sendmsg: io_uring_prep_sendmsg(sqe, op.fd, op.msg, op.msg_flags); break;
+      case io_opcode::accept:
+        if (op.multishot) {
+          io_uring_prep_multishot_accept(sqe, op.fd, op.addr, op.addr_len, op.msg_flags);
+        } else {
+          io_uring_prep_accept(sqe, op.fd, op.addr, op.addr_len, op.msg_flags);
+        }
+        break;
+      case io_opcode::connect: io_uring_prep_connect(sqe, op.fd, op.addr, op.len); break;
+      case io_opcode::close: io_uring_prep_close(sqe, op.fd); break;
+      case io_opcode::shutdown: io_uring_prep_shutdown(sqe, op.fd, op.msg_flags); break;
+      case io_opcode::openat:
+        io_uring_prep_openat(sqe, op.fd, op.path, op.msg_flags, op.len);
+        break;
+      case io_opcode::fsync: io_uring_prep_fsync(sqe, op.fd, 0); break;
+      case io_opcode::poll:
+        io_uring_prep_poll_add(sqe, op.fd, static_cast<unsigned>(op.msg_flags));
+        break;
+    }
+  }
+
+  void reap() {
+    for (;;) {
+      unsigned head = 0;
+      unsigned seen = 0;
+      io_uring_cqe* cqe = nullptr;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        dispatch(*cqe);
+      }
+      io_uring_cq_advance(&ring_, seen);
+      // With NODROP, completions that did not fit wait in the kernel; flush them in.
+      if (io_uring_cq_has_overflow(&ring_)) {
+        io_uring_get_events(&ring_);
+        continue;
+      }
+      if (seen == 0) return;
+      if (!features_.defer_taskrun) return;
+      if (io_uring_cq_ready(&ring_) == 0) return;
+    }
+  }
+
+  void dispatch(const io_uring_cqe& cqe) {
+    const std::uint64_t data = cqe.user_data;
+    if (data == ignored_user_data || data == LIBURING_UDATA_TIMEOUT ||
+        (data & linked_timeout_tag) != 0) {
+      return;
+    }
+    auto& op = *reinterpret_cast<io_operation*>(data);
+    if (&op == &wake_op_) {
+      // Stay armed (the loop looks at its posted work after every wait), unless the ring is
+      // going away.
+      if (cqe.res >= 0 || cqe.res == -EINTR) queue(wake_op_);
+      return;
+    }
+    std::uint32_t flags = 0;
+    std::uint16_t buffer_id = 0;
+    if ((cqe.flags & IORING_CQE_F_MORE) != 0) flags |= more_completions;
+    if ((cqe.flags & IORING_CQE_F_NOTIF) != 0) flags |= notification;
+    if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+      flags |= has_buffer;
+      buffer_id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    }
+    if ((flags & more_completions) == 0) --in_flight_;
+    // Only a linked timeout cancels an operation that we did not cancel ourselves.
+    if (cqe.res == -ECANCELED && op.timeout.count() > 0 && !op.cancel_requested) {
+      op.timed_out = true;
+    }
+    op.on_complete(op, cqe.res, flags, buffer_id);  // may free `op` if this was its last
+  }
+
+  bool setup_buffers(unsigned count, unsigned size) {
+    if (count == 0 || (count & (count - 1)) != 0 || count > 32768 || size == 0) {
+      throw std::invalid_argument(fmt::format(
+          "io_context_options: buffer_count must be a power of two up to 32768 and buffer_size "
+          "positive (got {} and {})",
+          count, size));
+    }
+    buffer_ring_bytes_ = sizeof(io_uring_buf) * count;
+    void* ring_mem = ::mmap(nullptr, buffer_ring_bytes_, PROT_READ | PROT_WRITE,
+                            MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (ring_mem == MAP_FAILED) return false;
+    void* data = ::mmap(nullptr, std::size_t{count} * size, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (data == MAP_FAILED) {
+      ::munmap(ring_mem, buffer_ring_bytes_);
+      return false;
+    }
+    buffer_ring_ = static_cast<io_uring_buf_ring*>(ring_mem);
+    buffers_ = static_cast<std::byte*>(data);
+    buffer_count_ = count;
+    buffer_size_ = size;
+    io_uring_buf_ring_init(buffer_ring_);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(buffer_ring_);
+    reg.ring_entries = count;
+    reg.bgid = buffer_group;
+    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+      ::munmap(buffer_ring_, buffer_ring_bytes_);
+      ::munmap(buffers_, std::size_t{count} * size);
+      buffer_ring_ = nullptr;
+      buffers_ = nullptr;
+      return false;
+    }
+    const int mask = io_uring_buf_ring_mask(count);
+    for (unsigned i = 0; i < count; ++i) {
+      io_uring_buf_ring_add(buffer_ring_, buffer_data(static_cast<std::uint16_t>(i)), size,
+                            static_cast<unsigned short>(i), mask, static_cast<int>(i));
+    }
+    io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(count));
+    return true;
+  }
+
+  static constexpr std::uint16_t buffer_group = 0;
+
+  io_uring ring_{};
+  reactor_features features_{};
+  bool disabled_ = false;
+  std::size_t in_flight_ = 0;
+  __kernel_timespec link_ts_{};
+  int wake_fd_ = -1;
+  std::uint64_t wake_value_ = 0;
+  io_operation wake_op_{};
+  io_uring_buf_ring* buffer_ring_ = nullptr;
+  std::size_t buffer_ring_bytes_ = 0;
+  std::byte* buffers_ = nullptr;
+  unsigned buffer_count_ = 0;
+  unsigned buffer_size_ = 0;
+};
+
+int read_int_file(const char* path) {
+  std::ifstream in{path};
+  int value = -1;
+  if (in >> value) return value;
+  return -1;
+}
+
+}  // namespace
+
+std::string describe_setup_failure(int err, unsigned entries) {
+  switch (err) {
+    case ENOSYS:
+      return "io_uring is not available: the kernel is older than 5.1 or was built without "
+             "CONFIG_IO_URING (ringo needs Linux 5.10 or later with io_uring)";
+    case EPERM: {
+      const int disabled = read_int_file("/proc/sys/kernel/io_uring_disabled");
+      if (disabled == 2) {
+        return "io_uring is disabled by kernel.io_uring_disabled=2; set it to 0 "
+               "(sysctl -w kernel.io_uring_disabled=0)";
+      }
+      if (disabled == 1) {
+        return "io_uring is restricted by kernel.io_uring_disabled=1 to members of the group "
+               "in kernel.io_uring_group; add this user to that group or set it to 0";
+      }
+      return "io_uring_setup was refused (EPERM): a seccomp profile forbids it, as Docker's "
+             "default profile does; run the container with a profile that allows io_uring_setup, "
+             "io_uring_enter and io_uring_register (for example --security-opt seccomp=unconfined)";
+    }
+    case ENOMEM:
+      return fmt::format(
+          "io_uring_setup failed for lack of memory (ENOMEM): kernels before 5.12 charge rings "
+          "to the locked-memory limit; raise it (ulimit -l, or LimitMEMLOCK= in systemd) or ask "
+          "for fewer than {} ring entries",
+          entries);
+    case EMFILE:
+    case ENFILE: return "io_uring_setup failed: no file descriptor left for the ring";
+    default: return fmt::format("io_uring_setup failed ({} ring entries)", entries);
+  }
+}
+
+std::unique_ptr<reactor> make_uring_reactor(const io_context_options& options) {
+  return std::make_unique<uring_reactor>(options);
+}
+
+}  // namespace ringo::detail
