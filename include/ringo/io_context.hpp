@@ -71,6 +71,8 @@ class io_context {
   /// Runs `f()` on this context's thread from its loop, soon. Thread-safe; wakes a sleeping
   /// loop. A burst of posts costs one wake-up.
   template <class F>
+    requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
+             std::is_invocable_v<std::decay_t<F>&>)
   void post(F&& f);
   /// The allocation-free form of post(): `node` must live until its run() is called.
   void post(detail::remote_node& node) noexcept;
@@ -140,3 +142,13 @@ class io_context {
 
 // spawn() and the member templates above need the class complete.
 #include <ringo/spawn.hpp>
+
+/// Formats a context as its task listing (io_context::dump_tasks()).
+template <>
+struct fmt::formatter<ringo::io_context> : fmt::formatter<std::string_view> {
+  template <class FormatContext>
+  auto format(const ringo::io_context& ctx, FormatContext& out) const {
+    const std::string text = ctx.dump_tasks();
+    return fmt::formatter<std::string_view>::format(text, out);
+  }
+};

@@ -332,6 +332,8 @@ T io_context::run(task<T> main, std::source_location where) {
 }
 
 template <class F>
+  requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
+           std::is_invocable_v<std::decay_t<F>&>)
 void io_context::post(F&& f) {
   struct node : detail::remote_node {
     std::decay_t<F> fn;

@@ -1,0 +1,72 @@
+#pragma once
+/// \file
+/// ringo::when_all: run tasks side by side and collect every result (gevent.joinall).
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <ringo/task.hpp>
+#include <ringo/task_group.hpp>
+
+namespace ringo {
+
+namespace detail {
+
+/// What a task<T> contributes to a combined result: void becomes std::monostate, a reference
+/// a std::reference_wrapper.
+template <class T>
+using result_slot_t =
+    std::conditional_t<std::is_void_v<T>, std::monostate,
+                       std::conditional_t<std::is_reference_v<T>,
+                                          std::reference_wrapper<std::remove_reference_t<T>>, T>>;
+
+template <class T>
+task<void> store_result(task<T> t, std::optional<result_slot_t<T>>& slot) {
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(t);
+    slot.emplace();
+  } else {
+    slot.emplace(co_await std::move(t));
+  }
+}
+
+}  // namespace detail
+
+/// Runs every task as a child of the awaiting one, concurrently, and returns their results in
+/// argument order (void results as std::monostate, references as std::reference_wrapper).
+/// If one throws, the others are cancelled, and once all have ended its exception is
+/// rethrown. Cancelling the awaiting task cancels all of them and waits for them.
+template <class... T>
+task<std::tuple<detail::result_slot_t<T>...>> when_all(task<T>... tasks) {
+  std::tuple<std::optional<detail::result_slot_t<T>>...> slots;
+  task_group group;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (group.spawn(detail::store_result(std::move(tasks), std::get<I>(slots))), ...);
+  }(std::index_sequence_for<T...>{});
+  co_await group.join();
+  co_return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::tuple<detail::result_slot_t<T>...>{std::move(*std::get<I>(slots))...};
+  }(std::index_sequence_for<T...>{});
+}
+
+/// The same for a run-time number of tasks of one type: results in input order.
+template <class T>
+task<std::vector<detail::result_slot_t<T>>> when_all(std::vector<task<T>> tasks) {
+  std::vector<std::optional<detail::result_slot_t<T>>> slots(tasks.size());
+  task_group group;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    group.spawn(detail::store_result(std::move(tasks[i]), slots[i]));
+  }
+  co_await group.join();
+  std::vector<detail::result_slot_t<T>> results;
+  results.reserve(slots.size());
+  for (auto& s : slots) results.push_back(std::move(*s));
+  co_return results;
+}
+
+}  // namespace ringo

@@ -1,0 +1,100 @@
+#pragma once
+/// \file
+/// ringo::when_any: race tasks; the first to finish wins and the rest are cancelled.
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <ringo/task.hpp>
+#include <ringo/task_group.hpp>
+#include <ringo/when_all.hpp>
+
+namespace ringo {
+
+namespace detail {
+
+template <class Result>
+struct race {
+  task_group group;
+  std::optional<Result> winner;
+  std::exception_ptr error;
+  bool decided = false;
+
+  /// Called by the first child to end (with a value or an exception): stops the others.
+  bool claim() noexcept {
+    if (decided) return false;
+    decided = true;
+    group.cancel();
+    return true;
+  }
+};
+
+template <std::size_t I, class Result, class T>
+task<void> run_racer(task<T> t, race<Result>& r) {
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(t);
+      if (r.claim()) r.winner.emplace(std::in_place_index<I>);
+    } else {
+      auto value = co_await std::move(t);
+      if (r.claim()) r.winner.emplace(std::in_place_index<I>, std::move(value));
+    }
+  } catch (...) {
+    // A racer cancelled because another won is not news; any other end is a result.
+    if (!r.decided && r.claim()) r.error = std::current_exception();
+  }
+}
+
+template <class T>
+task<void> run_indexed_racer(task<T> t, std::size_t index,
+                             race<std::pair<std::size_t, result_slot_t<T>>>& r) {
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(t);
+      if (r.claim()) r.winner.emplace(index, std::monostate{});
+    } else {
+      auto value = co_await std::move(t);
+      if (r.claim()) r.winner.emplace(index, std::move(value));
+    }
+  } catch (...) {
+    if (!r.decided && r.claim()) r.error = std::current_exception();
+  }
+}
+
+}  // namespace detail
+
+/// Runs the tasks concurrently; the first to finish decides the result: its value, as the
+/// alternative of the returned variant whose index() is the task's position, or its
+/// exception. The others are cancelled, and when_any returns only after they have ended.
+template <class... T>
+task<std::variant<detail::result_slot_t<T>...>> when_any(task<T>... tasks) {
+  static_assert(sizeof...(T) > 0, "ringo::when_any needs at least one task");
+  using result = std::variant<detail::result_slot_t<T>...>;
+  detail::race<result> r;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (r.group.spawn(detail::run_racer<I>(std::move(tasks), r)), ...);
+  }(std::index_sequence_for<T...>{});
+  co_await r.group.join();
+  if (r.error) std::rethrow_exception(r.error);
+  co_return std::move(*r.winner);
+}
+
+/// The same for a run-time number of tasks of one type: returns {index, value} of the first
+/// to finish. An empty vector throws std::invalid_argument.
+template <class T>
+task<std::pair<std::size_t, detail::result_slot_t<T>>> when_any(std::vector<task<T>> tasks) {
+  if (tasks.empty()) throw std::invalid_argument("ringo::when_any of no tasks: nothing can win");
+  detail::race<std::pair<std::size_t, detail::result_slot_t<T>>> r;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    r.group.spawn(detail::run_indexed_racer(std::move(tasks[i]), i, r));
+  }
+  co_await r.group.join();
+  if (r.error) std::rethrow_exception(r.error);
+  co_return std::move(*r.winner);
+}
+
+}  // namespace ringo

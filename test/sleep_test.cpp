@@ -1,0 +1,190 @@
+#include <ringo/sleep.hpp>
+// (its own header first: proves it stands alone)
+#include <ringo/call_later.hpp>
+#include <ringo/with_timeout.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <ringo/run.hpp>
+
+#include "catch.hpp"
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+ringo::task<int> value_after(std::chrono::milliseconds d, int v) {
+  co_await ringo::sleep_for(d);
+  co_return v;
+}
+
+}  // namespace
+
+TEST_CASE("sleep_for suspends for at least the duration", "[sleep]") {
+  auto main = []() -> ringo::task<clock_type::duration> {
+    const auto start = clock_type::now();
+    co_await ringo::sleep_for(20ms);
+    co_return clock_type::now() - start;
+  };
+  const auto took = ringo::run(main());
+  CHECK(took >= 20ms);
+  CHECK(took < 2s);
+}
+
+TEST_CASE("sleep_until a past time resumes at once", "[sleep]") {
+  auto main = []() -> ringo::task<void> {
+    co_await ringo::sleep_until(clock_type::now() - 1s);
+    co_await ringo::sleep_for(-5ms);
+  };
+  ringo::run(main());
+}
+
+TEST_CASE("sleepers wake in deadline order", "[sleep]") {
+  std::vector<int> order;
+  auto sleeper = [&](int ms) -> ringo::task<void> {
+    co_await ringo::sleep_for(std::chrono::milliseconds(ms));
+    order.push_back(ms);
+  };
+  auto main = [&]() -> ringo::task<void> {
+    for (int ms : {30, 10, 50, 20, 40, 0}) ringo::spawn(sleeper(ms));
+    co_return;
+  };
+  ringo::run(main());
+  CHECK(order == std::vector<int>{0, 10, 20, 30, 40, 50});
+}
+
+TEST_CASE("yield lets every other ready task run once", "[sleep]") {
+  std::vector<std::string> log;
+  auto worker = [&](std::string name) -> ringo::task<void> {
+    for (int i = 0; i < 3; ++i) {
+      log.push_back(name + std::to_string(i));
+      co_await ringo::yield();
+    }
+  };
+  auto main = [&]() -> ringo::task<void> {
+    ringo::spawn(worker("a"));
+    ringo::spawn(worker("b"));
+    co_return;
+  };
+  ringo::run(main());
+  CHECK(log == std::vector<std::string>{"a0", "b0", "a1", "b1", "a2", "b2"});
+}
+
+TEST_CASE("a million concurrent sleepers on one context", "[sleep]") {
+  constexpr int count = 1'000'000;
+  int woke = 0;
+  auto sleeper = [&](int i) -> ringo::task<void> {
+    co_await ringo::sleep_for(std::chrono::milliseconds(1 + i % 50));
+    ++woke;
+  };
+  auto main = [&]() -> ringo::task<void> {
+    for (int i = 0; i < count; ++i) ringo::spawn(sleeper(i));
+    co_return;
+  };
+  ringo::run(main());
+  CHECK(woke == count);
+}
+
+TEST_CASE("cancelling sleepers removes their timers", "[sleep]") {
+  auto main = []() -> ringo::task<int> {
+    std::vector<ringo::join_handle<int>> handles;
+    for (int i = 0; i < 1000; ++i) handles.push_back(ringo::spawn(value_after(10s, i)));
+    co_await ringo::sleep_for(1ms);
+    for (auto& h : handles) h.cancel();
+    int cancelled = 0;
+    for (auto& h : handles) {
+      try {
+        co_await h;
+      } catch (const ringo::operation_cancelled&) {
+        ++cancelled;
+      }
+    }
+    co_return cancelled;
+  };
+  const auto start = clock_type::now();
+  CHECK(ringo::run(main()) == 1000);
+  CHECK(clock_type::now() - start < 5s);  // no timer kept the loop alive
+}
+
+TEST_CASE("call_later runs the function after the delay", "[call_later]") {
+  std::vector<std::string> log;
+  auto main = [&]() -> ringo::task<void> {
+    const auto start = clock_type::now();
+    auto h = ringo::call_later(20ms, [&] {
+      log.push_back("fired");
+      CHECK(clock_type::now() - start >= 20ms);
+    });
+    log.push_back("scheduled");
+    co_await h;
+    log.push_back("joined");
+  };
+  ringo::run(main());
+  CHECK(log == std::vector<std::string>{"scheduled", "fired", "joined"});
+}
+
+TEST_CASE("call_later cancelled before it fires never calls", "[call_later]") {
+  bool fired = false;
+  auto main = [&]() -> ringo::task<void> {
+    auto h = ringo::call_later(50ms, [&] { fired = true; });
+    co_await ringo::sleep_for(1ms);
+    h.cancel();
+    co_return;
+  };
+  ringo::run(main());
+  CHECK_FALSE(fired);
+}
+
+TEST_CASE("call_later runs a task-returning function to its end", "[call_later]") {
+  std::vector<int> out;
+  auto main = [&]() -> ringo::task<void> {
+    ringo::call_later(1ms, [&]() -> ringo::task<void> {
+      co_await ringo::sleep_for(1ms);
+      out.push_back(1);
+    });
+    co_return;
+  };
+  ringo::run(main());  // run waits for the timer's task, like a non-daemon Timer thread
+  CHECK(out == std::vector<int>{1});
+}
+
+TEST_CASE("with_timeout returns the result when the task is in time", "[with_timeout]") {
+  auto main = []() -> ringo::task<int> { co_return co_await ringo::with_timeout(1s, value_after(1ms, 7)); };
+  CHECK(ringo::run(main()) == 7);
+}
+
+TEST_CASE("with_timeout cancels a late task and throws timed_out", "[with_timeout]") {
+  bool unwound = false;
+  auto slow = [&]() -> ringo::task<int> {
+    try {
+      co_await ringo::sleep_for(10s);
+    } catch (const ringo::operation_cancelled&) {
+      unwound = true;
+      throw;
+    }
+    co_return 1;
+  };
+  auto main = [&]() -> ringo::task<void> {
+    try {
+      co_await ringo::with_timeout(10ms, slow());
+      FAIL("no timeout");
+    } catch (const ringo::timed_out& e) {
+      CHECK(e.code() == std::errc::timed_out);
+      CHECK(unwound);  // the task had ended before timed_out was thrown
+    }
+  };
+  ringo::run(main());
+}
+
+TEST_CASE("with_timeout passes the task's exception through", "[with_timeout]") {
+  auto failing = []() -> ringo::task<void> {
+    co_await ringo::sleep_for(1ms);
+    throw std::runtime_error("inner");
+  };
+  auto main = [&]() -> ringo::task<void> {
+    CHECK_THROWS_WITH(co_await ringo::with_timeout(1s, failing()), "inner");
+  };
+  ringo::run(main());
+}
