@@ -14,7 +14,11 @@
 namespace ringo {
 namespace {
 
-thread_local io_context* current_context = nullptr;
+// Initial-exec: the library is linked, not dlopen'ed, so its TLS is in the static block and
+// every awaiter's look-up of the current context is a plain segment-relative load.
+[[gnu::tls_model("initial-exec")]] thread_local io_context* current_context = nullptr;
+
+constexpr int ready_rounds_per_poll = 32;
 
 unsigned features_from_environment() {
   const char* env = std::getenv("RINGO_DISABLE_FEATURES");
@@ -357,7 +361,11 @@ void io_context::drive() {
 
   std::string deadlock;
   for (;;) {
-    run_ready();
+    // Tasks that wake each other (a queue hand-off, a yield loop) run several rounds before
+    // the loop pays for a system call to look at I/O; the bound keeps I/O from starving.
+    for (int round = 0; round < ready_rounds_per_poll && ready_head_ != nullptr; ++round) {
+      run_ready();
+    }
     if (live_non_daemon_ == 0 && !daemons_cancelled_) {
       daemons_cancelled_ = true;
       cancel_daemons();
