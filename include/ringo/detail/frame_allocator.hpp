@@ -24,7 +24,12 @@ class frame_pool {
   constexpr frame_pool() noexcept = default;
   frame_pool(const frame_pool&) = delete;
   frame_pool& operator=(const frame_pool&) = delete;
-  ~frame_pool() {
+  // Trivially destructible on purpose: a thread_local with a destructor makes every access
+  // call the TLS init function. The cached blocks are freed by a separate thread-exit hook
+  // that only the slow path (a new block from operator new) registers.
+
+  /// Frees every cached block; later frees go straight to operator delete.
+  void release_all() noexcept {
     for (auto& head : free_) {
       while (head != nullptr) {
         node* n = head;
@@ -43,6 +48,7 @@ class frame_pool {
       --count_[cls];
       return n;
     }
+    arm_thread_exit_hook();
     return ::operator new((cls + 1) * granule);
   }
 
@@ -71,13 +77,24 @@ class frame_pool {
     return cls < classes ? (cls + 1) * granule : size;
   }
 
+  inline void arm_thread_exit_hook() noexcept;
+
   node* free_[classes] = {};
   std::uint32_t count_[classes] = {};
   bool enabled_ = true;
   bool dead_ = false;  // set at thread exit: later frees go straight to operator delete
 };
 
-inline thread_local frame_pool this_thread_frames;
+inline constinit thread_local frame_pool this_thread_frames;
+
+inline void frame_pool::arm_thread_exit_hook() noexcept {
+  struct hook {
+    ~hook() { this_thread_frames.release_all(); }
+  };
+  // Touching it registers its destructor for this thread's exit (once per thread).
+  static thread_local hook at_exit;
+  (void)at_exit;
+}
 
 inline void* allocate_frame(std::size_t size) {
 #if RINGO_FRAME_RECYCLING
