@@ -280,17 +280,21 @@ std::chrono::nanoseconds io_context::wait_budget() const {
 
 void io_context::post(detail::remote_node& node) noexcept {
   node.next = nullptr;
-  {
-    std::lock_guard lock{remote_mutex_};
-    if (remote_tail_ != nullptr) {
-      remote_tail_->next = &node;
-    } else {
-      remote_head_ = &node;
-    }
-    remote_tail_ = &node;
+  // Everything, the wake-up included, happens under the lock: the loop takes the list under
+  // it, so it cannot run this node (which may end the last task and destroy the context)
+  // while the poster still touches the context.
+  std::lock_guard lock{remote_mutex_};
+  if (remote_tail_ != nullptr) {
+    remote_tail_->next = &node;
+  } else {
+    remote_head_ = &node;
   }
+  remote_tail_ = &node;
   // Only the first post after the loop last looked pays for a wake-up: the rest coalesce.
-  if (!remote_pending_.exchange(true, std::memory_order_acq_rel)) reactor_->wake();
+  if (!remote_pending_.exchange(true, std::memory_order_acq_rel)) {
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    reactor_->wake();
+  }
 }
 
 void io_context::run_remote() {

@@ -80,6 +80,10 @@ class io_context {
   /// A listing of every live task: its id, spawn site, state, and where and on what it waits.
   std::string dump_tasks() const;
 
+  /// How many times posts from other threads had to wake the loop; a burst of posts between
+  /// two turns of the loop counts once.
+  std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
+
   /// What the kernel offered and the loop uses.
   const detail::reactor_features& features() const noexcept;
 
@@ -135,6 +139,7 @@ class io_context {
   detail::remote_node* remote_head_ = nullptr;
   detail::remote_node* remote_tail_ = nullptr;
   std::atomic<bool> remote_pending_{false};
+  std::atomic<std::uint64_t> wakeups_{0};
   std::thread::id owner_{};
 };
 
