@@ -107,6 +107,11 @@ class io_context {
   /// loop waits for it instead of reporting a deadlock. Both calls on this context's thread.
   void add_remote_work() noexcept { ++remote_work_; }
   void remove_remote_work() noexcept { --remote_work_; }
+  /// An I/O object destroyed with requests in flight becomes an orphan that frees itself on
+  /// their last completion; run() keeps reaping until every orphan is gone, so none leaks.
+  /// Both calls on this context's thread.
+  void add_orphan() noexcept { ++orphans_; }
+  void remove_orphan() noexcept { --orphans_; }
   /// Registers a freshly spawned task (its record lives in its frame) and queues it to run.
   void adopt(detail::task_record& t) noexcept;
   /// Called by a task's root coroutine when it has finished.
@@ -131,6 +136,7 @@ class io_context {
   std::size_t live_count_ = 0;
   std::size_t live_non_daemon_ = 0;
   std::size_t remote_work_ = 0;
+  std::size_t orphans_ = 0;
   std::uint64_t next_task_id_ = 1;
   bool daemons_cancelled_ = false;
   std::vector<detail::timer_node*> timers_;  // a binary min-heap on deadline
