@@ -126,7 +126,12 @@ io_context::io_context(io_context_options options) {
   reactor_ = detail::make_uring_reactor(options);
 }
 
-io_context::~io_context() { teardown(); }
+io_context::~io_context() {
+  // Tasks still alive here (run() ended by an error) may have requests in the kernel that
+  // point into their frames: take those back before the frames go.
+  reactor_->drain();
+  teardown();
+}
 
 io_context* io_context::current() noexcept { return current_context; }
 

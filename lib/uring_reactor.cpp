@@ -94,7 +94,8 @@ class uring_reactor final : public reactor {
       io_uring_free_probe(probe);
       features_.multishot_accept = has_socket && !has(off, kernel_feature::multishot_accept);
       features_.send_zc = has_send_zc && !has(off, kernel_feature::send_zc);
-      if (has_send_zc && !has(off, kernel_feature::provided_buffers)) {
+      buffer_size_ = options.buffer_size;  // also sizes a stream's own buffer without the ring
+    if (has_send_zc && !has(off, kernel_feature::provided_buffers)) {
         features_.provided_buffers = setup_buffers(options.buffer_count, options.buffer_size);
       }
     }
@@ -109,10 +110,30 @@ class uring_reactor final : public reactor {
   }
 
   ~uring_reactor() override {
+    drain();
     io_uring_queue_exit(&ring_);
     if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_bytes_);
     if (buffers_ != nullptr) ::munmap(buffers_, std::size_t{buffer_count_} * buffer_size_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  // Requests can outlive every task: a stream or listener destroyed without close() leaves
+  // its multishot request behind, cancelled, with a heap state that frees itself at the final
+  // completion. Deliver those completions before the ring goes, so that memory is not lost;
+  // anything still armed is cancelled first. Bounded, in case a request ignores cancellation.
+  void drain() noexcept override {
+    if (in_flight_ == 0 || disabled_) return;
+    try {
+      io_uring_sqe* sqe = get_sqe(1);
+      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+      io_uring_sqe_set_data64(sqe, ignored_user_data);
+      draining_ = true;
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+      while (in_flight_ > 0 && std::chrono::steady_clock::now() < until) {
+        wait(std::chrono::milliseconds{50});
+      }
+    } catch (...) {
+    }
   }
 
   void start() override {
@@ -291,7 +312,7 @@ class uring_reactor final : public reactor {
     if (&op == &wake_op_) {
       // Stay armed (the loop looks at its posted work after every wait), unless the ring is
       // going away.
-      if (cqe.res >= 0 || cqe.res == -EINTR) queue(wake_op_);
+      if (!draining_ && (cqe.res >= 0 || cqe.res == -EINTR)) queue(wake_op_);
       return;
     }
     std::uint32_t flags = 0;
@@ -357,6 +378,7 @@ class uring_reactor final : public reactor {
   io_uring ring_{};
   reactor_features features_{};
   bool disabled_ = false;
+  bool draining_ = false;
   std::size_t in_flight_ = 0;
   __kernel_timespec link_ts_{};
   int wake_fd_ = -1;

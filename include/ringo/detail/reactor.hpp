@@ -96,6 +96,10 @@ class reactor {
   /// what is there; negative: no limit) and calls their handlers.
   virtual void wait(std::chrono::nanoseconds timeout) = 0;
 
+  /// Cancels every request in flight and delivers their completions (bounded in time), so
+  /// that no request outlives the memory it points into. For shutting a context down.
+  virtual void drain() noexcept = 0;
+
   /// Requests whose final completion has not arrived.
   virtual std::size_t in_flight() const noexcept = 0;
 

@@ -1,0 +1,48 @@
+// The shared parts of one-shot awaiters. A failed request becomes an exception whose errno
+// stays in std::system_category() and whose what() names the operation and its peer, with the
+// system's text after it.
+#include <ringo/detail/close_awaiter.hpp>
+#include <ringo/detail/io_awaiter.hpp>
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ringo::detail {
+
+void throw_io_error(int err, std::string_view what) {
+  // system_error appends ": " and the errno text itself.
+  if (err == ECANCELED) throw operation_cancelled(std::string{what});
+  if (err == ETIMEDOUT) throw ringo::timed_out(std::string{what});
+  throw std::system_error(err, std::system_category(), std::string{what});
+}
+
+// ---- close ---------------------------------------------------------------------------------
+
+bool close_awaiter::await_suspend(std::coroutine_handle<> h) {
+  opcode = io_opcode::close;
+  describe = [](const wait_node& n, std::string& out) {
+    out += static_cast<const close_awaiter&>(n).what_;
+  };
+  if (!prepare()) {
+    // Cancelled before it started: close at once so the descriptor is not lost.
+    ::close(fd);
+    return false;
+  }
+  submit_now(std::chrono::nanoseconds{0});
+  // Not cancellable: a close cancelled before it ran would leak the descriptor, and it is
+  // quick. A cancellation arriving meanwhile is delivered at the next suspension.
+  cancel = nullptr;
+  park(h);
+  return true;
+}
+
+void close_awaiter::await_resume() {
+  if (fd < 0) return;  // the stream was empty
+  if (!submitted_) throw operation_cancelled();
+  if (res_ < 0) throw_io_error(-res_, what_);
+}
+
+}  // namespace ringo::detail

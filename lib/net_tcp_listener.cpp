@@ -1,0 +1,319 @@
+// TCP listeners: socket/bind/listen as plain calls (they do not block), accept through the
+// ring, with one multishot accept kept armed where the kernel has it.
+#include <ringo/net/tcp_listener.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <ringo/detail/io_awaiter.hpp>
+#include <ringo/io_context.hpp>
+
+namespace ringo::detail {
+
+listener_state::listener_state(int fd_, const net::endpoint& local_) noexcept : local(local_) {
+  on_complete = &listener_state::on_accept;
+  opcode = io_opcode::accept;
+  multishot = true;
+  fd = fd_;
+  addr = nullptr;      // each connection's peer is read with getpeername: one sockaddr cannot
+  addr_len = nullptr;  // serve a stream of completions
+  msg_flags = SOCK_CLOEXEC;
+}
+
+void listener_state::arm() {
+  cancel_requested = false;
+  timed_out = false;
+  ring->submit(*this);
+  armed = true;
+}
+
+int listener_state::pop() noexcept {
+  const int v = queue[head++];
+  if (head == queue.size()) {
+    queue.clear();
+    head = 0;
+  }
+  return v;
+}
+
+void listener_state::on_accept(io_operation& op, int res, std::uint32_t flags,
+                               std::uint16_t) noexcept {
+  auto& s = static_cast<listener_state&>(op);
+  const bool more = (flags & more_completions) != 0;
+  if (!more) {
+    s.armed = false;
+    if (s.orphaned) s.context->remove_orphan();  // the kernel has let go of the state
+  }
+  try {
+    if (res >= 0) {
+      if (s.orphaned) {
+        ::close(res);
+      } else {
+        s.queue.push_back(res);
+      }
+    } else if (res == -ECANCELED && (s.pausing || s.orphaned)) {
+      // our own cancellation
+    } else if (!s.orphaned) {
+      // The multishot accept ended (EMFILE, ENFILE, ...). It is armed again only when a task
+      // calls accept(), so a full descriptor table costs nothing while no one asks.
+      s.queue.push_back(res);
+    }
+  } catch (...) {
+    if (res >= 0) ::close(res);  // no memory to queue it: refuse the connection
+  }
+  if (!more) s.pausing = false;
+  if (s.orphaned) {
+    if (!s.armed) delete &s;
+    return;
+  }
+  try {
+    if (s.armed && !s.pausing && s.pending() >= pause_at) {
+      s.pausing = true;
+      s.ring->cancel(s);
+    }
+    accept_awaiter* w = s.waiter;
+    if (w == nullptr || w->mode_ != accept_awaiter::mode::waiting) return;
+    if (s.pending() != 0) {
+      w->wake_waiter();
+    } else if (!s.armed) {
+      s.arm();  // our pause ended with a task waiting: listen on
+    }
+  } catch (...) {
+    accept_awaiter* w = s.waiter;
+    if (w != nullptr && w->mode_ == accept_awaiter::mode::waiting) {
+      s.queue.push_back(-ENOMEM);
+      w->wake_waiter();
+    }
+  }
+}
+
+void listener_state::orphan() noexcept {
+  orphaned = true;
+  while (pending() != 0) {
+    const int v = pop();
+    if (v >= 0) ::close(v);
+  }
+  if (waiter != nullptr) std::exchange(waiter, nullptr)->detach();
+  if (armed && !pausing) {
+    pausing = true;
+    try {
+      ring->cancel(*this);
+    } catch (...) {
+    }
+  }
+  ::close(fd);
+  if (armed) {
+    context->add_orphan();  // the context keeps reaping until the request is back
+  } else {
+    delete this;
+  }
+}
+
+// ---- accept_awaiter ------------------------------------------------------------------------
+
+bool accept_awaiter::await_ready() {
+  if (s_->pending() == 0) return false;
+  io_context* ctx = io_context::current();
+  task_record* t = ctx != nullptr ? ctx->running_task_or_null() : nullptr;
+  return t == nullptr || !t->cancel_pending;
+}
+
+bool accept_awaiter::await_suspend(std::coroutine_handle<> h) {
+  if (!prepare()) return false;
+  if (s_->context == nullptr) {
+    s_->context = context;
+    s_->ring = &context->io();
+  } else if (s_->context != context) {
+    throw std::logic_error(fmt::format(
+        "tcp_listener on {} accepted from a second io_context: a listener belongs to the "
+        "context of its first accept; bind one listener per context (listen_options::reuse_port)",
+        s_->local));
+  }
+  if (s_->pending() != 0) return false;
+  if (s_->waiter != nullptr) {
+    throw std::logic_error(fmt::format(
+        "two tasks accept on {} at once: accept in one task and spawn a task per connection",
+        s_->local));
+  }
+  local_ = s_->local;
+  describe = [](const wait_node& n, std::string& out) {
+    out += static_cast<const accept_awaiter&>(n).what();
+  };
+  cancel = &on_cancel_accept;
+  if (context->features().multishot_accept) {
+    if (!s_->armed) s_->arm();
+    mode_ = mode::waiting;
+    if (limit_.count() > 0) {
+      deadline = std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_);
+      fire = &on_deadline;
+      context->add_timer(*this);
+    }
+  } else {
+    mode_ = mode::oneshot;
+    on_complete = &on_oneshot;
+    opcode = io_opcode::accept;
+    multishot = false;
+    fd = s_->fd;
+    addr = reinterpret_cast<sockaddr*>(&peer_);
+    addr_len = &peer_len_;
+    msg_flags = SOCK_CLOEXEC;
+    timeout = limit_;
+    timed_out = false;
+    cancel_requested = false;
+    context->io().submit(*this);
+  }
+  s_->waiter = this;
+  park(h);
+  return true;
+}
+
+void accept_awaiter::wake_waiter() noexcept {
+  s_->waiter = nullptr;
+  context->remove_timer(*this);
+  wake();
+}
+
+void accept_awaiter::detach() noexcept {
+  detached_ = true;
+  s_ = nullptr;
+  if (mode_ == mode::waiting) {
+    context->remove_timer(*this);
+    wake();
+  } else {
+    try {
+      context->io().cancel(*this);
+    } catch (...) {
+    }
+  }
+}
+
+void accept_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
+  auto& self = static_cast<accept_awaiter&>(op);
+  self.res_ = res;
+  if (self.s_ != nullptr && self.s_->waiter == &self) self.s_->waiter = nullptr;
+  self.wake();
+}
+
+void accept_awaiter::on_cancel_accept(wait_node& n) noexcept {
+  auto& self = static_cast<accept_awaiter&>(n);
+  self.cancelled = true;
+  if (self.mode_ == mode::waiting) {
+    self.s_->waiter = nullptr;  // the multishot accept stays armed, owned by the listener
+    self.context->remove_timer(self);
+    self.wake();
+  } else {
+    self.context->io().cancel(self);
+  }
+}
+
+void accept_awaiter::on_deadline(timer_node& t) noexcept {
+  auto& self = static_cast<accept_awaiter&>(t);
+  self.deadline_passed_ = true;
+  self.s_->waiter = nullptr;
+  self.wake();
+}
+
+std::string accept_awaiter::what() const {
+  return fmt::format("accept on {}", local_);
+}
+
+net::tcp_stream accept_awaiter::await_resume() {
+  int fd_or_error = 0;
+  if (mode_ == mode::oneshot) {
+    if (res_ == -ECANCELED) {
+      if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
+      if (timed_out) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+    }
+    if (detached_) {
+      if (res_ >= 0) ::close(res_);
+      throw std::system_error(EBADF, std::system_category(),
+                              what() + ": the listener was closed while this task waited");
+    }
+    if (cancelled) task->cancel_pending = true;  // a connection arrived anyway: keep it
+    fd_or_error = res_;
+    if (fd_or_error >= 0) {
+      net::endpoint peer;
+      try {
+        peer = net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_), peer_len_);
+      } catch (const std::invalid_argument&) {
+      }
+      return net::tcp_stream::adopt(fd_or_error, peer);
+    }
+  } else {
+    if (cancelled)
+      throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
+                                                     : what() + ": operation cancelled");
+    if (detached_) {
+      throw std::system_error(EBADF, std::system_category(),
+                              what() + ": the listener was closed while this task waited");
+    }
+    if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+    local_ = s_->local;
+    fd_or_error = s_->pop();
+    if (fd_or_error >= 0) {
+      sockaddr_storage ss{};
+      socklen_t n = sizeof ss;
+      net::endpoint peer;
+      if (::getpeername(fd_or_error, reinterpret_cast<sockaddr*>(&ss), &n) == 0) {
+        try {
+          peer = net::endpoint::from_sockaddr(ss);
+        } catch (const std::invalid_argument&) {
+        }
+      }
+      return net::tcp_stream::adopt(fd_or_error, peer);
+    }
+  }
+  throw_io_error(-fd_or_error, what());
+}
+
+}  // namespace ringo::detail
+
+namespace ringo::net {
+
+tcp_listener tcp_listener::bind(const endpoint& local, int backlog, listen_options options) {
+  const int fd = ::socket(local.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) detail::throw_io_error(errno, fmt::format("socket for listening on {}", local));
+  auto fail = [&](const char* what) {
+    const int err = errno;
+    ::close(fd);
+    detail::throw_io_error(err, fmt::format("{} {}", what, local));
+  };
+  const int one = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+    fail("setsockopt(SO_REUSEADDR) for");
+  }
+  if (options.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    fail("setsockopt(SO_REUSEPORT) for");
+  }
+  if (::bind(fd, local.data(), local.size()) != 0) fail("bind to");
+  if (::listen(fd, backlog) != 0) fail("listen on");
+  sockaddr_storage ss{};
+  socklen_t n = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &n) != 0) fail("getsockname for");
+  tcp_listener l;
+  l.s_ = new detail::listener_state(fd, endpoint::from_sockaddr(ss));
+  return l;
+}
+
+detail::accept_awaiter tcp_listener::accept(std::chrono::nanoseconds timeout,
+                                            std::source_location where) {
+  if (s_ == nullptr) {
+    throw std::logic_error(
+        "tcp_listener::accept on an empty listener (closed or moved from): bind one first");
+  }
+  return detail::accept_awaiter{*s_, timeout, where};
+}
+
+endpoint tcp_listener::local_endpoint() const {
+  if (s_ == nullptr) {
+    throw std::logic_error("tcp_listener::local_endpoint on an empty listener: bind one first");
+  }
+  return s_->local;
+}
+
+}  // namespace ringo::net

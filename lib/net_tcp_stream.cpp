@@ -1,0 +1,589 @@
+// TCP streams: the per-connection state with its multishot receive, the read and write
+// awaiters, and the socket calls that never block (setsockopt, shutdown, getsockname).
+#include <ringo/net/tcp_stream.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <ringo/io_context.hpp>
+
+namespace ringo::detail {
+namespace {
+
+// The size of a stream's own receive buffer when the kernel has no provided buffers.
+std::size_t own_buffer_size(reactor& r) {
+  const std::size_t n = r.buffer_size();
+  return n != 0 ? n : 4096;
+}
+
+}  // namespace
+
+// ---- stream_state ------------------------------------------------------------------------
+
+stream_state::stream_state(io_context& ctx, int fd_, const net::endpoint& peer_) noexcept
+    : context(&ctx), ring(&ctx.io()), peer(peer_) {
+  on_complete = &stream_state::on_recv;
+  opcode = io_opcode::recv;
+  multishot = true;
+  select_buffer = true;
+  fd = fd_;
+}
+
+void stream_state::push(recv_event e) {
+  if (overflow_head_ == overflow_.size() && ring_count_ < inline_capacity) {
+    ring_[(ring_head_ + ring_count_) % inline_capacity] = e;
+    ++ring_count_;
+    return;
+  }
+  overflow_.push_back(e);
+}
+
+void stream_state::pop() noexcept {
+  if (ring_count_ != 0) {
+    ring_head_ = (ring_head_ + 1) % inline_capacity;
+    --ring_count_;
+    return;
+  }
+  if (++overflow_head_ == overflow_.size()) {
+    overflow_.clear();
+    overflow_head_ = 0;
+  }
+}
+
+void stream_state::arm() {
+  cancel_requested = false;
+  timed_out = false;
+  ring->submit(*this);
+  armed = true;
+}
+
+void stream_state::free_if_unused() noexcept {
+  if (orphaned && !armed && lent == 0) delete this;
+}
+
+void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
+                           std::uint16_t buffer) noexcept {
+  auto& s = static_cast<stream_state&>(op);
+  const bool more = (flags & more_completions) != 0;
+  if (!more) {
+    s.armed = false;
+    if (s.orphaned) s.context->remove_orphan();  // the kernel has let go of the state
+  }
+  try {
+    if ((flags & has_buffer) != 0 && (res <= 0 || s.orphaned)) {
+      s.ring->recycle_buffer(buffer);
+    } else if (res > 0 && (flags & has_buffer) != 0) {
+      s.push({res, buffer});
+    } else if (res == 0) {
+      if (!s.orphaned) s.push({0, 0});
+    } else if (res == -ECANCELED && (s.pausing || s.orphaned)) {
+      // our own cancellation: nothing to report
+    } else if (res == -ENOBUFS) {
+      s.starved = true;  // the ring is dry; bytes stay in the socket until a read asks
+    } else if (res < 0 && !s.orphaned) {
+      s.push({res, 0});
+    }
+    if (!more) s.pausing = false;
+    if (s.orphaned) {
+      s.free_if_unused();
+      return;
+    }
+    if (s.armed && !s.pausing && s.queued() >= pause_at) {
+      s.pausing = true;
+      s.ring->cancel(s);
+    }
+    stream_read_awaiter* r = s.reader;
+    if (r == nullptr || r->mode_ != stream_read_awaiter::mode::waiting) return;
+    if (s.has_event()) {
+      r->wake_reader();
+    } else if (!s.armed) {
+      if (s.starved) {
+        s.starved = false;
+        r->switch_to_oneshot();
+      } else {
+        s.arm();
+      }
+    }
+  } catch (...) {
+    // Only a failing io_uring_enter or memory exhaustion lands here: fail the reader rather
+    // than leave it waiting for completions that will not come.
+    if (!s.orphaned && s.reader != nullptr &&
+        s.reader->mode_ == stream_read_awaiter::mode::waiting) {
+      s.push({-ENOMEM, 0});
+      s.reader->wake_reader();
+    }
+  }
+}
+
+void stream_state::orphan(bool close_fd) noexcept {
+  orphaned = true;
+  while (has_event()) {
+    if (front().result > 0) ring->recycle_buffer(front().buffer);
+    pop();
+  }
+  if (reader != nullptr) std::exchange(reader, nullptr)->detach();
+  if (armed && !pausing) {
+    pausing = true;
+    try {
+      ring->cancel(*this);
+    } catch (...) {
+    }
+  }
+  if (close_fd) ::close(fd);
+  // While the kernel still holds the multishot request, the context keeps reaping for it.
+  if (armed) context->add_orphan();
+  free_if_unused();
+}
+
+void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer) noexcept {
+  --home.lent;
+  if (!home.orphaned && !home.spare) home.spare = std::move(buffer);
+  home.free_if_unused();
+}
+
+// ---- reads ---------------------------------------------------------------------------------
+
+bool stream_read_awaiter::await_ready() {
+  if (!whole_buffer_ && into_.empty()) return true;
+  if (!s_->eof && !s_->has_event()) return false;
+  // Something is queued: take it without suspending, unless a cancellation must be delivered.
+  io_context* ctx = io_context::current();
+  task_record* t = ctx != nullptr ? ctx->running_task_or_null() : nullptr;
+  return t == nullptr || !t->cancel_pending;
+}
+
+bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
+  if (!prepare()) return false;
+  if (s_->eof || s_->has_event()) return false;
+  if (s_->reader != nullptr) {
+    throw std::logic_error(fmt::format(
+        "two tasks read from the tcp_stream connected to {} at once: read from one task (or "
+        "hand the bytes to the other through a queue)",
+        s_->peer));
+  }
+  peer_ = s_->peer;
+  describe = &describe_read;
+  cancel = &on_cancel_read;
+  if (context->features().provided_buffers && !s_->starved) {
+    if (!s_->armed) s_->arm();
+    mode_ = mode::waiting;
+    if (limit_.count() > 0) {
+      deadline = std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_);
+      fire = &on_deadline;
+      context->add_timer(*this);
+    }
+  } else {
+    s_->starved = false;  // try the multishot receive again on the next read
+    start_oneshot(limit_);
+  }
+  s_->reader = this;
+  park(h);
+  return true;
+}
+
+void stream_read_awaiter::start_oneshot(std::chrono::nanoseconds limit) {
+  mode_ = mode::oneshot;
+  on_complete = &on_oneshot;
+  opcode = io_opcode::recv;
+  multishot = false;
+  select_buffer = false;
+  fd = s_->fd;
+  if (whole_buffer_) {
+    const std::size_t n = own_buffer_size(*s_->ring);
+    own_ = s_->spare ? std::move(s_->spare) : std::make_unique_for_overwrite<std::byte[]>(n);
+    buf = own_.get();
+    len = static_cast<std::uint32_t>(n);
+  } else {
+    buf = into_.data();
+    len = static_cast<std::uint32_t>(std::min<std::size_t>(into_.size(), UINT32_MAX));
+  }
+  msg_flags = 0;
+  timeout = limit;
+  timed_out = false;
+  cancel_requested = false;
+  s_->ring->submit(*this);
+}
+
+void stream_read_awaiter::wake_reader() noexcept {
+  s_->reader = nullptr;
+  context->remove_timer(*this);
+  wake();
+}
+
+void stream_read_awaiter::switch_to_oneshot() noexcept {
+  try {
+    start_oneshot(std::chrono::nanoseconds{0});  // a deadline stays with the timer
+  } catch (...) {
+    mode_ = mode::oneshot;
+    res_ = -ENOMEM;
+    s_->reader = nullptr;
+    context->remove_timer(*this);
+    wake();
+  }
+}
+
+void stream_read_awaiter::detach() noexcept {
+  detached_ = true;
+  s_ = nullptr;
+  if (mode_ == mode::waiting) {
+    context->remove_timer(*this);
+    wake();
+  } else if (mode_ == mode::oneshot) {
+    try {
+      context->io().cancel(*this);
+    } catch (...) {
+    }
+  }
+}
+
+void stream_read_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t,
+                                     std::uint16_t) noexcept {
+  auto& self = static_cast<stream_read_awaiter&>(op);
+  self.res_ = res;
+  if (self.s_ != nullptr && self.s_->reader == &self) self.s_->reader = nullptr;
+  self.context->remove_timer(self);
+  self.wake();
+}
+
+void stream_read_awaiter::on_cancel_read(wait_node& n) noexcept {
+  auto& self = static_cast<stream_read_awaiter&>(n);
+  self.cancelled = true;
+  if (self.mode_ == mode::waiting) {
+    // The multishot receive belongs to the stream and stays armed; only this reader leaves.
+    self.s_->reader = nullptr;
+    self.context->remove_timer(self);
+    self.wake();
+  } else {
+    self.context->io().cancel(self);  // resumes when the receive has completed
+  }
+}
+
+void stream_read_awaiter::on_deadline(timer_node& t) noexcept {
+  auto& self = static_cast<stream_read_awaiter&>(t);
+  self.deadline_passed_ = true;
+  if (self.mode_ == mode::waiting) {
+    self.s_->reader = nullptr;
+    self.wake();
+  } else {
+    self.context->io().cancel(self);
+  }
+}
+
+void stream_read_awaiter::describe_read(const wait_node& n, std::string& out) {
+  out += static_cast<const stream_read_awaiter&>(n).what();
+}
+
+std::string stream_read_awaiter::what() const {
+  return fmt::format("recv on {}", peer_);
+}
+
+void stream_read_awaiter::throw_closed() const {
+  throw std::system_error(
+      EBADF, std::system_category(),
+      fmt::format("{}: the stream was closed while this task read from it", what()));
+}
+
+bool stream_read_awaiter::check_outcome() {
+  if (mode_ == mode::oneshot) {
+    if (res_ == -ECANCELED) {
+      if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
+      if (detached_) throw_closed();
+      if (deadline_passed_ || timed_out) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+    }
+    if (cancelled) task->cancel_pending = true;  // it completed anyway: nothing is lost
+    if (res_ < 0) {
+      if (detached_) throw_closed();
+      throw_io_error(-res_, what());
+    }
+    return true;
+  }
+  if (cancelled)
+    throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
+                                                   : what() + ": operation cancelled");
+  if (detached_) throw_closed();
+  if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+  return false;
+}
+
+std::size_t stream_read_awaiter::take_bytes() {
+  if (!whole_buffer_ && into_.empty()) return 0;
+  if (check_outcome()) return static_cast<std::size_t>(res_);
+  stream_state& s = *s_;
+  if (!s.has_event()) return 0;  // end of stream, read before
+  recv_event& ev = s.front();
+  if (ev.result > 0) {
+    const std::size_t avail = static_cast<std::size_t>(ev.result) - s.front_offset;
+    const std::size_t n = std::min(avail, into_.size());
+    std::memcpy(into_.data(), s.ring->buffer_data(ev.buffer) + s.front_offset, n);
+    s.front_offset += static_cast<std::uint32_t>(n);
+    if (n == avail) {
+      s.ring->recycle_buffer(ev.buffer);
+      s.front_offset = 0;
+      s.pop();
+    }
+    return n;
+  }
+  const int err = -ev.result;
+  s.pop();
+  if (err == 0) {
+    s.eof = true;
+    return 0;
+  }
+  peer_ = s.peer;
+  throw_io_error(err, what());
+}
+
+net::received_buffer stream_read_awaiter::take_buffer() {
+  if (check_outcome()) {
+    stream_state* home = s_;
+    if (res_ == 0 || home == nullptr) {  // end of stream: the buffer goes back home
+      if (home != nullptr && !home->spare) home->spare = std::move(own_);
+      return {};
+    }
+    ++home->lent;
+    return net::received_buffer{*home, std::move(own_), static_cast<std::size_t>(res_)};
+  }
+  stream_state& s = *s_;
+  if (!s.has_event()) return {};
+  recv_event ev = s.front();
+  if (ev.result > 0) {
+    const std::uint32_t offset = std::exchange(s.front_offset, 0);
+    s.pop();
+    return net::received_buffer{*s.ring, ev.buffer, s.ring->buffer_data(ev.buffer) + offset,
+                                static_cast<std::size_t>(ev.result) - offset};
+  }
+  s.pop();
+  if (ev.result == 0) {
+    s.eof = true;
+    return {};
+  }
+  peer_ = s.peer;
+  throw_io_error(-ev.result, what());
+}
+
+// ---- writes --------------------------------------------------------------------------------
+
+void send_all_awaiter::prepare_send() noexcept {
+  on_complete = &on_sent;
+  opcode = io_opcode::send;
+  cbuf = rest_.data();
+  len = static_cast<std::uint32_t>(std::min<std::size_t>(rest_.size(), 1u << 30));
+  msg_flags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
+}
+
+bool send_all_awaiter::await_suspend(std::coroutine_handle<> h) {
+  if (limit_.count() > 0) {
+    until_ = std::chrono::steady_clock::now() +
+             std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_);
+  }
+  prepare_send();
+  describe = &describe_send;
+  return start(h, limit_);
+}
+
+void send_all_awaiter::on_sent(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
+  auto& self = static_cast<send_all_awaiter&>(op);
+  self.res_ = res;
+  if (res > 0) {
+    self.rest_ = self.rest_.subspan(static_cast<std::size_t>(res));
+    if (!self.rest_.empty() && !self.cancelled) {
+      // A short write: send the rest without a trip through the task.
+      std::chrono::nanoseconds left{0};
+      if (self.limit_.count() > 0) {
+        left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            self.until_ - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          self.res_ = -ECANCELED;
+          self.timed_out = true;
+          self.wake();
+          return;
+        }
+      }
+      try {
+        self.prepare_send();
+        self.submit_now(left);
+        return;
+      } catch (...) {
+        self.failed_to_continue_ = true;
+      }
+    }
+  }
+  self.wake();
+}
+
+void send_all_awaiter::await_resume() {
+  if (failed_to_continue_) throw_io_error(ENOMEM, fmt::format("send on {}", peer_));
+  const int res = result(fmt::format("send on {}", peer_));
+  if (res < 0) throw_io_error(-res, fmt::format("send on {}", peer_));
+  if (!rest_.empty()) {
+    if (!cancelled) throw_io_error(EIO, fmt::format("send on {}: the kernel took no bytes", peer_));
+    // Cancelled between two parts of the write: the caller cannot know how much went out.
+    task->cancel_pending = false;
+    throw operation_cancelled(fmt::format("send on {}: operation cancelled", peer_));
+  }
+}
+
+void send_all_awaiter::describe_send(const wait_node& n, std::string& out) {
+  const auto& self = static_cast<const send_all_awaiter&>(n);
+  out += fmt::format("send on {} ({} bytes left)", self.peer_, self.rest_.size());
+}
+
+}  // namespace ringo::detail
+
+namespace ringo::net {
+
+detail::stream_state& tcp_stream::state(const char* op) const {
+  if (s_ == nullptr) {
+    throw std::logic_error(fmt::format(
+        "tcp_stream::{} on an empty stream (closed, moved from or never connected): connect "
+        "or accept first",
+        op));
+  }
+  return *s_;
+}
+
+tcp_stream tcp_stream::adopt(int fd, const endpoint& peer) {
+  io_context* ctx = io_context::current();
+  if (ctx == nullptr) {
+    ::close(fd);
+    throw std::logic_error(
+        "ringo::net::tcp_stream made outside of an event loop: streams belong to an io_context; "
+        "make them in a task run by ringo::run");
+  }
+  tcp_stream s;
+  s.s_ = new detail::stream_state(*ctx, fd, peer);
+  return s;
+}
+
+task<tcp_stream> tcp_stream::connect(endpoint to, std::chrono::nanoseconds timeout,
+                                     std::source_location where) {
+  const int fd = ::socket(to.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) detail::throw_io_error(errno, fmt::format("socket for connect to {}", to));
+
+  struct connect_awaiter : detail::io_awaiter {
+    connect_awaiter(int fd_, const endpoint& to_, std::chrono::nanoseconds limit_,
+                    std::source_location w) noexcept
+        : io_awaiter(w), to(to_), limit(limit_) {
+      opcode = detail::io_opcode::connect;
+      fd = fd_;
+      len = to.to_sockaddr(storage);
+      addr = reinterpret_cast<sockaddr*>(&storage);
+    }
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      describe = [](const detail::wait_node& n, std::string& out) {
+        out += fmt::format("connect to {}", static_cast<const connect_awaiter&>(n).to);
+      };
+      return start(h, limit);
+    }
+    int await_resume() { return result(fmt::format("connect to {}", to)); }
+    endpoint to;
+    std::chrono::nanoseconds limit;
+    sockaddr_storage storage{};
+  };
+
+  int res = 0;
+  try {
+    res = co_await connect_awaiter{fd, to, timeout, where};
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (res < 0) {
+    ::close(fd);
+    detail::throw_io_error(-res, fmt::format("connect to {}", to));
+  }
+  co_return adopt(fd, to);
+}
+
+detail::read_some_awaiter tcp_stream::read_some(std::span<std::byte> buf,
+                                                std::chrono::nanoseconds timeout,
+                                                std::source_location where) {
+  return detail::read_some_awaiter{state("read_some"), buf, false, timeout, where};
+}
+
+task<void> tcp_stream::read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout,
+                                  std::source_location where) {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    const std::size_t n = co_await read_some(buf.subspan(done), timeout, where);
+    if (n == 0) {
+      throw std::system_error(ENODATA, std::system_category(),
+                              fmt::format("recv on {}: end of stream after {} of {} bytes",
+                                          s_->peer, done, buf.size()));
+    }
+    done += n;
+  }
+}
+
+detail::receive_awaiter tcp_stream::receive(std::chrono::nanoseconds timeout,
+                                            std::source_location where) {
+  return detail::receive_awaiter{state("receive"), {}, true, timeout, where};
+}
+
+detail::send_all_awaiter tcp_stream::write_all(std::span<const std::byte> data,
+                                               std::chrono::nanoseconds timeout,
+                                               std::source_location where) {
+  const auto& s = state("write_all");
+  return detail::send_all_awaiter{s.fd, s.peer, data, timeout, where};
+}
+
+void tcp_stream::shutdown() {
+  const auto& s = state("shutdown");
+  if (::shutdown(s.fd, SHUT_WR) != 0) {
+    detail::throw_io_error(errno, fmt::format("shutdown on {}", s.peer));
+  }
+}
+
+detail::close_awaiter tcp_stream::close(std::source_location where) {
+  if (s_ == nullptr) return detail::close_awaiter{-1, {}, where};
+  detail::stream_state* s = std::exchange(s_, nullptr);
+  const int fd = s->fd;
+  std::string what = fmt::format("close of {}", s->peer);
+  s->orphan(false);  // the ring closes the descriptor
+  return detail::close_awaiter{fd, std::move(what), where};
+}
+
+void tcp_stream::set_nodelay(bool on) {
+  const auto& s = state("set_nodelay");
+  const int v = on ? 1 : 0;
+  if (::setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
+    detail::throw_io_error(errno, fmt::format("setsockopt(TCP_NODELAY) on {}", s.peer));
+  }
+}
+
+endpoint tcp_stream::remote_endpoint() const {
+  return state("remote_endpoint").peer;
+}
+
+endpoint tcp_stream::local_endpoint() const {
+  const auto& s = state("local_endpoint");
+  sockaddr_storage ss{};
+  socklen_t n = sizeof ss;
+  if (::getsockname(s.fd, reinterpret_cast<sockaddr*>(&ss), &n) != 0) {
+    detail::throw_io_error(errno, fmt::format("getsockname on the stream to {}", s.peer));
+  }
+  return endpoint::from_sockaddr(ss);
+}
+
+void received_buffer::release() noexcept {
+  if (ring_ != nullptr) {
+    std::exchange(ring_, nullptr)->recycle_buffer(id_);
+  } else if (home_ != nullptr) {
+    detail::return_spare_buffer(*std::exchange(home_, nullptr), std::move(owned_));
+  }
+  owned_.reset();
+  data_ = nullptr;
+  size_ = 0;
+}
+
+}  // namespace ringo::net
