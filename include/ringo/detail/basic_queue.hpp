@@ -1,0 +1,443 @@
+#pragma once
+// The one implementation behind ringo::queue, lifo_queue and priority_queue: waiter lists,
+// direct hand-off, capacity, close and task_done/join. A Store decides the order.
+#include <algorithm>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <ringo/detail/suspension.hpp>
+#include <ringo/detail/waiter_list.hpp>
+
+namespace ringo {
+
+/// Thrown by a put on a closed queue at once, and by a get on a closed queue once it has
+/// drained what was left.
+class queue_closed : public std::runtime_error {
+ public:
+  queue_closed() : std::runtime_error("ringo: the queue is closed") {}
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace ringo
+
+namespace ringo::detail {
+
+/// A growable circular buffer: once it has grown to the queue's working size, pushing and
+/// popping allocate nothing (a std::deque allocates and frees a block every few hundred items
+/// even at a steady size).
+template <class T>
+class ring_buffer {
+ public:
+  ring_buffer() noexcept = default;
+  ring_buffer(ring_buffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)),
+        capacity_(std::exchange(o.capacity_, 0)),
+        head_(std::exchange(o.head_, 0)),
+        size_(std::exchange(o.size_, 0)) {}
+  ring_buffer(const ring_buffer&) = delete;
+  ring_buffer& operator=(const ring_buffer&) = delete;
+  ring_buffer& operator=(ring_buffer&&) = delete;
+  ~ring_buffer() {
+    while (size_ != 0)
+      pop_front();
+    if (data_ != nullptr) std::allocator<T>{}.deallocate(data_, capacity_);
+  }
+
+  void push_back(T&& v) {
+    if (size_ == capacity_) grow();
+    std::construct_at(data_ + ((head_ + size_) & (capacity_ - 1)), std::move(v));
+    ++size_;
+  }
+  T& front() noexcept { return data_[head_]; }
+  void pop_front() noexcept {
+    std::destroy_at(data_ + head_);
+    head_ = (head_ + 1) & (capacity_ - 1);
+    --size_;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  void grow() {
+    const std::size_t bigger = capacity_ == 0 ? 8 : capacity_ * 2;  // a power of two
+    T* fresh = std::allocator<T>{}.allocate(bigger);
+    std::size_t moved = 0;
+    try {
+      for (; moved < size_; ++moved) {
+        std::construct_at(fresh + moved,
+                          std::move_if_noexcept(data_[(head_ + moved) & (capacity_ - 1)]));
+      }
+    } catch (...) {
+      std::destroy_n(fresh, moved);
+      std::allocator<T>{}.deallocate(fresh, bigger);
+      throw;
+    }
+    for (std::size_t i = 0; i < size_; ++i)
+      std::destroy_at(data_ + ((head_ + i) & (capacity_ - 1)));
+    if (data_ != nullptr) std::allocator<T>{}.deallocate(data_, capacity_);
+    data_ = fresh;
+    capacity_ = bigger;
+    head_ = 0;
+  }
+
+  T* data_ = nullptr;
+  std::size_t capacity_ = 0;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+/// First in, first out.
+template <class T>
+class fifo_store {
+ public:
+  static constexpr const char* name = "queue";
+  void push(T&& v) { items_.push_back(std::move(v)); }
+  T pop() {
+    T v = std::move(items_.front());
+    items_.pop_front();
+    return v;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
+
+ private:
+  ring_buffer<T> items_;
+};
+
+/// Last in, first out.
+template <class T>
+class lifo_store {
+ public:
+  static constexpr const char* name = "lifo_queue";
+  void push(T&& v) { items_.push_back(std::move(v)); }
+  T pop() {
+    T v = std::move(items_.back());
+    items_.pop_back();
+    return v;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
+
+ private:
+  std::vector<T> items_;
+};
+
+/// Smallest first by `Compare` (a binary heap); equal items leave in the order they came.
+template <class T, class Compare>
+class priority_store {
+ public:
+  static constexpr const char* name = "priority_queue";
+  explicit priority_store(Compare cmp = Compare{}) : cmp_(std::move(cmp)) {}
+  void push(T&& v) {
+    items_.push_back(entry{std::move(v), next_seq_++});
+    std::push_heap(items_.begin(), items_.end(), later{&cmp_});
+  }
+  T pop() {
+    std::pop_heap(items_.begin(), items_.end(), later{&cmp_});
+    T v = std::move(items_.back().value);
+    items_.pop_back();
+    return v;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
+
+ private:
+  struct entry {
+    T value;
+    std::uint64_t seq;
+  };
+  // The heap keeps its "largest" on top, so "larger" here means "leaves first".
+  struct later {
+    const Compare* cmp;
+    bool operator()(const entry& a, const entry& b) const {
+      if ((*cmp)(b.value, a.value)) return true;
+      if ((*cmp)(a.value, b.value)) return false;
+      return a.seq > b.seq;
+    }
+  };
+  std::vector<entry> items_;
+  std::uint64_t next_seq_ = 0;
+  Compare cmp_;
+};
+
+template <class T, class Store>
+class basic_queue;
+
+/// What put() returns: holds the item in the awaiting frame until the queue takes it.
+template <class T, class Store>
+class queue_put_awaiter : list_waiter {
+ public:
+  queue_put_awaiter(basic_queue<T, Store>& q, T&& item, std::source_location where)
+      : list_waiter(where), queue_(q), item_(std::move(item)) {}
+
+  bool await_ready() {
+    if (queue_.closed_) return true;  // await_resume throws
+    done_ = queue_.try_put_now(item_);
+    return done_;
+  }
+  bool await_suspend(std::coroutine_handle<> h) {
+    if (!prepare()) return false;
+    cancel = &on_cancel;
+    describe = &describe_put;
+    queue_.putters_.push_back(*this);
+    park(h);
+    return true;
+  }
+  void await_resume() const {
+    if (done_) return;
+    throw_if_cancelled();
+    throw queue_closed(fmt::format("ringo: put on a closed {}", Store::name));
+  }
+
+ private:
+  friend class basic_queue<T, Store>;
+  static void on_cancel(wait_node& n) noexcept {
+    auto& self = static_cast<queue_put_awaiter&>(n);
+    if (self.linked()) self.queue_.putters_.erase(self);
+    self.cancelled = true;
+    self.wake();
+  }
+  static void describe_put(const wait_node& n, std::string& out) {
+    out += "put to ";
+    static_cast<const queue_put_awaiter&>(n).queue_.describe(out);
+  }
+  basic_queue<T, Store>& queue_;
+  T item_;
+  bool done_ = false;
+};
+
+/// What get() returns: a put that finds it waiting moves its item straight into slot_.
+template <class T, class Store>
+class queue_get_awaiter : list_waiter {
+ public:
+  queue_get_awaiter(basic_queue<T, Store>& q, std::source_location where) noexcept
+      : list_waiter(where), queue_(q) {}
+
+  bool await_ready() const noexcept { return queue_.store_.size() != 0 || queue_.closed_; }
+  bool await_suspend(std::coroutine_handle<> h) {
+    if (!prepare()) return false;
+    cancel = &on_cancel;
+    describe = &describe_get;
+    queue_.getters_.push_back(*this);
+    park(h);
+    return true;
+  }
+  T await_resume() {
+    if (slot_) return std::move(*slot_);  // handed over, even if a cancel came after
+    throw_if_cancelled();
+    if (queue_.store_.size() != 0) return queue_.take_now();
+    throw queue_closed(fmt::format("ringo: get on a closed, drained {}", Store::name));
+  }
+
+ private:
+  friend class basic_queue<T, Store>;
+  static void on_cancel(wait_node& n) noexcept {
+    auto& self = static_cast<queue_get_awaiter&>(n);
+    if (self.linked()) self.queue_.getters_.erase(self);
+    self.cancelled = true;
+    self.wake();
+  }
+  static void describe_get(const wait_node& n, std::string& out) {
+    out += "get from ";
+    static_cast<const queue_get_awaiter&>(n).queue_.describe(out);
+  }
+  basic_queue<T, Store>& queue_;
+  std::optional<T> slot_;
+};
+
+/// What join() returns.
+template <class T, class Store>
+class queue_join_awaiter : list_waiter {
+ public:
+  queue_join_awaiter(basic_queue<T, Store>& q, std::source_location where) noexcept
+      : list_waiter(where), queue_(q) {}
+
+  bool await_ready() const noexcept { return queue_.unfinished_ == 0; }
+  bool await_suspend(std::coroutine_handle<> h) {
+    if (!prepare()) return false;
+    cancel = &on_cancel;
+    describe = &describe_join;
+    queue_.joiners_.push_back(*this);
+    park(h);
+    return true;
+  }
+  void await_resume() const { throw_if_cancelled(); }
+
+ private:
+  static void on_cancel(wait_node& n) noexcept {
+    auto& self = static_cast<queue_join_awaiter&>(n);
+    if (self.linked()) self.queue_.joiners_.erase(self);
+    self.cancelled = true;
+    self.wake();
+  }
+  static void describe_join(const wait_node& n, std::string& out) {
+    out += "join of ";
+    static_cast<const queue_join_awaiter&>(n).queue_.describe(out);
+  }
+  basic_queue<T, Store>& queue_;
+};
+
+/// The queue proper; ringo::queue, lifo_queue and priority_queue derive from it with their
+/// Store. One context's tasks only (no atomics). The queue must outlive its waiters.
+template <class T, class Store>
+class basic_queue {
+ public:
+  using value_type = T;
+
+  /// A queue holding at most `capacity` items (0: unbounded).
+  explicit basic_queue(std::size_t capacity = 0, Store store = Store{})
+      : store_(std::move(store)), capacity_(capacity) {}
+  basic_queue(const basic_queue&) = delete;
+  basic_queue& operator=(const basic_queue&) = delete;
+
+  /// Awaitable: adds `item`, waiting while the queue is full (first come, first served). If
+  /// a get() waits, the item moves straight into that getter. A waiting put resumes on its own
+  /// context once its item is in. Throws queue_closed on a closed queue (at once, or when the
+  /// queue is closed while it waits; the item is then dropped), operation_cancelled if
+  /// cancelled while waiting (the item was not put).
+  [[nodiscard]] queue_put_awaiter<T, Store> put(
+      T item, std::source_location where = std::source_location::current()) {
+    return queue_put_awaiter<T, Store>{*this, std::move(item), where};
+  }
+
+  /// Awaitable: removes and returns the next item, waiting while the queue is empty. A
+  /// waiting get resumes on its own context with the item handed to it. After close() it
+  /// drains what is left, then throws queue_closed. Throws operation_cancelled if cancelled
+  /// while waiting; an item already handed to it is returned, never lost.
+  [[nodiscard]] queue_get_awaiter<T, Store> get(
+      std::source_location where = std::source_location::current()) noexcept {
+    return queue_get_awaiter<T, Store>{*this, where};
+  }
+
+  /// Adds `item` if there is room (put_nowait); returns false, leaving `item` as it was, if
+  /// full. Throws queue_closed if the queue is closed.
+  bool try_put(T&& item) {
+    throw_if_closed();
+    return try_put_now(item);
+  }
+  /// Copies `item` in if there is room; false if full. Throws queue_closed if closed.
+  bool try_put(const T& item) {
+    throw_if_closed();
+    if (full()) return false;
+    T copy(item);
+    return try_put_now(copy);
+  }
+
+  /// Removes and returns the next item if there is one (get_nowait), else nullopt. On a
+  /// closed queue that is empty, throws queue_closed.
+  std::optional<T> try_get() {
+    if (store_.size() != 0) return take_now();
+    if (closed_) throw queue_closed(fmt::format("ringo: get on a closed, drained {}", Store::name));
+    return std::nullopt;
+  }
+
+  /// Items in the queue (not counting those held by waiting puts).
+  [[nodiscard]] std::size_t size() const noexcept { return store_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return store_.size() == 0; }
+  /// True when bounded and holding `capacity` items.
+  [[nodiscard]] bool full() const noexcept { return capacity_ != 0 && store_.size() >= capacity_; }
+  /// The bound given at construction (0: unbounded).
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] bool closed() const noexcept { return closed_; }
+  /// Items put and not yet marked done with task_done().
+  [[nodiscard]] std::size_t unfinished() const noexcept { return unfinished_; }
+
+  /// Marks one item taken earlier as processed (JoinableQueue.task_done); when every put
+  /// item is done, join()s return. Throws std::logic_error if called more times than items
+  /// were put.
+  void task_done() {
+    if (unfinished_ == 0) {
+      throw std::logic_error(fmt::format(
+          "ringo::{}::task_done called more times than items were put: call it once per item "
+          "taken",
+          Store::name));
+    }
+    if (--unfinished_ == 0) {
+      while (!joiners_.empty())
+        joiners_.pop_front().wake();
+    }
+  }
+
+  /// Awaitable: waits until every item put has been marked with task_done() (at once if so
+  /// already). Resumes on the awaiting task's context. Throws operation_cancelled if
+  /// cancelled while waiting.
+  [[nodiscard]] queue_join_awaiter<T, Store> join(
+      std::source_location where = std::source_location::current()) noexcept {
+    return queue_join_awaiter<T, Store>{*this, where};
+  }
+
+  /// Closes the queue: waiting and later puts throw queue_closed; gets take what is left and
+  /// then throw queue_closed. Waiting tasks resume in a later turn of the loop. Idempotent.
+  void close() noexcept {
+    closed_ = true;
+    while (!getters_.empty())
+      getters_.pop_front().wake();
+    while (!putters_.empty())
+      putters_.pop_front().wake();
+  }
+
+  /// Appends "queue 0x... (2 of 4 items, 1 waiting to put, 0 waiting to get)" to `out`.
+  void describe(std::string& out) const {
+    fmt::format_to(std::back_inserter(out), "{} {} ({} item{}", Store::name, fmt::ptr(this),
+                   store_.size(), store_.size() == 1 ? "" : "s");
+    if (capacity_ != 0) fmt::format_to(std::back_inserter(out), " of {}", capacity_);
+    fmt::format_to(std::back_inserter(out), ", {} waiting to put, {} waiting to get{})",
+                   putters_.size(), getters_.size(), closed_ ? ", closed" : "");
+  }
+
+ private:
+  friend class queue_put_awaiter<T, Store>;
+  friend class queue_get_awaiter<T, Store>;
+  friend class queue_join_awaiter<T, Store>;
+
+  void throw_if_closed() const {
+    if (closed_) throw queue_closed(fmt::format("ringo: put on a closed {}", Store::name));
+  }
+
+  /// Puts `item` without waiting: straight to the first getter, else into the store if there
+  /// is room. Moves from `item` only on success.
+  bool try_put_now(T& item) {
+    if (!getters_.empty()) {
+      auto& g = static_cast<queue_get_awaiter<T, Store>&>(getters_.pop_front());
+      g.slot_.emplace(std::move(item));
+      ++unfinished_;
+      g.wake();
+      return true;
+    }
+    if (full()) return false;
+    store_.push(std::move(item));
+    ++unfinished_;
+    return true;
+  }
+
+  /// Takes the next item (the store is not empty), then lets the first waiting put in.
+  T take_now() {
+    T v = store_.pop();
+    if (!putters_.empty() && !full()) {
+      auto& p = static_cast<queue_put_awaiter<T, Store>&>(putters_.pop_front());
+      store_.push(std::move(p.item_));
+      ++unfinished_;
+      p.done_ = true;
+      p.wake();
+    }
+    return v;
+  }
+
+  Store store_;
+  waiter_list getters_;
+  waiter_list putters_;
+  waiter_list joiners_;
+  std::size_t capacity_;
+  std::size_t unfinished_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace ringo::detail
