@@ -14,10 +14,6 @@
 namespace ringo {
 namespace {
 
-// Initial-exec: the library is linked, not dlopen'ed, so its TLS is in the static block and
-// every awaiter's look-up of the current context is a plain segment-relative load.
-[[gnu::tls_model("initial-exec")]] thread_local io_context* current_context = nullptr;
-
 constexpr int ready_rounds_per_poll = 32;
 
 unsigned features_from_environment() {
@@ -111,6 +107,12 @@ void report_lost_exception(const task_record& t, const std::exception_ptr& e) no
   }
 }
 
+void throw_outside_task() {
+  throw std::logic_error(
+      "ringo: awaited outside of a task: this operation needs the event loop, so await it "
+      "inside a task run by ringo::run (or io_context::run)");
+}
+
 void report_posted_exception(const std::exception_ptr& e) noexcept {
   try {
     fmt::print(stderr, "ringo: a function given to io_context::post threw {}\n",
@@ -133,14 +135,13 @@ io_context::~io_context() {
   teardown();
 }
 
-io_context* io_context::current() noexcept { return current_context; }
 
 const detail::reactor_features& io_context::features() const noexcept {
   return reactor_->features();
 }
 
 void io_context::bind_to_this_thread() {
-  if (current_context != nullptr) {
+  if (detail::this_thread_context != nullptr) {
     throw std::logic_error(
         "ringo::run called inside a running event loop: from a task, co_await the work (or "
         "spawn it) instead of starting another loop");
@@ -154,35 +155,6 @@ void io_context::bind_to_this_thread() {
         "ringo::io_context run on a second thread: a context belongs to the first thread that "
         "runs it; make one context per thread");
   }
-}
-
-detail::task_record& io_context::running_task() {
-  if (running_ == nullptr) {
-    throw std::logic_error(
-        "ringo: awaited outside of a task: this operation needs the event loop, so await it "
-        "inside a task run by ringo::run (or io_context::run)");
-  }
-  return *running_;
-}
-
-void io_context::suspend(detail::task_record& t, std::coroutine_handle<> h,
-                         detail::wait_node& node) noexcept {
-  t.resume_point = h;
-  t.waiting_on = &node;
-  t.state = detail::task_state::waiting;
-}
-
-void io_context::schedule(detail::task_record& t) noexcept {
-  t.waiting_on = nullptr;
-  t.cancel_in_progress = false;
-  t.state = detail::task_state::ready;
-  t.next_ready = nullptr;
-  if (ready_tail_ != nullptr) {
-    ready_tail_->next_ready = &t;
-  } else {
-    ready_head_ = &t;
-  }
-  ready_tail_ = &t;
 }
 
 void io_context::cancel(detail::task_record& t) noexcept {
@@ -364,8 +336,8 @@ std::string io_context::dump_tasks() const {
 void io_context::drive() {
   struct current_guard {
     io_context* self;
-    explicit current_guard(io_context* s) : self(s) { current_context = s; }
-    ~current_guard() { current_context = nullptr; }
+    explicit current_guard(io_context* s) : self(s) { detail::this_thread_context = s; }
+    ~current_guard() { detail::this_thread_context = nullptr; }
   } guard{this};
 
   std::string deadlock;

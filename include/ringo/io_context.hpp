@@ -24,6 +24,15 @@
 
 namespace ringo {
 
+class io_context;
+
+namespace detail {
+/// The context running on this thread (set by run()). Inline in the header so an awaiter's
+/// look-up is a plain thread-local load, not a call into the library.
+inline thread_local constinit io_context* this_thread_context = nullptr;
+[[noreturn]] void throw_outside_task();
+}  // namespace detail
+
 /// Kernel features the loop uses when the kernel has them. Each can be switched off to force
 /// its fallback path (tests do; so can a user on a kernel with a buggy feature).
 enum class kernel_feature : unsigned {
@@ -66,7 +75,7 @@ class io_context {
   T run(task<T> main, std::source_location where = std::source_location::current());
 
   /// The context running on this thread, or nullptr outside of run().
-  static io_context* current() noexcept;
+  static io_context* current() noexcept { return detail::this_thread_context; }
 
   /// Runs `f()` on this context's thread from its loop, soon. Thread-safe; wakes a sleeping
   /// loop. A burst of posts costs one wake-up.
@@ -93,12 +102,30 @@ class io_context {
   // ---- for ringo's awaitables; not part of the user-facing API ----
   detail::reactor& io() noexcept { return *reactor_; }
   /// The task whose code is running now (throws std::logic_error outside a task).
-  detail::task_record& running_task();
+  detail::task_record& running_task() {
+    if (running_ == nullptr) detail::throw_outside_task();
+    return *running_;
+  }
   detail::task_record* running_task_or_null() const noexcept { return running_; }
   /// Marks `t` as waiting at `node`; `h` is resumed when someone schedules it.
-  void suspend(detail::task_record& t, std::coroutine_handle<> h, detail::wait_node& node) noexcept;
+  void suspend(detail::task_record& t, std::coroutine_handle<> h, detail::wait_node& node) noexcept {
+    t.resume_point = h;
+    t.waiting_on = &node;
+    t.state = detail::task_state::waiting;
+  }
   /// Makes a waiting task runnable; it resumes in a later turn of the loop.
-  void schedule(detail::task_record& t) noexcept;
+  void schedule(detail::task_record& t) noexcept {
+    t.waiting_on = nullptr;
+    t.cancel_in_progress = false;
+    t.state = detail::task_state::ready;
+    t.next_ready = nullptr;
+    if (ready_tail_ != nullptr) {
+      ready_tail_->next_ready = &t;
+    } else {
+      ready_head_ = &t;
+    }
+    ready_tail_ = &t;
+  }
   /// Requests cancellation of `t` (see join_handle::cancel).
   void cancel(detail::task_record& t) noexcept;
   void add_timer(detail::timer_node& timer);

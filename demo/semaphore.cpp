@@ -1,4 +1,4 @@
-// demo/semaphores.cpp: seed block 3 (Semaphore) with ringo::semaphore.
+// demo/semaphore.cpp: seed block 3 (Semaphore) with ringo::semaphore.
 //
 // What it shows: a semaphore starts one task per job and lets n of them run the guarded part
 // at once (unlike a pool, which has n workers for any number of jobs). Twenty tasks share a
