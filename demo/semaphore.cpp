@@ -5,7 +5,7 @@
 // ringo::semaphore of 4: each prints when it enters and leaves, and the demo checks that no
 // more than four were ever inside together.
 //
-// Run: build/demo/semaphores   (about half a second; exits 1 if the limit was broken)
+// Run: build/release/demo/semaphore   (about half a second; exits 1 if the limit was broken)
 // (Named in the plural because meson puts the build's demo/ directory on the include path:
 // a program called "semaphore" there would stand in for the standard <semaphore> header.)
 #include <algorithm>
