@@ -6,8 +6,6 @@
 // more than four were ever inside together.
 //
 // Run: build/release/demo/semaphore   (about half a second; exits 1 if the limit was broken)
-// (Named in the plural because meson puts the build's demo/ directory on the include path:
-// a program called "semaphore" there would stand in for the standard <semaphore> header.)
 #include <algorithm>
 #include <chrono>
 #include <vector>
