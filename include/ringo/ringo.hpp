@@ -1,0 +1,21 @@
+#pragma once
+/// \file
+/// Every public header of ringo, for programs that would rather include one.
+#include <ringo/as_completed.hpp>
+#include <ringo/async_generator.hpp>
+#include <ringo/file.hpp>
+#include <ringo/future.hpp>
+#include <ringo/net.hpp>
+#include <ringo/stdin_reader.hpp>
+#include <ringo/generator.hpp>
+#include <ringo/sync_wait.hpp>
+#include <ringo/task.hpp>
+#include <ringo/thread_pool.hpp>
+#include <ringo/to_thread.hpp>
+#include <ringo/version.hpp>
+#include <ringo/condition_variable.hpp>
+#include <ringo/event.hpp>
+#include <ringo/mutex.hpp>
+#include <ringo/queue.hpp>
+#include <ringo/recursive_mutex.hpp>
+#include <ringo/semaphore.hpp>
