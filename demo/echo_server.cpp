@@ -3,15 +3,15 @@
 // into buffers of the context's shared ring (receive()) and writes them back (write_all), so an
 // idle connection holds no buffer at all.
 //
-// Shutdown: SIGINT and SIGTERM are blocked and read from a signalfd through the ring (a signal
-// handler may not touch the loop: io_context::post is not async-signal-safe). On the first
-// one the server stops accepting, gives open connections two seconds to finish, and exits 0.
+// --threads N runs one io_context per thread (ringo::context_pool), each with its own
+// SO_REUSEPORT listener on the same port: the kernel spreads connections over them.
 //
-//   build/demo/echo_server --port 9090 [--host 127.0.0.1]
-//   build/demo/echo_client --port 9090 --connections 500 --seconds 5
-#include <signal.h>
-#include <sys/signalfd.h>
-
+// Shutdown: the pool takes SIGINT and SIGTERM (blocked in every thread, waited for on the
+// main one) and cancels each context's server, which stops accepting, gives open connections
+// two seconds to finish, and ends; the program exits 0.
+//
+//   build/release/demo/echo_server --port 9090 [--host 127.0.0.1] [--threads 2]
+//   build/release/demo/echo_client --port 9090 --connections 500 --seconds 5
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -20,13 +20,13 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include <ringo/context_pool.hpp>
 #include <ringo/error.hpp>
-#include <ringo/file.hpp>
 #include <ringo/net.hpp>
-#include <ringo/run.hpp>
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
@@ -82,33 +82,28 @@ ringo::task<void> accept_loop(tcp_listener& l, counters& n) {
   }
 }
 
-ringo::task<int> serve(endpoint at, int signal_fd) {
-  counters n;
-  auto listener = tcp_listener::bind(at);
-  fmt::print("listening on {}\n", listener.local_endpoint());
-  std::fflush(stdout);
-  auto acceptor = ringo::spawn(accept_loop(listener, n));
-
-  auto signals = ringo::file::adopt(signal_fd, "signalfd");
-  signalfd_siginfo info{};
-  co_await signals.read_some(std::as_writable_bytes(std::span{&info, 1}));
-
-  acceptor.cancel();
+// One context's server: its own listener (SO_REUSEPORT when several contexts share the port),
+// accepting until the pool stops it, then two seconds of grace for open connections.
+ringo::task<void> serve(endpoint at, bool share_port, counters& n) {
+  ringo::net::listen_options options;
+  options.reuse_port = share_port;
+  auto listener = tcp_listener::bind(at, 1024, options);
   try {
-    co_await acceptor;
+    co_await accept_loop(listener, n);
   } catch (const ringo::operation_cancelled&) {
+    // stopped by SIGINT/SIGTERM
   }
   listener.close();
   const auto until = std::chrono::steady_clock::now() + 2s;
-  while (n.active > 0 && std::chrono::steady_clock::now() < until)
+  while (n.active > 0 && std::chrono::steady_clock::now() < until) {
     co_await ringo::sleep_for(10ms);
-  fmt::print("{}: stopped after serving {} connection{}\n",
-             strsignal(static_cast<int>(info.ssi_signo)), n.served, n.served == 1 ? "" : "s");
-  co_return 0;  // connections still open are daemons: run() cancels them
+  }
+  // Connections still open are daemons: run() cancels them.
 }
 
 [[noreturn]] void usage(const char* why) {
-  fmt::print(stderr, "echo_server: {}\nusage: echo_server --port P [--host ADDRESS]\n", why);
+  fmt::print(stderr,
+             "echo_server: {}\nusage: echo_server --port P [--host ADDRESS] [--threads N]\n", why);
   std::exit(2);
 }
 
@@ -117,6 +112,7 @@ ringo::task<int> serve(endpoint at, int signal_fd) {
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   int port = -1;
+  int threads = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (i + 1 >= argc) usage("missing value after an option");
@@ -124,31 +120,35 @@ int main(int argc, char** argv) {
       port = std::atoi(argv[++i]);
     } else if (arg == "--host") {
       host = argv[++i];
+    } else if (arg == "--threads") {
+      threads = std::atoi(argv[++i]);
     } else {
       usage("unknown option");
     }
   }
   if (port < 0 || port > 65535) usage("--port is required (0 to 65535)");
+  if (threads < 1 || threads > 1024) usage("--threads takes 1 to 1024");
   if (host == "localhost") host = "127.0.0.1";
 
-  // Block the signals before anything else, so every thread inherits the mask and they stay
-  // queued for the signalfd.
-  // A background job of a shell starts with SIGINT ignored, and an ignored signal never
-  // reaches a signalfd: take the default disposition back (the signals stay blocked).
+  // A background job of a shell starts with SIGINT ignored, and the pool waits for the signal
+  // with sigtimedwait, which an ignored signal never reaches: take the default back.
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  const int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-  if (sfd < 0) {
-    fmt::print(stderr, "echo_server: signalfd: {}\n", std::strerror(errno));
-    return 1;
-  }
   try {
-    return ringo::run(serve(endpoint{host, static_cast<std::uint16_t>(port)}, sfd));
+    endpoint at{host, static_cast<std::uint16_t>(port)};
+    if (port == 0) {
+      // Several listeners must share one port: pick it once.
+      at = tcp_listener::bind(at).local_endpoint();
+    }
+    ringo::context_pool pool{static_cast<unsigned>(threads)};
+    std::vector<counters> per_context(pool.size());
+    fmt::print("listening on {} with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
+    std::fflush(stdout);
+    pool.run([&](unsigned i) { return serve(at, threads > 1, per_context[i]); });
+    long served = 0;
+    for (const auto& n : per_context) served += n.served;
+    fmt::print("stopped after serving {} connection{}\n", served, served == 1 ? "" : "s");
+    return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "echo_server: {}\n", e.what());
     return 1;
