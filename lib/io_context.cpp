@@ -83,6 +83,17 @@ bool is_cancellation(const std::exception_ptr& e) {
   }
 }
 
+// A function's name as a reader wants it: g++ names a coroutine's body after its generated
+// frame ("f(f()::_Z1fv.Frame*)"), so keep only what comes before the parameter list then.
+std::string function_of(const std::source_location& where) {
+  std::string_view name = where.function_name();
+  if (name.find(".Frame*") != std::string_view::npos) {
+    const auto paren = name.find('(');
+    if (paren != std::string_view::npos) return fmt::format("{}()", name.substr(0, paren));
+  }
+  return std::string{name};
+}
+
 std::string_view state_name(detail::task_state s) {
   switch (s) {
     case detail::task_state::ready: return "ready";
@@ -100,8 +111,8 @@ namespace detail {
 void report_lost_exception(const task_record& t, const std::exception_ptr& e) noexcept {
   if (is_cancellation(e)) return;  // a cancelled task that no one joins is not news
   try {
-    fmt::print(stderr, "ringo: task #{} spawned at {}:{} ({}) ended with {}\n", t.id,
-               t.spawned_at.file_name(), t.spawned_at.line(), t.spawned_at.function_name(),
+    fmt::print(stderr, "ringo: task #{} spawned at {}:{} in {} ended with {}\n", t.id,
+               t.spawned_at.file_name(), t.spawned_at.line(), function_of(t.spawned_at),
                describe_exception(e));
   } catch (...) {
   }
@@ -316,19 +327,21 @@ void io_context::cancel_daemons() noexcept {
 std::string io_context::dump_tasks() const {
   std::string out = fmt::format("{} live task{}\n", live_count_, live_count_ == 1 ? "" : "s");
   for (const detail::task_record* t = live_head_; t != nullptr; t = t->next_live) {
-    out += fmt::format("  task #{}{} spawned at {}:{} in {}: {}", t->id, t->daemon ? " (daemon)" : "",
-                       t->spawned_at.file_name(), t->spawned_at.line(),
-                       t->spawned_at.function_name(), state_name(t->state));
+    out += fmt::format("  task #{}{} spawned at {}:{} in {}: {}\n", t->id,
+                       t->daemon ? " (daemon)" : "", t->spawned_at.file_name(),
+                       t->spawned_at.line(), function_of(t->spawned_at), state_name(t->state));
     if (t->state == detail::task_state::waiting && t->waiting_on != nullptr) {
       const detail::wait_node& w = *t->waiting_on;
-      out += fmt::format(" at {}:{} in {}", w.where.file_name(), w.where.line(),
-                         w.where.function_name());
+      if (w.where.line() != 0) {
+        out += fmt::format("      at {}:{} in {}\n", w.where.file_name(), w.where.line(),
+                           function_of(w.where));
+      }
       if (w.describe != nullptr) {
-        out += " on ";
+        out += "      on ";
         w.describe(w, out);
+        out += '\n';
       }
     }
-    out += '\n';
   }
   return out;
 }

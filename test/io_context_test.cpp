@@ -126,7 +126,7 @@ TEST_CASE("dump_tasks lists tasks with their state and wait site", "[io_context]
   INFO(dump);
   CHECK(dump.find("2 live tasks") != std::string::npos);
   CHECK(dump.find("running") != std::string::npos);
-  CHECK(dump.find("waiting at") != std::string::npos);
+  CHECK(dump.find(": waiting\n      at ") != std::string::npos);
   CHECK(dump.find("a sleep ending in") != std::string::npos);
   CHECK(dump.find("io_context_test.cpp") != std::string::npos);
 }

@@ -250,7 +250,9 @@ class join_handle {
   /// Waits for the task to finish; returns its result or rethrows its exception. The awaiting
   /// task resumes on its context in a later turn of the loop. Throws std::logic_error on a
   /// second await.
-  awaiter operator co_await() const { return awaiter{state(), std::source_location::current()}; }
+  /// (An operator cannot learn its caller's line: `co_await h.join()` records it for
+  /// diagnostics, plain `co_await h` does not.)
+  awaiter operator co_await() const { return awaiter{state(), std::source_location{}}; }
 
   /// Waits for the task, remembering the caller's line for diagnostics.
   awaiter join(std::source_location where = std::source_location::current()) const {
