@@ -42,7 +42,7 @@ std::string file_io_awaiter::what() const {
 }
 
 std::size_t file_io_awaiter::await_resume() {
-  const int res = result(what());
+  const int res = result([this] { return what(); });
   if (res < 0) throw_io_error(-res, what());
   return static_cast<std::size_t>(res);
 }
@@ -77,7 +77,9 @@ task<file> file::open(std::string path, open_mode mode, unsigned permissions,
       };
       return start(h, std::chrono::nanoseconds{0});
     }
-    int await_resume() { return result(fmt::format("open {}", path)); }
+    int await_resume() {
+      return result([this] { return fmt::format("open {}", path); });
+    }
   };
 
   const int res = co_await open_awaiter{path, flags, permissions, where};

@@ -421,9 +421,10 @@ void send_all_awaiter::on_sent(io_operation& op, int res, std::uint32_t, std::ui
 }
 
 void send_all_awaiter::await_resume() {
-  if (failed_to_continue_) throw_io_error(ENOMEM, fmt::format("send on {}", peer_));
-  const int res = result(fmt::format("send on {}", peer_));
-  if (res < 0) throw_io_error(-res, fmt::format("send on {}", peer_));
+  auto what = [this] { return fmt::format("send on {}", peer_); };
+  if (failed_to_continue_) throw_io_error(ENOMEM, what());
+  const int res = result(what);
+  if (res < 0) throw_io_error(-res, what());
   if (!rest_.empty()) {
     if (!cancelled) throw_io_error(EIO, fmt::format("send on {}: the kernel took no bytes", peer_));
     // Cancelled between two parts of the write: the caller cannot know how much went out.
@@ -485,7 +486,9 @@ task<tcp_stream> tcp_stream::connect(endpoint to, std::chrono::nanoseconds timeo
       };
       return start(h, limit);
     }
-    int await_resume() { return result(fmt::format("connect to {}", to)); }
+    int await_resume() {
+      return result([this] { return fmt::format("connect to {}", to); });
+    }
     endpoint to;
     std::chrono::nanoseconds limit;
     sockaddr_storage storage{};

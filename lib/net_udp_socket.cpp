@@ -47,10 +47,11 @@ bool datagram_awaiter::await_suspend(std::coroutine_handle<> h) {
 }
 
 int datagram_awaiter::finish() {
-  const std::string what =
-      sending_ ? fmt::format("sendmsg to {}", to_) : fmt::format("recvmsg on {}", local_);
+  auto what = [this] {
+    return sending_ ? fmt::format("sendmsg to {}", to_) : fmt::format("recvmsg on {}", local_);
+  };
   const int res = result(what);
-  if (res < 0) throw_io_error(-res, what);
+  if (res < 0) throw_io_error(-res, what());
   return res;
 }
 

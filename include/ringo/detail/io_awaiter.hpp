@@ -60,12 +60,14 @@ class io_awaiter : protected suspension, protected io_operation {
   /// before or during the request, ringo::timed_out when its deadline passed, and otherwise
   /// leaves negative results to the caller (-errno). A request that completed although the
   /// task was cancelled keeps its result; the cancellation is delivered at the next suspension.
-  int result(std::string_view what) {
+  /// `what()` names the operation for an error message; it is called only on an error, so a
+  /// request that succeeds formats nothing.
+  template <class Describe>
+  int result(const Describe& what) {
     if (!submitted_) throw operation_cancelled();
     if (res_ == -ECANCELED) {
-      if (timed_out && !cancelled)
-        throw_io_error(ETIMEDOUT, std::string{what} + ": deadline passed");
-      if (cancelled) throw operation_cancelled(std::string{what} + ": operation cancelled");
+      if (timed_out && !cancelled) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+      if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
     }
     if (cancelled) task->cancel_pending = true;
     return res_;
