@@ -2,6 +2,7 @@
 /// \file
 /// ringo::io_context: one thread's event loop: an io_uring ring, the ready queue, the timers
 /// and the live tasks.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <coroutine>
@@ -181,12 +182,13 @@ class io_context {
 // spawn() and the member templates above need the class complete.
 #include <ringo/spawn.hpp>
 
-/// Formats a context as its task listing (io_context::dump_tasks()).
+/// Formats a context as its task listing (io_context::dump_tasks()). Takes no format spec.
 template <>
-struct fmt::formatter<ringo::io_context> : fmt::formatter<std::string_view> {
+struct fmt::formatter<ringo::io_context> {
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
   template <class FormatContext>
   auto format(const ringo::io_context& ctx, FormatContext& out) const {
     const std::string text = ctx.dump_tasks();
-    return fmt::formatter<std::string_view>::format(text, out);
+    return std::copy(text.begin(), text.end(), out.out());
   }
 };
