@@ -1,5 +1,6 @@
 #include <ringo/context_pool.hpp>
 // (its own header first: proves it stands alone)
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -73,6 +74,13 @@ TEST_CASE("SIGINT and SIGTERM stop the pool cleanly", "[context_pool]") {
     ringo::context_pool pool{2};
     std::atomic<int> started{0};
     std::thread signaller{[&] {
+      // Started before run() blocked the signals: block them here too, or the kernel could
+      // deliver the signal to this thread instead of the pool's waiter.
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGINT);
+      sigaddset(&set, SIGTERM);
+      pthread_sigmask(SIG_BLOCK, &set, nullptr);
       while (started.load() < 2) std::this_thread::sleep_for(1ms);
       ::kill(::getpid(), sig);
     }};

@@ -29,7 +29,8 @@ class context_pool {
   /// every one of them (and the tasks they spawned) has finished. With `stop_on_signals`,
   /// SIGINT and SIGTERM call stop() (they are blocked in the pool's threads while it runs).
   /// If a main task fails, the others are stopped and its exception is rethrown here once
-  /// every thread has ended. Blocks the calling thread; call it once.
+  /// every thread has ended. Blocks the calling thread; call it once. Threads started before
+  /// run() must block SIGINT and SIGTERM themselves, or a signal may land on them instead.
   void run(std::function<task<void>(unsigned index)> make_main, bool stop_on_signals = true);
 
   /// Cancels every context's main task (it sees operation_cancelled at its suspension point
