@@ -73,16 +73,6 @@ std::string describe_exception(const std::exception_ptr& e) {
   }
 }
 
-bool is_cancellation(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const operation_cancelled&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 // A function's name as a reader wants it: g++ names a coroutine's body after its generated
 // frame ("f(f()::_Z1fv.Frame*)"), so keep only what comes before the parameter list then.
 std::string function_of(const std::source_location& where) {

@@ -2,6 +2,7 @@
 /// \file
 /// The exceptions ringo throws besides std::system_error and std::logic_error.
 #include <cerrno>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -34,4 +35,18 @@ class deadlock_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+namespace detail {
+
+/// Whether `e` holds a ringo::operation_cancelled (a cancellation, not a failure).
+inline bool is_cancellation(const std::exception_ptr& e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const operation_cancelled&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace detail
 }  // namespace ringo

@@ -138,21 +138,11 @@ class task_group {
     delete c;  // detaches the handle: the frame goes when this body ends
   }
 
-  static bool is_cancellation(const std::exception_ptr& e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const operation_cancelled&) {
-      return true;
-    } catch (...) {
-      return false;
-    }
-  }
-
   void child_done(child* c, std::exception_ptr error) noexcept {
     (c->prev != nullptr ? c->prev->next : children_) = c->next;
     if (c->next != nullptr) c->next->prev = c->prev;
     --live_;
-    if (error && !error_ && !(cancelling_ && is_cancellation(error))) {
+    if (error && !error_ && !(cancelling_ && detail::is_cancellation(error))) {
       error_ = std::move(error);
       cancel();
     }
