@@ -7,8 +7,13 @@
 // co_await with recycled frames within half the cost with plain new.
 //
 // Run: ninja -C build bench/coro_bench && build/bench/coro_bench
+// For instruction counts (bench/suite.sh, under callgrind): `coro_bench --only NAME N` runs
+// one loop once with N units (NAME: call, generator, elements_of_1, elements_of_100,
+// task_await, task_await_new).
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 
 #include <fmt/core.h>
 
@@ -96,9 +101,30 @@ std::int64_t task_awaits(std::int64_t n) {
   return ringo::sync_wait(await_loop(n));
 }
 
+// `--only NAME N`: one loop, once, N units; prints nothing else.
+int run_only(std::string_view name, std::int64_t n) {
+  if (name == "task_await_new") ringo::detail::this_thread_frames.set_enabled(false);
+  if (name == "call")
+    sink = hand_written(n);
+  else if (name == "generator")
+    sink = generator_sum(n);
+  else if (name == "elements_of_1")
+    sink = nested_sum<1>(n);
+  else if (name == "elements_of_100")
+    sink = nested_sum<100>(n);
+  else if (name == "task_await" || name == "task_await_new")
+    sink = task_awaits(n);
+  else
+    return 2;
+  fmt::print("{} {}\n", name, n);
+  return 0;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string_view{argv[1]} == "--only")
+    return run_only(argv[2], std::atoll(argv[3]));
   const double call = best_ns_per(elements, hand_written);
   const double element = best_ns_per(elements, generator_sum);
   const double depth1 = best_ns_per(elements, nested_sum<1>);

@@ -9,7 +9,7 @@
 //
 // Usage:
 //   build/release/bench/load_client [--host H] [--port P] [--connections N] [--size M]
-//       [--seconds T] [--warmup W] [--pipeline K | --rate R] [--no-greeting] [--json]
+//       [--seconds T] [--warmup W] [--pipeline K | --rate R | --churn] [--no-greeting] [--json]
 //     --connections N  concurrent connections (default 50)
 //     --size M         message size in bytes (default 64)
 //     --seconds T      measured seconds (default 5), after --warmup W seconds (default 1)
@@ -19,6 +19,10 @@
 //                      connections on a fixed schedule whether or not echoes have come back;
 //                      latency then counts from the scheduled send time, so a server that falls
 //                      behind shows it. Meant for measuring server CPU per request.
+//     --churn          one message per connection: each connection opens, reads the greeting,
+//                      sends one message, reads its echo and closes, and a new one takes its
+//                      place at once (closed loop, N connections at a time); latency then runs
+//                      from the connect to the echo. Measures accepting and closing.
 //     --json           print one line of JSON instead of the human-readable report
 //     --connect-retries N   connection attempts per connection while the server refuses (default
 //                      50, 100 ms apart)
@@ -80,17 +84,19 @@ struct options {
   int pipeline = 1;
   double rate = 0;  // 0: closed loop
   bool greeting = true;
+  bool churn = false;
   bool json = false;
   int connect_retries = 50;
 };
 
 [[noreturn]] void usage(std::string_view problem) {
-  fmt::print(stderr,
-             "load_client: {}\n"
-             "usage: load_client [--host H] [--port P] [--connections N] [--size M] "
-             "[--seconds T] [--warmup W] [--pipeline K | --rate R] [--no-greeting] [--json] "
-             "[--connect-retries N]\n",
-             problem);
+  fmt::print(
+      stderr,
+      "load_client: {}\n"
+      "usage: load_client [--host H] [--port P] [--connections N] [--size M] "
+      "[--seconds T] [--warmup W] [--pipeline K | --rate R | --churn] [--no-greeting] [--json] "
+      "[--connect-retries N]\n",
+      problem);
   std::exit(2);
 }
 
@@ -129,6 +135,8 @@ options parse(int argc, char** argv) {
       o.rate = number(1, 1e9);
     } else if (arg == "--no-greeting") {
       o.greeting = false;
+    } else if (arg == "--churn") {
+      o.churn = true;
     } else if (arg == "--json") {
       o.json = true;
     } else if (arg == "--connect-retries") {
@@ -140,6 +148,7 @@ options parse(int argc, char** argv) {
     }
   }
   if (o.rate > 0 && o.pipeline > 1) usage("--rate and --pipeline exclude each other");
+  if (o.churn && (o.rate > 0 || o.pipeline > 1)) usage("--churn excludes --rate and --pipeline");
   if (o.size * static_cast<std::size_t>(o.pipeline) > (64u << 20)) {
     usage("--size times --pipeline must stay under 64 MiB");
   }
@@ -215,6 +224,7 @@ struct connection {
   std::vector<nanos> ring = std::vector<nanos>(16);
   std::size_t head = 0;  // oldest message in flight
   std::size_t count = 0;
+  nanos opened = 0;  // --churn: when the connect started
 
   void push(nanos t) {
     if (count == ring.size()) {
@@ -273,6 +283,7 @@ class client {
         flush(c);
       }
     }
+    started_ = true;
     nanos cpu_begin = 0;
     bool measuring = false;
     while (true) {
@@ -282,7 +293,7 @@ class client {
         cpu_begin = cpu_ns();
       }
       if (t >= measure_end_) break;
-      if (live_ == 0) break;
+      if (live_ == 0 && !(o_.churn && opening_ > 0)) break;
       nanos deadline = measuring ? measure_end_ : warm_end_;
       if (o_.rate > 0) {
         send_due(t);
@@ -313,6 +324,7 @@ class client {
   void close_connection(connection& c) {
     if (c.st == state::closed) return;
     if (c.st == state::running) --live_;
+    if (c.st == state::greeting && o_.churn && opening_ > 0) --opening_;
     close(c.fd);
     c.st = state::closed;
   }
@@ -356,7 +368,46 @@ class client {
       c.st = o_.greeting ? state::greeting : state::running;
       if (c.st == state::running) ++live_;
     }
+    std::memcpy(&peer_, res->ai_addr, res->ai_addrlen);
+    peer_len_ = res->ai_addrlen;
     freeaddrinfo(res);
+  }
+
+  // --churn: closes c after its one message and opens a new connection in its place
+  // (non-blocking connect; the greeting, then the message, follow from poll_once).
+  void reopen(connection& c) {
+    close_connection(c);
+    ++connections_opened_;
+    c.greeting_bytes = 0;
+    c.written = c.queued = c.received = 0;
+    c.want_out = false;
+    c.head = c.count = 0;  // keeps the ring's storage: no allocation per connection
+    c.fd = socket(peer_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) fatal("socket");
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const nanos t = now_ns();
+    if (connect(c.fd, reinterpret_cast<const sockaddr*>(&peer_), peer_len_) != 0 &&
+        errno != EINPROGRESS) {
+      c.st = state::running;
+      ++live_;
+      error(c, fmt::format("connect: {}", std::strerror(errno)));
+      return;
+    }
+    epoll_event e{};
+    e.events = EPOLLIN | EPOLLOUT | EPOLLET;
+    e.data.u64 = static_cast<std::uint64_t>(&c - conns_.data());
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &e) < 0) fatal("epoll_ctl");
+    if (o_.greeting) {
+      c.st = state::greeting;
+      c.opened = t;
+      ++opening_;
+    } else {
+      c.st = state::running;
+      ++live_;
+      enqueue(c, t);
+      flush(c);
+    }
   }
 
   void wait_for_greetings() {
@@ -461,7 +512,12 @@ class client {
         used = static_cast<std::size_t>(nl - buf.data()) + 1;
         c.st = state::running;
         ++live_;
-        --greeting_waiting_;
+        if (greeting_waiting_ > 0) --greeting_waiting_;
+        if (o_.churn && started_) {
+          --opening_;
+          enqueue(c, c.opened);
+          if (!flush(c)) return;
+        }
       }
       std::size_t len = static_cast<std::size_t>(n) - used;
       if (len > 0 && !consume(c, buf.data() + used, len, t)) return;
@@ -489,7 +545,15 @@ class client {
         ++requests_;
         latency_.record(t - sent);
       }
-      if (o_.rate == 0 && !stopping_) enqueue(c, t);
+      if (o_.rate == 0 && !stopping_ && !o_.churn) enqueue(c, t);
+    }
+    if (o_.churn && c.received == c.queued) {
+      if (stopping_) {
+        close_connection(c);
+      } else {
+        reopen(c);
+      }
+      return false;  // c is another connection now: stop reading for the old one
     }
     if (done > 0 && c.written < c.queued) return flush(c);
     return true;
@@ -544,20 +608,24 @@ class client {
     const double mbps = rps * static_cast<double>(o_.size) / 1e6;
     const double cpu_pct = 100.0 * static_cast<double>(cpu_used) / (secs * 1e9);
     auto us = [&](double q) { return static_cast<double>(latency_.quantile(q)) / 1e3; };
-    const char* mode = o_.rate > 0 ? "rate" : (o_.pipeline > 1 ? "pipeline" : "pingpong");
+    const char* mode = o_.churn      ? "churn"
+                       : o_.rate > 0 ? "rate"
+                                     : (o_.pipeline > 1 ? "pipeline" : "pingpong");
     if (o_.json) {
       fmt::print(
           "{{\"host\":\"{}\",\"port\":{},\"connections\":{},\"size\":{},\"mode\":\"{}\","
           "\"pipeline\":{},\"rate\":{},\"seconds\":{},\"warmup\":{},\"requests\":{},"
           "\"total_requests\":{},\"rps\":{:.1f},\"mbps\":{:.3f},\"p50_us\":{:.2f},"
           "\"p99_us\":{:.2f},\"p999_us\":{:.2f},\"max_us\":{:.2f},\"mean_us\":{:.2f},"
-          "\"errors\":{},\"client_cpu_pct\":{:.1f}}}\n",
+          "\"errors\":{},\"client_cpu_pct\":{:.1f},\"connections_opened\":{}}}\n",
           o_.host, o_.port, o_.connections, o_.size, mode, o_.pipeline, o_.rate, secs, o_.warmup,
           requests_, total_requests_, rps, mbps, us(0.5), us(0.99), us(0.999),
-          static_cast<double>(latency_.max()) / 1e3, latency_.mean() / 1e3, errors_, cpu_pct);
+          static_cast<double>(latency_.max()) / 1e3, latency_.mean() / 1e3, errors_, cpu_pct,
+          connections_opened_);
       return;
     }
-    std::string how = o_.rate > 0
+    std::string how = o_.churn ? std::string{"one message per connection (churn)"}
+                      : o_.rate > 0
                           ? fmt::format("open loop at {:.0f} requests/s", o_.rate)
                           : fmt::format("closed loop, {} in flight per connection", o_.pipeline);
     fmt::print("load_client: {}:{}, {} connections, {} B messages, {}\n", o_.host, o_.port,
@@ -578,7 +646,12 @@ class client {
   int epoll_fd_ = -1;
   bool use_pwait2_ = true;
   bool stopping_ = false;
+  bool started_ = false;
   std::size_t live_ = 0;
+  std::size_t opening_ = 0;  // --churn: connections waiting for their greeting
+  std::uint64_t connections_opened_ = 0;
+  sockaddr_storage peer_{};
+  socklen_t peer_len_ = 0;
   std::size_t greeting_waiting_ = 0;
   nanos warm_end_ = 0;
   nanos measure_end_ = 0;

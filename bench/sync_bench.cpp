@@ -6,12 +6,15 @@
 // suspension, a turn of the loop (ready queue, io_uring peek) and a resumption. The queue is
 // measured both as a ping-pong (two queues of capacity 1: each item waits for its answer) and
 // as a stream (one queue of capacity 1: the producer runs ahead until the queue is full).
-// Targets: a hand-off at most 25 ns; an uncontended lock/unlock at most 5 ns; no heap
-// allocation per wait (the awaiter is the list node, in the waiting frame). The comparison is
-// Go's unbuffered channel ping-pong: bench/go/pingpong.go (`go run bench/go/pingpong.go`).
+// Targets: a hand-off at most 25 ns; a yield() at most 10 ns; an uncontended lock/unlock at
+// most 5 ns; no heap allocation per wait (the awaiter is the list node, in the waiting frame).
+// The comparison is Go's unbuffered channel ping-pong: bench/go/pingpong.go
+// (`go run bench/go/pingpong.go`).
 //
 // Each figure is the best of several runs, measured with std::chrono on this thread.
 // Run: ninja -C build bench/sync_bench && build/bench/sync_bench
+// For instruction counts (bench/suite.sh, under callgrind): `sync_bench N --only NAME` runs one
+// measurement (NAME: queue_pingpong, queue_stream, event_pingpong, lock, try_lock, yield) once.
 // g++ 12 at -O3 with -fsanitize=address inlines the counting operator new/delete below into
 // frame allocation and then reports the malloc/free pair as mismatched (and fmt's buffer code
 // as an overflow): false positives of that combination, silenced for this file only.
@@ -26,6 +29,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <string_view>
 
 #include <fmt/core.h>
 
@@ -36,6 +40,7 @@
 #include <ringo/queue.hpp>
 #include <ringo/run.hpp>
 #include <ringo/semaphore.hpp>
+#include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
 // Counts heap allocations, to show that the measured loops allocate nothing per wait.
@@ -133,6 +138,12 @@ ringo::task<void> event_pingpong(std::int64_t n) {
   co_await h;
 }
 
+// One task alone yielding: each yield() is a trip through the ready queue and a turn of the loop.
+ringo::task<void> yields(std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i)
+    co_await ringo::yield();
+}
+
 ringo::task<void> uncontended_locks(std::int64_t n) {
   ringo::mutex m;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -167,11 +178,31 @@ int main(int argc, char** argv) {
     locks /= scale;
     runs = 1;
   }
+  if (argc > 3 && std::string_view{argv[2]} == "--only") {
+    const std::string_view only = argv[3];
+    if (only == "queue_pingpong")
+      ringo::run(queue_pingpong(handoffs));
+    else if (only == "queue_stream")
+      ringo::run(queue_stream(handoffs));
+    else if (only == "event_pingpong")
+      ringo::run(event_pingpong(handoffs));
+    else if (only == "lock")
+      ringo::run(uncontended_locks(locks));
+    else if (only == "try_lock")
+      ringo::run(uncontended_try_locks(locks));
+    else if (only == "yield")
+      ringo::run(yields(handoffs));
+    else
+      return 2;
+    fmt::print("{} hand-offs {} locks {}\n", only, handoffs, locks);
+    return 0;
+  }
   const figure qp = best_of(2 * handoffs, [] { return queue_pingpong(handoffs); });
   const figure qs = best_of(handoffs, [] { return queue_stream(handoffs); });
   const figure ep = best_of(2 * handoffs, [] { return event_pingpong(handoffs); });
   const figure ml = best_of(locks, [] { return uncontended_locks(locks); });
   const figure mt = best_of(locks, [] { return uncontended_try_locks(locks); });
+  const figure yi = best_of(handoffs, [] { return yields(handoffs); });
 
   fmt::print(
       "hand-off, queue<int> ping-pong (capacity 1): {:6.1f} ns  ({} allocations in {} hand-offs)\n",
@@ -184,6 +215,9 @@ int main(int argc, char** argv) {
       ep.ns, ep.allocations, 2 * handoffs);
   fmt::print("uncontended co_await mutex.lock() + unlock:  {:6.1f} ns\n", ml.ns);
   fmt::print("uncontended try_lock() + unlock():           {:6.1f} ns\n", mt.ns);
+  fmt::print(
+      "co_await yield(), one task alone:            {:6.1f} ns  ({} allocations in {} yields)\n",
+      yi.ns, yi.allocations, handoffs);
   fmt::print("(allocations include each run's io_context and task frames, not per wait)\n\n");
 
   fmt::print("bytes per suspended waiter (the awaiter, which is the list node):\n");
