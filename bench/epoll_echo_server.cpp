@@ -17,7 +17,7 @@
 //                     measured the same within noise (both need one recv and one send per
 //                     echo: a recv shorter than the buffer ends the edge-triggered loop)
 // Serves until SIGINT or SIGTERM, then closes every connection and exits 0.
-// bench/echo_bench.sh runs it against the ringo server with bench/load_client.
+// bench/suite.sh runs it against the ringo server with bench/load_client.
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// load_client: a neutral echo load generator for comparing echo servers (bench/echo_bench.sh
+// load_client: a neutral echo load generator for comparing echo servers (bench/suite.sh
 // compares demo/echo_server on ringo with bench/epoll_echo_server). One thread, plain epoll,
 // no ringo, so neither server is favoured by the client's runtime.
 //
