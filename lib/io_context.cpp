@@ -386,7 +386,7 @@ void io_context::teardown() noexcept {
   while (live_head_ != nullptr) {
     detail::task_record& t = *live_head_;
     retire(t);
-    t.abandon(t, std::make_exception_ptr(operation_cancelled("the event loop stopped")));
+    detail::abandon_spawned(t);
   }
   ready_head_ = ready_tail_ = nullptr;
   timers_.clear();

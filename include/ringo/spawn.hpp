@@ -9,7 +9,6 @@
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 #include <ringo/detail/frame_allocator.hpp>
 #include <ringo/detail/task_record.hpp>
@@ -36,112 +35,14 @@ namespace detail {
 void report_lost_exception(const task_record& t, const std::exception_ptr& e) noexcept;
 /// The same for a function given to io_context::post that threw.
 void report_posted_exception(const std::exception_ptr& e) noexcept;
+/// Ends a task that its context tears down while it is suspended: marks it finished (a join
+/// throws operation_cancelled) and frees the frame if no handle holds it.
+void abandon_spawned(task_record& r) noexcept;
 
 struct join_waiter : wait_node {
   join_waiter* next = nullptr;
   task_record* task = nullptr;
 };
-
-/// What the spawned frame and its join_handle share; lives in the frame.
-class spawned_state : public recycled_frame, public task_record {
- public:
-  task_record& record() noexcept { return *this; }
-  std::exception_ptr error;
-  join_waiter* joiners = nullptr;
-  int refs = 2;  // the running body and the handle
-  bool finished = false;
-  bool consumed = false;  // the result (or exception) was taken by a join
-
-  std::suspend_always initial_suspend() noexcept { return {}; }
-  void unhandled_exception() noexcept { error = std::current_exception(); }
-
-  struct final_awaiter {
-    bool await_ready() noexcept { return false; }
-    template <class P>
-    void await_suspend(std::coroutine_handle<P> h) noexcept {
-      auto& self = h.promise();
-      self.finished = true;
-      self.record().state = task_state::finished;
-      for (join_waiter* w = std::exchange(self.joiners, nullptr); w != nullptr;) {
-        join_waiter* next = w->next;
-        self.record().context->schedule(*w->task);
-        w = next;
-      }
-      self.record().context->retire(self.record());
-      if (--self.refs == 0) {  // detached: no one can see the outcome now
-        if (self.error) report_lost_exception(self.record(), self.error);
-        h.destroy();
-      }
-    }
-    void await_resume() noexcept {}
-  };
-  final_awaiter final_suspend() noexcept { return {}; }
-
-  static void abandon(task_record& r, std::exception_ptr e) noexcept {
-    auto* self = static_cast<spawned_state*>(&r);
-    self->finished = true;
-    r.state = task_state::finished;
-    if (!self->error) self->error = std::move(e);
-    self->consumed = true;  // nothing to report: the context said why it stopped
-    if (--self->refs == 0) r.root.destroy();
-  }
-
-  /// Drops the handle's reference; destroys the frame if the body is done too.
-  void release(std::coroutine_handle<> frame) noexcept {
-    if (finished && error && !consumed) report_lost_exception(*this, error);
-    if (--refs == 0) frame.destroy();
-  }
-};
-
-template <class T>
-using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate,
-                                    std::conditional_t<std::is_reference_v<T>,
-                                                       std::remove_reference_t<T>*, T>>;
-
-template <class T>
-class spawned_promise;
-
-template <class T>
-class spawned {
- public:
-  using promise_type = spawned_promise<T>;
-  std::coroutine_handle<promise_type> h;
-};
-
-template <class T>
-class spawned_promise final : public spawned_state {
- public:
-  spawned<T> get_return_object() noexcept {
-    return {std::coroutine_handle<spawned_promise>::from_promise(*this)};
-  }
-  template <class U>
-  void return_value(U&& v) {
-    if constexpr (std::is_reference_v<T>) {
-      value.template emplace<1>(std::addressof(v));
-    } else {
-      value.template emplace<1>(std::forward<U>(v));
-    }
-  }
-  std::variant<std::monostate, stored_t<T>> value;
-};
-
-template <>
-class spawned_promise<void> final : public spawned_state {
- public:
-  spawned<void> get_return_object() noexcept {
-    return {std::coroutine_handle<spawned_promise>::from_promise(*this)};
-  }
-  void return_void() noexcept {}
-};
-
-template <class T>
-spawned<T> spawn_body(task<T> t) {
-  if constexpr (std::is_void_v<T>) {
-    co_await std::move(t);
-  } else {
-    co_return co_await std::move(t);
-  }
-}
 
 template <class T>
 join_handle<T> spawn_on(io_context& ctx, task<T> t, bool daemon, std::source_location where);
@@ -152,7 +53,7 @@ join_handle<T> spawn_on(io_context& ctx, task<T> t, bool daemon, std::source_loc
 /// detached. Move-only; belongs to the context the task was spawned on.
 template <class T>
 class join_handle {
-  using promise = detail::spawned_promise<T>;
+  using promise = detail::task_promise<T>;
   using frame = std::coroutine_handle<promise>;
 
  public:
@@ -171,9 +72,9 @@ class join_handle {
   ~join_handle() { detach(); }
 
   /// True once the task has finished (with a result, an exception, or cancelled).
-  [[nodiscard]] bool done() const { return state().finished; }
+  [[nodiscard]] bool done() const { return record().finished; }
   /// The task's number in diagnostics ("task #3").
-  [[nodiscard]] std::uint64_t id() const { return state().record().id; }
+  [[nodiscard]] std::uint64_t id() const { return record().id; }
   /// Whether this handle refers to a task.
   [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(h_); }
 
@@ -181,31 +82,35 @@ class join_handle {
   /// (once any I/O it is in has been cancelled in the kernel) or at its next one. Does nothing
   /// if the task has finished. Returns at once; await the handle to wait for the end.
   void cancel() {
-    auto& s = state();
-    if (!s.finished) s.record().context->cancel(s.record());
+    detail::task_record& r = record();
+    if (!r.finished) r.context->cancel(r);
   }
 
   /// Lets the task run on without a handle.
   void detach() noexcept {
     if (h_) {
-      frame h = std::exchange(h_, {});
-      h.promise().release(h);
+      promise& p = std::exchange(h_, {}).promise();
+      detail::task_record& r = p.record();
+      if (r.finished && p.error() && !r.consumed) detail::report_lost_exception(r, p.error());
+      if (--r.refs == 0) r.root.destroy();
     }
   }
 
   class awaiter : detail::join_waiter {
    public:
-    explicit awaiter(promise& p, std::source_location where) noexcept : p_(p) { this->where = where; }
-    bool await_ready() const noexcept { return p_.finished; }
+    explicit awaiter(promise& p, std::source_location where) noexcept : p_(p), r_(p.record()) {
+      this->where = where;
+    }
+    bool await_ready() const noexcept { return r_.finished; }
     bool await_suspend(std::coroutine_handle<> h) {
-      io_context& ctx = *p_.record().context;
+      io_context& ctx = *r_.context;
       task = &ctx.running_task();
       if (task->take_cancellation()) {
         cancelled_ = true;
         return false;
       }
-      next = p_.joiners;
-      p_.joiners = this;
+      next = r_.joiners;
+      r_.joiners = this;
       cancel = &on_cancel;
       describe = &describe_join;
       ctx.suspend(*task, h, *this);
@@ -213,23 +118,13 @@ class join_handle {
     }
     T await_resume() {
       if (cancelled_) throw operation_cancelled("join cancelled");
-      if (p_.consumed) {
-        throw std::logic_error(
-            "ringo::join_handle awaited twice: a task's result can be taken once; keep it");
-      }
-      p_.consumed = true;
-      if (p_.error) std::rethrow_exception(p_.error);
-      if constexpr (std::is_reference_v<T>) {
-        return *std::get<1>(p_.value);
-      } else if constexpr (!std::is_void_v<T>) {
-        return std::move(std::get<1>(p_.value));
-      }
+      return take_result(p_);
     }
 
    private:
     static void on_cancel(detail::wait_node& n) noexcept {
       auto& self = static_cast<awaiter&>(n);
-      for (detail::join_waiter** link = &self.p_.joiners; *link != nullptr; link = &(*link)->next) {
+      for (detail::join_waiter** link = &self.r_.joiners; *link != nullptr; link = &(*link)->next) {
         if (*link == &self) {
           *link = self.next;
           break;
@@ -240,10 +135,11 @@ class join_handle {
     }
     static void describe_join(const detail::wait_node& n, std::string& out) {
       const auto& self = static_cast<const awaiter&>(n);
-      out += fmt::format("join of task #{} spawned at {}:{}", self.p_.record().id,
-                         self.p_.record().spawned_at.file_name(), self.p_.record().spawned_at.line());
+      out += fmt::format("join of task #{} spawned at {}:{}", self.r_.id,
+                         self.r_.spawned_at.file_name(), self.r_.spawned_at.line());
     }
     promise& p_;
+    detail::task_record& r_;
     bool cancelled_ = false;
   };
 
@@ -269,6 +165,19 @@ class join_handle {
     if (!h_) throw std::logic_error("ringo::join_handle is empty (moved from or default-made)");
     return h_.promise();
   }
+  detail::task_record& record() const { return state().record(); }
+
+  /// The finished task's result, taken once.
+  static T take_result(promise& p) {
+    detail::task_record& r = p.record();
+    if (r.consumed) {
+      throw std::logic_error(
+          "ringo::join_handle awaited twice: a task's result can be taken once; keep it");
+    }
+    r.consumed = true;
+    if (r.abandoned && !p.error()) throw operation_cancelled("the event loop stopped");
+    return p.result();
+  }
 
   frame h_;
 };
@@ -280,15 +189,14 @@ join_handle<T> spawn_on(io_context& ctx, task<T> t, bool daemon, std::source_loc
   if (!t.valid()) {
     throw std::logic_error("ringo::spawn of an empty task (moved from or already awaited)");
   }
-  auto body = spawn_body(std::move(t));
-  auto& p = body.h.promise();
-  p.record().spawned_at = where;
-  p.record().daemon = daemon;
-  p.record().root = body.h;
-  p.record().abandon = &spawned_state::abandon;
-  p.record().resume_point = body.h;
-  ctx.adopt(p.record());
-  return join_handle<T>{body.h};
+  auto h = task_access::release(t);
+  task_record& r = h.promise().make_record();
+  r.spawned_at = where;
+  r.daemon = daemon;
+  r.root = h;
+  r.resume_point = h;
+  ctx.adopt(r);
+  return join_handle<T>{h};
 }
 
 inline io_context& context_for_spawn() {
@@ -323,20 +231,12 @@ T io_context::run(task<T> main, std::source_location where) {
   bind_to_this_thread();
   auto handle = detail::spawn_on(*this, std::move(main), false, where);
   drive();
-  auto& p = handle.state();
-  p.consumed = true;
-  if (p.error) std::rethrow_exception(p.error);
-  if constexpr (std::is_reference_v<T>) {
-    return *std::get<1>(p.value);
-  } else if constexpr (!std::is_void_v<T>) {
-    return std::move(std::get<1>(p.value));
-  }
+  return join_handle<T>::take_result(handle.state());
 }
 
 template <class F>
-  requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
-           std::is_invocable_v<std::decay_t<F>&>)
-void io_context::post(F&& f) {
+requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
+         std::is_invocable_v<std::decay_t<F>&>) void io_context::post(F&& f) {
   struct node : detail::remote_node {
     std::decay_t<F> fn;
     explicit node(F&& f) : fn(std::forward<F>(f)) {

@@ -4,6 +4,7 @@
 /// co_awaits it, Python's `async def` in C++.
 #include <coroutine>
 #include <exception>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -11,6 +12,7 @@
 
 #include <ringo/detail/frame_allocator.hpp>
 #include <ringo/detail/resume.hpp>
+#include <ringo/detail/task_record.hpp>
 
 namespace ringo {
 
@@ -21,17 +23,28 @@ namespace detail {
 
 struct task_access;
 
-/// What every task promise shares: laziness, and handing control back to the awaiting
-/// coroutine when the body ends.
+/// Ends a spawned task whose body has finished: wakes its joiners, takes it off its context,
+/// and frees the frame if no join_handle holds it (printing an exception no one can see now).
+/// Defined in lib/spawn.cpp.
+void finish_spawned(task_record& record, const std::exception_ptr& error) noexcept;
+
+/// What every task promise shares: laziness, handing control back to the awaiting coroutine
+/// when the body ends, and room for the task's record should it be spawned.
 class task_promise_base : public recycled_frame {
  public:
+  task_promise_base() noexcept {}  // leaves record_storage_ raw: only spawn constructs it
   std::suspend_always initial_suspend() noexcept { return {}; }
 
   struct final_awaiter {
     bool await_ready() noexcept { return false; }
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) noexcept {
-      return transfer_to(h.promise().continuation_);
+      task_promise_base& p = h.promise();
+      if (!p.continuation_) [[unlikely]] {     // a spawned task: nobody awaits the frame itself
+        finish_spawned(p.record(), p.error_);  // may free the frame
+        return std::noop_coroutine();
+      }
+      return transfer_to(p.continuation_);
     }
     void await_resume() noexcept {}
   };
@@ -39,14 +52,32 @@ class task_promise_base : public recycled_frame {
 
   void unhandled_exception() noexcept { error_ = std::current_exception(); }
 
-  /// The coroutine resumed when this task's body finishes.
+  /// The coroutine resumed when this task's body finishes; null for a spawned task.
   std::coroutine_handle<> continuation_ = std::noop_coroutine();
+
+  /// Makes this task a root task: constructs its record in the frame. Called once, by spawn.
+  task_record& make_record() noexcept {
+    continuation_ = nullptr;
+    return *::new (static_cast<void*>(record_storage_)) task_record{};
+  }
+  /// The record made by make_record().
+  task_record& record() noexcept {
+    return *std::launder(reinterpret_cast<task_record*>(record_storage_));
+  }
+  /// The exception the body ended with, if any.
+  [[nodiscard]] const std::exception_ptr& error() const noexcept { return error_; }
 
  protected:
   void rethrow_if_failed() const {
     if (error_) std::rethrow_exception(error_);
   }
   std::exception_ptr error_;
+
+ private:
+  static_assert(std::is_trivially_destructible_v<task_record>);
+  // Raw until spawn() constructs a record in it: a task that is only ever co_awaited pays
+  // for the bytes (recycled with the frame) but not for initialising them.
+  alignas(task_record) unsigned char record_storage_[sizeof(task_record)];
 };
 
 template <class T>
@@ -55,7 +86,7 @@ class task_promise final : public task_promise_base {
   task<T> get_return_object() noexcept;
 
   template <class U = T>
-    requires std::is_convertible_v<U&&, T>
+  requires std::is_convertible_v<U&&, T>
   void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     value_.template emplace<1>(std::forward<U>(value));
   }

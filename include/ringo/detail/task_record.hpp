@@ -26,27 +26,36 @@ struct wait_node {
 
 enum class task_state : std::uint8_t { ready, running, waiting, finished };
 
-/// One spawned task. Owned by its root coroutine frame; linked into its context's lists.
+struct join_waiter;
+
+/// One spawned task, and what it shares with its join_handle. Lives in the task's own
+/// coroutine frame (constructed there by spawn), so a spawned task costs one allocation;
+/// trivially destructible, so the frame needs no code to end it. Linked into its context's
+/// lists while the task lives.
 struct task_record {
   std::uint64_t id = 0;
   std::source_location spawned_at{};
   io_context* context = nullptr;
-  bool daemon = false;
+  union {
+    wait_node* waiting_on = nullptr;  // while waiting: where (read only in that state)
+    task_record* next_ready;          // while ready: the next task in the ready queue
+  };
+  std::coroutine_handle<> resume_point{};  // the innermost coroutine to resume
+  std::coroutine_handle<> root{};          // the spawned frame, for teardown
+  task_record* prev_live = nullptr;
+  task_record* next_live = nullptr;
+  join_waiter* joiners = nullptr;  // tasks awaiting this one's end
   task_state state = task_state::ready;
+  bool daemon = false;
   /// Set by cancel() when the task is not at a cancellable wait: the next suspension point
   /// throws operation_cancelled (once).
   bool cancel_pending = false;
   /// Set once a cancellation was handed to a wait_node, so a second cancel() waits for it.
   bool cancel_in_progress = false;
-  wait_node* waiting_on = nullptr;
-  std::coroutine_handle<> resume_point{};  // the innermost coroutine to resume
-  std::coroutine_handle<> root{};          // the spawned frame, for teardown
-  task_record* next_ready = nullptr;
-  task_record* prev_live = nullptr;
-  task_record* next_live = nullptr;
-  /// Ends the task without running it further (when a context is torn down with the task
-  /// still suspended): marks it finished with `error` and frees the frame if no handle holds it.
-  void (*abandon)(task_record&, std::exception_ptr error) noexcept = nullptr;
+  std::uint8_t refs = 2;   // the running body and the handle; the last one frees the frame
+  bool finished = false;   // the body ended (or the context gave up on it)
+  bool consumed = false;   // the result (or exception) was taken by a join
+  bool abandoned = false;  // the context was torn down with the task suspended
 
   /// True (and clears the mark) if a cancellation waits to be delivered at this suspension.
   bool take_cancellation() noexcept {
