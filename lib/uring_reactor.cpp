@@ -11,19 +11,20 @@
 #include <cstring>
 #include <fstream>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
 namespace ringo::detail {
 namespace {
 
-// user_data values that name no operation: the completions of cancel requests, of linked
-// timeouts (tagged with the low bit; operations are at least 8-byte aligned) and of the
+// user_data values that name no operation: the completions of cancel requests and of the
 // timeout liburing submits itself on kernels without IORING_FEAT_EXT_ARG.
 constexpr std::uint64_t ignored_user_data = 0;
-constexpr std::uint64_t linked_timeout_tag = 1;
 
-bool has(unsigned mask, kernel_feature f) { return (mask & static_cast<unsigned>(f)) != 0; }
+bool has(unsigned mask, kernel_feature f) {
+  return (mask & static_cast<unsigned>(f)) != 0;
+}
 
 [[noreturn]] void throw_errno(int err, const char* what) {
   throw std::system_error(err, std::system_category(), what);
@@ -46,9 +47,9 @@ class uring_reactor final : public reactor {
     int n = 0;
     const bool si = !has(off, kernel_feature::single_issuer);
     if (si && !has(off, kernel_feature::defer_taskrun)) {
-      attempts[n++] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                           IORING_SETUP_R_DISABLED,
-                       true, true, false};
+      attempts[n++] = {
+          IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED, true,
+          true, false};
     }
     if (!has(off, kernel_feature::coop_taskrun)) {
       if (si) {
@@ -95,7 +96,7 @@ class uring_reactor final : public reactor {
       features_.multishot_accept = has_socket && !has(off, kernel_feature::multishot_accept);
       features_.send_zc = has_send_zc && !has(off, kernel_feature::send_zc);
       buffer_size_ = options.buffer_size;  // also sizes a stream's own buffer without the ring
-    if (has_send_zc && !has(off, kernel_feature::provided_buffers)) {
+      if (has_send_zc && !has(off, kernel_feature::provided_buffers)) {
         features_.provided_buffers = setup_buffers(options.buffer_count, options.buffer_size);
       }
     }
@@ -156,30 +157,22 @@ class uring_reactor final : public reactor {
 
   void cancel(io_operation& op) override {
     op.cancel_requested = true;
-    io_uring_sqe* sqe = get_sqe(1);
-    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&op), 0);
-    io_uring_sqe_set_data64(sqe, ignored_user_data);
+    request_cancel(op);
   }
 
   void wait(std::chrono::nanoseconds timeout) override {
-    int rc = 0;
-    if (timeout.count() == 0) {
-      // DEFER_TASKRUN posts completions only when we enter the kernel asking for them.
-      rc = features_.defer_taskrun ? io_uring_submit_and_get_events(&ring_)
-                                   : io_uring_submit(&ring_);
-    } else if (timeout.count() < 0) {
-      rc = io_uring_submit_and_wait(&ring_, 1);
-    } else {
-      __kernel_timespec ts{};
-      ts.tv_sec = timeout.count() / 1'000'000'000;
-      ts.tv_nsec = timeout.count() % 1'000'000'000;
-      io_uring_cqe* cqe = nullptr;
-      rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    if (!deadlines_.empty()) {
+      // Wake for the nearest request deadline too.
+      const auto left = deadlines_.front().at - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds::zero()) {
+        timeout = std::chrono::nanoseconds::zero();
+      } else if (timeout.count() < 0 || left < timeout) {
+        timeout = std::chrono::ceil<std::chrono::nanoseconds>(left);
+      }
     }
-    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-      throw_errno(-rc, "io_uring_enter");
-    }
+    enter(timeout);
     reap();
+    if (!deadlines_.empty()) expire_deadlines();
   }
 
   std::size_t in_flight() const noexcept override { return in_flight_; }
@@ -202,6 +195,33 @@ class uring_reactor final : public reactor {
   }
 
  private:
+  void request_cancel(io_operation& op) {
+    io_uring_sqe* sqe = get_sqe(1);
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&op), 0);
+    io_uring_sqe_set_data64(sqe, ignored_user_data);
+  }
+
+  // Submits what is queued and waits for completions for at most `timeout` (see wait()).
+  void enter(std::chrono::nanoseconds timeout) {
+    int rc = 0;
+    if (timeout.count() == 0) {
+      // DEFER_TASKRUN posts completions only when we enter the kernel asking for them.
+      rc = features_.defer_taskrun ? io_uring_submit_and_get_events(&ring_)
+                                   : io_uring_submit(&ring_);
+    } else if (timeout.count() < 0) {
+      rc = io_uring_submit_and_wait(&ring_, 1);
+    } else {
+      __kernel_timespec ts{};
+      ts.tv_sec = timeout.count() / 1'000'000'000;
+      ts.tv_nsec = timeout.count() % 1'000'000'000;
+      io_uring_cqe* cqe = nullptr;
+      rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      throw_errno(-rc, "io_uring_enter");
+    }
+  }
+
   io_uring_sqe* get_sqe(unsigned needed) {
     // A full submission queue is flushed, never dropped.
     if (io_uring_sq_space_left(&ring_) < needed) {
@@ -212,37 +232,96 @@ class uring_reactor final : public reactor {
         // reaping, then try again.
         reap();
         const int again = io_uring_submit_and_get_events(&ring_);
-        if (again < 0 && again != -EAGAIN && again != -EBUSY) throw_errno(-again, "io_uring_submit");
+        if (again < 0 && again != -EAGAIN && again != -EBUSY)
+          throw_errno(-again, "io_uring_submit");
       }
     }
     return io_uring_get_sqe(&ring_);
   }
 
   void queue(io_operation& op) {
-    const bool linked = op.timeout.count() > 0;
-    io_uring_sqe* sqe = get_sqe(linked ? 2 : 1);
+    io_uring_sqe* sqe = get_sqe(1);
     prepare(sqe, op);
     io_uring_sqe_set_data(sqe, &op);
-    if (linked) {
-      sqe->flags |= IOSQE_IO_LINK;
+    if (op.timeout.count() > 0) {
       op.timed_out = false;
-      link_ts_.tv_sec = op.timeout.count() / 1'000'000'000;
-      link_ts_.tv_nsec = op.timeout.count() % 1'000'000'000;
-      io_uring_sqe* t = io_uring_get_sqe(&ring_);
-      // The kernel copies the timespec when it takes the entry, which happens before any
-      // other linked timeout is queued: submit now so link_ts_ can be reused.
-      io_uring_prep_link_timeout(t, &link_ts_, 0);
-      io_uring_sqe_set_data64(t, reinterpret_cast<std::uint64_t>(&op) | linked_timeout_tag);
-      const int rc = io_uring_submit(&ring_);
-      if (rc < 0 && rc != -EAGAIN && rc != -EBUSY) throw_errno(-rc, "io_uring_submit");
+      op.deadline_passed = false;
+      add_deadline(op, std::chrono::steady_clock::now() + op.timeout);
+    }
+  }
+
+  // Request deadlines live in a user-space min-heap rather than in linked timeout requests:
+  // most requests (a send into a socket with room, say) finish long before their deadline,
+  // and then the deadline costs a heap push and pop instead of a kernel timer armed and
+  // disarmed, a second completion, and a submission of its own (a linked timeout's timespec
+  // must reach the kernel before the next one is written). When a deadline passes, the
+  // request is cancelled like any other.
+  struct deadline {
+    std::chrono::steady_clock::time_point at;
+    io_operation* op;
+  };
+
+  void place_deadline(std::size_t i, deadline d) noexcept {
+    deadlines_[i] = d;
+    d.op->deadline_slot = static_cast<std::uint32_t>(i);
+  }
+
+  void sift_deadline(std::size_t i) noexcept {
+    const deadline d = deadlines_[i];
+    while (i > 0 && d.at < deadlines_[(i - 1) / 2].at) {  // up
+      place_deadline(i, deadlines_[(i - 1) / 2]);
+      i = (i - 1) / 2;
+    }
+    for (;;) {  // down
+      std::size_t child = 2 * i + 1;
+      if (child >= deadlines_.size()) break;
+      if (child + 1 < deadlines_.size() && deadlines_[child + 1].at < deadlines_[child].at) ++child;
+      if (!(deadlines_[child].at < d.at)) break;
+      place_deadline(i, deadlines_[child]);
+      i = child;
+    }
+    place_deadline(i, d);
+  }
+
+  void add_deadline(io_operation& op, std::chrono::steady_clock::time_point at) {
+    if (op.deadline_slot != io_operation::no_deadline_slot) remove_deadline(op);
+    deadlines_.push_back({at, &op});
+    sift_deadline(deadlines_.size() - 1);
+  }
+
+  void remove_deadline(io_operation& op) noexcept {
+    const std::size_t i = op.deadline_slot;
+    op.deadline_slot = io_operation::no_deadline_slot;
+    const deadline last = deadlines_.back();
+    deadlines_.pop_back();
+    if (i < deadlines_.size()) {
+      deadlines_[i] = last;
+      sift_deadline(i);
+    }
+  }
+
+  void expire_deadlines() {
+    const auto now = std::chrono::steady_clock::now();
+    while (!deadlines_.empty() && deadlines_.front().at <= now) {
+      io_operation& op = *deadlines_.front().op;
+      remove_deadline(op);
+      if (op.cancel_requested) continue;  // already on its way out: that cancel decides
+      op.deadline_passed = true;
+      request_cancel(op);  // submitted with the next wait
     }
   }
 
   void prepare(io_uring_sqe* sqe, io_operation& op) {
     switch (op.opcode) {
-      case io_opcode::nop: io_uring_prep_nop(sqe); break;
-      case io_opcode::read: io_uring_prep_read(sqe, op.fd, op.buf, op.len, op.offset); break;
-      case io_opcode::write: io_uring_prep_write(sqe, op.fd, op.cbuf, op.len, op.offset); break;
+      case io_opcode::nop:
+        io_uring_prep_nop(sqe);
+        break;
+      case io_opcode::read:
+        io_uring_prep_read(sqe, op.fd, op.buf, op.len, op.offset);
+        break;
+      case io_opcode::write:
+        io_uring_prep_write(sqe, op.fd, op.cbuf, op.len, op.offset);
+        break;
       case io_opcode::recv:
         if (op.multishot) {
           io_uring_prep_recv_multishot(sqe, op.fd, nullptr, 0, op.msg_flags);
@@ -255,12 +334,18 @@ class uring_reactor final : public reactor {
           sqe->buf_group = buffer_group;
         }
         break;
-      case io_opcode::send: io_uring_prep_send(sqe, op.fd, op.cbuf, op.len, op.msg_flags); break;
+      case io_opcode::send:
+        io_uring_prep_send(sqe, op.fd, op.cbuf, op.len, op.msg_flags);
+        break;
       case io_opcode::send_zc:
         io_uring_prep_send_zc(sqe, op.fd, op.cbuf, op.len, op.msg_flags, 0);
         break;
-      case io_opcode::recvmsg: io_uring_prep_recvmsg(sqe, op.fd, op.msg, op.msg_flags); break;
-      case io_opcode::sendmsg: io_uring_prep_sendmsg(sqe, op.fd, op.msg, op.msg_flags); break;
+      case io_opcode::recvmsg:
+        io_uring_prep_recvmsg(sqe, op.fd, op.msg, op.msg_flags);
+        break;
+      case io_opcode::sendmsg:
+        io_uring_prep_sendmsg(sqe, op.fd, op.msg, op.msg_flags);
+        break;
       case io_opcode::accept:
         if (op.multishot) {
           io_uring_prep_multishot_accept(sqe, op.fd, op.addr, op.addr_len, op.msg_flags);
@@ -268,13 +353,21 @@ class uring_reactor final : public reactor {
           io_uring_prep_accept(sqe, op.fd, op.addr, op.addr_len, op.msg_flags);
         }
         break;
-      case io_opcode::connect: io_uring_prep_connect(sqe, op.fd, op.addr, op.len); break;
-      case io_opcode::close: io_uring_prep_close(sqe, op.fd); break;
-      case io_opcode::shutdown: io_uring_prep_shutdown(sqe, op.fd, op.msg_flags); break;
+      case io_opcode::connect:
+        io_uring_prep_connect(sqe, op.fd, op.addr, op.len);
+        break;
+      case io_opcode::close:
+        io_uring_prep_close(sqe, op.fd);
+        break;
+      case io_opcode::shutdown:
+        io_uring_prep_shutdown(sqe, op.fd, op.msg_flags);
+        break;
       case io_opcode::openat:
         io_uring_prep_openat(sqe, op.fd, op.path, op.msg_flags, op.len);
         break;
-      case io_opcode::fsync: io_uring_prep_fsync(sqe, op.fd, 0); break;
+      case io_opcode::fsync:
+        io_uring_prep_fsync(sqe, op.fd, 0);
+        break;
       case io_opcode::poll:
         io_uring_prep_poll_add(sqe, op.fd, static_cast<unsigned>(op.msg_flags));
         break;
@@ -304,10 +397,7 @@ class uring_reactor final : public reactor {
 
   void dispatch(const io_uring_cqe& cqe) {
     const std::uint64_t data = cqe.user_data;
-    if (data == ignored_user_data || data == LIBURING_UDATA_TIMEOUT ||
-        (data & linked_timeout_tag) != 0) {
-      return;
-    }
+    if (data == ignored_user_data || data == LIBURING_UDATA_TIMEOUT) return;
     auto& op = *reinterpret_cast<io_operation*>(data);
     if (&op == &wake_op_) {
       // Stay armed (the loop looks at its posted work after every wait), unless the ring is
@@ -323,11 +413,11 @@ class uring_reactor final : public reactor {
       flags |= has_buffer;
       buffer_id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     }
-    if ((flags & more_completions) == 0) --in_flight_;
-    // Only a linked timeout cancels an operation that we did not cancel ourselves.
-    if (cqe.res == -ECANCELED && op.timeout.count() > 0 && !op.cancel_requested) {
-      op.timed_out = true;
+    if ((flags & more_completions) == 0) {
+      --in_flight_;
+      if (op.deadline_slot != io_operation::no_deadline_slot) remove_deadline(op);
     }
+    if (cqe.res == -ECANCELED && op.deadline_passed && !op.cancel_requested) op.timed_out = true;
     op.on_complete(op, cqe.res, flags, buffer_id);  // may free `op` if this was its last
   }
 
@@ -380,7 +470,7 @@ class uring_reactor final : public reactor {
   bool disabled_ = false;
   bool draining_ = false;
   std::size_t in_flight_ = 0;
-  __kernel_timespec link_ts_{};
+  std::vector<deadline> deadlines_;  // a binary min-heap on `at`
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
   io_operation wake_op_{};
@@ -426,8 +516,10 @@ std::string describe_setup_failure(int err, unsigned entries) {
           "for fewer than {} ring entries",
           entries);
     case EMFILE:
-    case ENFILE: return "io_uring_setup failed: no file descriptor left for the ring";
-    default: return fmt::format("io_uring_setup failed ({} ring entries)", entries);
+    case ENFILE:
+      return "io_uring_setup failed: no file descriptor left for the ring";
+    default:
+      return fmt::format("io_uring_setup failed ({} ring entries)", entries);
   }
 }
 

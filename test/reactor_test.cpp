@@ -1,7 +1,10 @@
 #include <ringo/detail/reactor.hpp>
 // (its own header first: proves it stands alone)
 #include <sys/utsname.h>
+#include <unistd.h>
 
+#include <array>
+#include <chrono>
 #include <coroutine>
 #include <cstdio>
 #include <vector>
@@ -9,8 +12,12 @@
 #include <ringo/detail/suspension.hpp>
 #include <ringo/io_context.hpp>
 #include <ringo/run.hpp>
+#include <ringo/sleep.hpp>
+#include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -40,22 +47,81 @@ struct nop_awaiter : ringo::detail::suspension {
   int await_resume() { return result; }
 };
 
-ringo::task<int> one_nop() { co_return co_await nop_awaiter{}; }
+ringo::task<int> one_nop() {
+  co_return co_await nop_awaiter{};
+}
+
+// A read of a pipe through the seam, with a deadline for the request.
+struct outcome {
+  int result = 0;
+  bool timed_out = false;
+};
+
+struct read_awaiter : ringo::detail::suspension {
+  struct operation : ringo::detail::io_operation {
+    read_awaiter* owner = nullptr;
+  } op;
+  char byte = 0;
+  outcome out;
+
+  read_awaiter(int fd, std::chrono::nanoseconds timeout)
+      : suspension(std::source_location::current()) {
+    op.owner = this;
+    op.opcode = ringo::detail::io_opcode::read;
+    op.fd = fd;
+    op.buf = &byte;
+    op.len = 1;
+    op.offset = static_cast<std::uint64_t>(-1);
+    op.timeout = timeout;
+  }
+  bool await_ready() { return false; }
+  bool await_suspend(std::coroutine_handle<> h) {
+    if (!prepare()) return false;
+    op.on_complete = [](ringo::detail::io_operation& o, int res, std::uint32_t,
+                        std::uint16_t) noexcept {
+      read_awaiter& self = *static_cast<operation&>(o).owner;
+      self.out = {res, o.timed_out};
+      self.wake();
+    };
+    cancel = [](ringo::detail::wait_node& n) noexcept {
+      auto& self = static_cast<read_awaiter&>(n);
+      self.context->io().cancel(self.op);  // on_complete wakes the task
+    };
+    context->io().submit(op);
+    park(h);
+    return true;
+  }
+  outcome await_resume() { return out; }
+};
+
+struct pipe_pair {
+  int fds[2] = {-1, -1};
+  pipe_pair() { REQUIRE(::pipe(fds) == 0); }
+  ~pipe_pair() {
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+  int read_end() const { return fds[0]; }
+  void put(char c) const { REQUIRE(::write(fds[1], &c, 1) == 1); }
+};
 
 ringo::task<int> many_nops(int count) {
   std::vector<ringo::join_handle<int>> handles;
   handles.reserve(static_cast<std::size_t>(count));
-  for (int i = 0; i < count; ++i) handles.push_back(ringo::spawn(one_nop()));
+  for (int i = 0; i < count; ++i)
+    handles.push_back(ringo::spawn(one_nop()));
   int completed = 0;
-  for (auto& h : handles) completed += (co_await h) == 0 ? 1 : 0;
+  for (auto& h : handles)
+    completed += (co_await h) == 0 ? 1 : 0;
   co_return completed;
 }
 
 }  // namespace
 
-TEST_CASE("a full submission queue is flushed and an overflowing completion queue loses "
-          "nothing",
-          "[reactor]") {
+TEST_CASE(
+    "a full submission queue is flushed and an overflowing completion queue loses "
+    "nothing",
+    "[reactor]") {
   // 8 submission entries and 32 completion entries, 5,000 requests in one loop turn.
   ringo::io_context_options options;
   options.ring_entries = 8;
@@ -75,10 +141,9 @@ TEST_CASE("the best kernel features are probed and used", "[reactor]") {
   int major = 0;
   int minor = 0;
   std::sscanf(u.release, "%d.%d", &major, &minor);
-  INFO("kernel " << u.release << ": single_issuer=" << f.single_issuer
-                 << " defer_taskrun=" << f.defer_taskrun << " multishot_accept="
-                 << f.multishot_accept << " provided_buffers=" << f.provided_buffers
-                 << " send_zc=" << f.send_zc);
+  INFO("kernel " << u.release << ": single_issuer=" << f.single_issuer << " defer_taskrun="
+                 << f.defer_taskrun << " multishot_accept=" << f.multishot_accept
+                 << " provided_buffers=" << f.provided_buffers << " send_zc=" << f.send_zc);
   if (major > 6 || (major == 6 && minor >= 1)) {
     // Every feature ringo uses is in Linux 6.1.
     CHECK(f.single_issuer);
@@ -90,4 +155,87 @@ TEST_CASE("the best kernel features are probed and used", "[reactor]") {
   } else {
     SUCCEED("older kernel: the suite runs through the fallbacks listed above");
   }
+}
+
+TEST_CASE("a request deadline cancels the request and marks it timed out", "[reactor]") {
+  for (unsigned disabled : {0u, ~0u}) {
+    ringo::io_context_options options;
+    options.disabled_features = disabled;
+    ringo::io_context ctx{options};
+    pipe_pair p;
+    const auto t0 = std::chrono::steady_clock::now();
+    const outcome o = ctx.run([&]() -> ringo::task<outcome> {
+      co_return co_await read_awaiter{p.read_end(), 30ms};
+    }());
+    const auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(o.result == -ECANCELED);
+    CHECK(o.timed_out);
+    CHECK(took >= 30ms);
+    CHECK(took < 5s);
+    CHECK(ctx.io().in_flight() == 0);
+  }
+}
+
+TEST_CASE("a request that completes before its deadline is not timed out later", "[reactor]") {
+  ringo::io_context ctx;
+  pipe_pair p;
+  const auto outcomes = ctx.run([&]() -> ringo::task<std::array<outcome, 2>> {
+    p.put('a');
+    std::array<outcome, 2> r;
+    r[0] = co_await read_awaiter{p.read_end(), 20ms};
+    // Well past the first deadline: nothing of the first request may fire now.
+    co_await ringo::sleep_for(60ms);
+    p.put('b');
+    read_awaiter second{p.read_end(), 20ms};
+    r[1] = co_await second;
+    CHECK(second.byte == 'b');
+    co_return r;
+  }());
+  CHECK(outcomes[0].result == 1);
+  CHECK_FALSE(outcomes[0].timed_out);
+  CHECK(outcomes[1].result == 1);
+  CHECK_FALSE(outcomes[1].timed_out);
+  CHECK(ctx.io().in_flight() == 0);
+}
+
+TEST_CASE("request deadlines expire in deadline order, whatever the order of submission",
+          "[reactor]") {
+  ringo::io_context ctx;
+  std::array<pipe_pair, 5> pipes;
+  const std::array<int, 5> ms{50, 10, 40, 20, 30};
+  const auto order = ctx.run([&]() -> ringo::task<std::vector<int>> {
+    std::vector<int> finished;
+    std::vector<ringo::join_handle<void>> hs;
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      hs.push_back(ringo::spawn([](int fd, int ms, std::vector<int>& out) -> ringo::task<void> {
+        const outcome o = co_await read_awaiter{fd, std::chrono::milliseconds{ms}};
+        CHECK(o.timed_out);
+        out.push_back(ms);
+      }(pipes[i].read_end(), ms[i], finished)));
+    }
+    for (auto& h : hs)
+      co_await h;
+    co_return finished;
+  }());
+  CHECK(order == std::vector<int>{10, 20, 30, 40, 50});
+}
+
+TEST_CASE("a request cancelled before its deadline reports the cancellation, not a timeout",
+          "[reactor]") {
+  ringo::io_context ctx;
+  pipe_pair p;
+  const auto t0 = std::chrono::steady_clock::now();
+  const outcome o = ctx.run([&]() -> ringo::task<outcome> {
+    auto h = ringo::spawn([](int fd) -> ringo::task<outcome> {
+      co_return co_await read_awaiter{fd, 10s};
+    }(p.read_end()));
+    co_await ringo::sleep_for(10ms);
+    h.cancel();
+    co_return co_await h;
+  }());
+  CHECK(o.result == -ECANCELED);
+  CHECK_FALSE(o.timed_out);
+  // The finished request's deadline left with it: nothing holds the loop for 10 s.
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  CHECK(ctx.io().in_flight() == 0);
 }

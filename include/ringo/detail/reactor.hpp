@@ -59,11 +59,16 @@ struct io_operation {
   int msg_flags = 0;      // MSG_*, accept/open flags, shutdown's how, poll mask
   socklen_t* addr_len = nullptr;
   std::uint64_t offset = 0;
-  /// A deadline for this request alone (a linked timeout); zero for none. When it passes the
-  /// request completes with -ECANCELED and timed_out is set.
+  /// A deadline for this request alone, from submission; zero for none. When it passes the
+  /// request is cancelled: it completes with -ECANCELED (unless it won the race) and
+  /// timed_out is set.
   std::chrono::nanoseconds timeout{0};
   bool timed_out = false;
   bool cancel_requested = false;
+  // ---- the backend's own bookkeeping ----
+  bool deadline_passed = false;  // the backend cancelled the request for its deadline
+  std::uint32_t deadline_slot = no_deadline_slot;  // where it is in the backend's deadline heap
+  static constexpr std::uint32_t no_deadline_slot = ~std::uint32_t{0};
 };
 
 /// Kernel features the loop may use; each has a fallback path.
