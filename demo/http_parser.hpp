@@ -85,8 +85,20 @@ struct request {
   bool has_content_length = false;
   bool expect_continue = false;  ///< "Expect: 100-continue"
   std::uint64_t content_length = 0;
-  std::array<header, max_headers> headers{};
+  std::array<header, max_headers> headers{};  ///< the first header_count are set
   std::size_t header_count = 0;
+
+  /// Back to a fresh request, without clearing `headers` (2 KiB that header_count guards).
+  void clear() noexcept {
+    verb = method::get;
+    target = path = query = host = {};
+    version_minor = 1;
+    keep_alive = true;
+    has_content_length = false;
+    expect_continue = false;
+    content_length = 0;
+    header_count = 0;
+  }
 
   /// The first header named `name` (case-insensitive), or an empty view.
   [[nodiscard]] std::string_view find(std::string_view name) const noexcept {
@@ -108,9 +120,27 @@ struct parse_result {
 
 namespace detail {
 
+// A 256-entry table: alphanumerics plus the characters in `extra`.
+struct char_class {
+  std::array<bool, 256> in{};
+  constexpr explicit char_class(std::string_view extra) noexcept {
+    for (int c = '0'; c <= '9'; ++c)
+      in[static_cast<std::size_t>(c)] = true;
+    for (int c = 'a'; c <= 'z'; ++c)
+      in[static_cast<std::size_t>(c)] = true;
+    for (int c = 'A'; c <= 'Z'; ++c)
+      in[static_cast<std::size_t>(c)] = true;
+    for (const char c : extra)
+      in[static_cast<unsigned char>(c)] = true;
+  }
+  constexpr bool operator()(unsigned char c) const noexcept { return in[c]; }
+};
+inline constexpr char_class tchar{"!#$%&'*+-.^_`|~"};
+// reg-name / IPv4 / "[" IPv6 "]", optional ":" port: unreserved, sub-delims, '%', ':', '[]'.
+inline constexpr char_class host_char{"-._~!$&'()*+,;=%:[]"};
+
 inline constexpr bool is_tchar(unsigned char c) noexcept {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view{"!#$%&'*+-.^_`|~"}.find(static_cast<char>(c)) != std::string_view::npos;
+  return tchar(c);
 }
 inline bool is_token(std::string_view s) noexcept {
   return !s.empty() && std::all_of(s.begin(), s.end(),
@@ -206,17 +236,13 @@ inline int parse_request_line(std::string_view line, request& out) noexcept {
 }
 
 inline bool valid_host(std::string_view host) noexcept {
-  // reg-name / IPv4 / "[" IPv6 "]", optional ":" port: unreserved, sub-delims, '%', ':', '[]'.
-  return std::all_of(host.begin(), host.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
-           std::string_view{"-._~!$&'()*+,;=%:[]"}.find(c) != std::string_view::npos;
-  });
+  return std::all_of(host.begin(), host.end(),
+                     [](char c) { return host_char(static_cast<unsigned char>(c)); });
 }
 
 // Parses a whole head (request line, fields, no final empty line) into `out`.
 inline int parse_head(std::string_view head, const limits& lim, request& out) noexcept {
-  out = request{};
+  out.clear();
   std::size_t eol = head.find("\r\n");
   if (int e = parse_request_line(head.substr(0, eol), out); e != 0) return e;
   bool close = false;
@@ -302,6 +328,7 @@ class request_parser {
   /// Looks for a complete head at the start of `data`. complete: `out` is filled (views into
   /// `data`) and `consumed` says where the body or the next request starts; the parser is
   /// ready for the next request. error: the status to answer; the connection must close.
+  /// Until complete, `out` holds nothing meaningful.
   parse_result parse(std::string_view data, request& out) noexcept {
     std::size_t start = 0;
     while (data.size() - start >= 2 && data[start] == '\r' && data[start + 1] == '\n') {
@@ -321,9 +348,8 @@ class request_parser {
       const auto nl = static_cast<std::size_t>(static_cast<const char*>(hit) - data.data());
       if (nl == line_start_ || data[nl - 1] != '\r') return fail(400);  // bare LF
       if (!line_done_) {
-        request scratch;
-        if (int e = detail::parse_request_line(data.substr(start, nl - 1 - start), scratch);
-            e != 0) {
+        // Checked as soon as it is in (into `out`, which parse_head fills afresh at the end).
+        if (int e = detail::parse_request_line(data.substr(start, nl - 1 - start), out); e != 0) {
           return fail(e);
         }
         line_done_ = true;
