@@ -30,9 +30,9 @@
 #include <sys/stat.h>
 
 #include <array>
-#include <csignal>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -218,6 +218,7 @@ class connection {
         co_await answer_other();
         finish_request();
       }
+      const bool unread = pos < data.size();
       if (close_) {
         pending_.clear();
       } else {
@@ -241,7 +242,13 @@ class connection {
           out_.reserve(4096);
         }
       }
-      if (close_) break;
+      if (close_) {
+        // A client that asked to close and sent nothing after its request gets a plain close,
+        // as nginx does; anything else (an error, a body or requests left unread) lingers so
+        // the answer is read before a reset can destroy it.
+        if (client_closes_ && body_left_ == 0 && !unread) co_return;
+        break;
+      }
       if (completed || pending_.empty()) in_head = false;
       if (!pending_.empty() && !in_head) {
         in_head = true;
@@ -291,7 +298,10 @@ class connection {
       // for bytes that may never come, answer and close.
       if (req_.expect_continue) close_ = true;
     }
-    if (!req_.keep_alive) close_ = true;
+    if (!req_.keep_alive) {
+      client_closes_ = !close_;  // not when we are closing for an unanswered Expect
+      close_ = true;
+    }
   }
 
   ringo::task<void> answer_other() {
@@ -394,6 +404,7 @@ class connection {
   std::uint64_t body_left_ = 0;  // bytes of a request body still to skip
   std::chrono::steady_clock::time_point body_deadline_{};
   bool close_ = false;
+  bool client_closes_ = false;  // close_ because the request said "Connection: close"
 };
 
 // A connection never throws: a failure here must not cancel its siblings in the task group.

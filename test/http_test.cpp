@@ -8,6 +8,7 @@
 #include "../demo/http_server.cpp"
 
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -735,6 +736,34 @@ TEST_CASE("Connection: close and HTTP/1.0 without keep-alive close after the ans
       CHECK(closed);
       CHECK(c.buffered().empty());
     }
+  });
+}
+
+TEST_CASE("a client that asks to close and sends nothing more is closed at once, answer intact",
+          "[http]") {
+  with_server({}, [](endpoint at) -> ringo::task<void> {
+    auto c = co_await client::connect(at);
+    co_await c.send(get("/", "Connection: close\r\n"));
+    const response r = co_await c.next();
+    CHECK(r.status == 200);
+    CHECK(r.body == "Hello, World!");
+    const bool closed = co_await c.closed_by_server();
+    CHECK(closed);
+    // No lingering read on the server's side: its socket is gone, so bytes sent now draw a
+    // reset (a lingering server would read them and keep its socket a while). The stream has
+    // seen its end, so ask the socket itself.
+    const int fd = c.stream().native_handle();
+    const std::string more = get("/");
+    CHECK(::send(fd, more.data(), more.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(more.size()));
+    bool reset = false;
+    for (int i = 0; i < 200 && !reset; ++i) {
+      co_await ringo::sleep_for(10ms);
+      int err = 0;
+      socklen_t len = sizeof err;
+      REQUIRE(::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0);
+      reset = err == ECONNRESET || err == EPIPE;  // EPIPE: the reset met our half-closed socket
+    }
+    CHECK(reset);
   });
 }
 
