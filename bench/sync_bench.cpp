@@ -14,7 +14,8 @@
 // Each figure is the best of several runs, measured with std::chrono on this thread.
 // Run: ninja -C build bench/sync_bench && build/bench/sync_bench
 // For instruction counts (bench/suite.sh, under callgrind): `sync_bench N --only NAME` runs one
-// measurement (NAME: queue_pingpong, queue_stream, event_pingpong, lock, try_lock, yield) once.
+// measurement (NAME: queue_pingpong, queue_stream, event_pingpong, lock, try_lock, yield,
+// yield_pair) once.
 // g++ 12 at -O3 with -fsanitize=address inlines the counting operator new/delete below into
 // frame allocation and then reports the malloc/free pair as mismatched (and fmt's buffer code
 // as an overflow): false positives of that combination, silenced for this file only.
@@ -138,10 +139,19 @@ ringo::task<void> event_pingpong(std::int64_t n) {
   co_await h;
 }
 
-// One task alone yielding: each yield() is a trip through the ready queue and a turn of the loop.
+// One task alone yielding: with nothing else ready, yield() goes on at once, and every 32nd
+// one suspends so that the loop looks at I/O and timers.
 ringo::task<void> yields(std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i)
     co_await ringo::yield();
+}
+
+// Two tasks yielding in turn: every yield() is a trip through the ready queue (a suspension,
+// the loop's next pick, a resumption). Counted per yield, of either task.
+ringo::task<void> yield_pair(std::int64_t n) {
+  auto h = ringo::spawn(yields(n));
+  co_await yields(n);
+  co_await h;
 }
 
 ringo::task<void> uncontended_locks(std::int64_t n) {
@@ -192,6 +202,8 @@ int main(int argc, char** argv) {
       ringo::run(uncontended_try_locks(locks));
     else if (only == "yield")
       ringo::run(yields(handoffs));
+    else if (only == "yield_pair")
+      ringo::run(yield_pair(handoffs));
     else
       return 2;
     fmt::print("{} hand-offs {} locks {}\n", only, handoffs, locks);
@@ -203,6 +215,7 @@ int main(int argc, char** argv) {
   const figure ml = best_of(locks, [] { return uncontended_locks(locks); });
   const figure mt = best_of(locks, [] { return uncontended_try_locks(locks); });
   const figure yi = best_of(handoffs, [] { return yields(handoffs); });
+  const figure yp = best_of(2 * handoffs, [] { return yield_pair(handoffs); });
 
   fmt::print(
       "hand-off, queue<int> ping-pong (capacity 1): {:6.1f} ns  ({} allocations in {} hand-offs)\n",
@@ -218,6 +231,9 @@ int main(int argc, char** argv) {
   fmt::print(
       "co_await yield(), one task alone:            {:6.1f} ns  ({} allocations in {} yields)\n",
       yi.ns, yi.allocations, handoffs);
+  fmt::print(
+      "co_await yield(), two tasks in turn:         {:6.1f} ns  ({} allocations in {} yields)\n",
+      yp.ns, yp.allocations, 2 * handoffs);
   fmt::print("(allocations include each run's io_context and task frames, not per wait)\n\n");
 
   fmt::print("bytes per suspended waiter (the awaiter, which is the list node):\n");

@@ -1,7 +1,7 @@
 #include <ringo/io_context.hpp>
 
-#include <cstdlib>
 #include <cxxabi.h>
+#include <cstdlib>
 #include <string_view>
 #include <typeinfo>
 
@@ -86,10 +86,14 @@ std::string function_of(const std::source_location& where) {
 
 std::string_view state_name(detail::task_state s) {
   switch (s) {
-    case detail::task_state::ready: return "ready";
-    case detail::task_state::running: return "running";
-    case detail::task_state::waiting: return "waiting";
-    case detail::task_state::finished: return "finished";
+    case detail::task_state::ready:
+      return "ready";
+    case detail::task_state::running:
+      return "running";
+    case detail::task_state::waiting:
+      return "waiting";
+    case detail::task_state::finished:
+      return "finished";
   }
   return "?";
 }
@@ -114,6 +118,11 @@ void throw_outside_task() {
       "inside a task run by ringo::run (or io_context::run)");
 }
 
+void throw_outside_loop() {
+  throw std::logic_error(
+      "ringo: awaited outside of an event loop: this operation needs ringo::run");
+}
+
 void report_posted_exception(const std::exception_ptr& e) noexcept {
   try {
     fmt::print(stderr, "ringo: a function given to io_context::post threw {}\n",
@@ -135,7 +144,6 @@ io_context::~io_context() {
   reactor_->drain();
   teardown();
 }
-
 
 const detail::reactor_features& io_context::features() const noexcept {
   return reactor_->features();
@@ -294,18 +302,31 @@ void io_context::run_remote() {
 }
 
 void io_context::run_ready() {
-  // Run the tasks queued so far; those they make ready run in the next turn, after the loop
-  // has looked at I/O again, so a task that yields in a loop cannot starve the rest.
-  detail::task_record* t = std::exchange(ready_head_, nullptr);
-  ready_tail_ = nullptr;
-  while (t != nullptr) {
-    detail::task_record* next = std::exchange(t->next_ready, nullptr);
-    t->state = detail::task_state::running;
+  // Runs the ready queue in rounds: a round is the tasks queued when it begins, and those they
+  // make ready queue behind them for the next round, so a task that yields in a loop cannot
+  // starve the rest. Tasks that wake each other (a queue hand-off, a yield loop) run
+  // ready_rounds_per_poll rounds before the loop pays for a look at I/O and timers; the bound
+  // keeps those from starving. One call runs them all, so a round costs one comparison here
+  // rather than a trip through drive(). The count is a member because yield() may start a
+  // round itself (continue_as_next_round).
+  detail::task_record* round_end = ready_tail_;
+  rounds_left_ = ready_rounds_per_poll;
+  while (detail::task_record* t = ready_head_) {
+    // schedule() tests the head, so the tail may dangle once the queue is empty.
+    ready_head_ = t->next_ready;
+    const bool ends_round = t == round_end;
+    // The running task keeps the state `ready`: running_ says which task runs, and a second
+    // write per resumption would only repeat it.
     running_ = t;
-    detail::resume(t->resume_point);  // `t` may be gone after this
-    running_ = nullptr;
-    t = next;
+    detail::resume_from_loop(t->resume_point);  // `t` may be gone after this
+    if (ends_round) {
+      if (--rounds_left_ <= 0) break;
+      round_end = ready_tail_;
+    }
   }
+  detail::end_resume_loop();
+  rounds_left_ = 0;
+  running_ = nullptr;
 }
 
 void io_context::cancel_daemons() noexcept {
@@ -319,7 +340,8 @@ std::string io_context::dump_tasks() const {
   for (const detail::task_record* t = live_head_; t != nullptr; t = t->next_live) {
     out += fmt::format("  task #{}{} spawned at {}:{} in {}: {}\n", t->id,
                        t->daemon ? " (daemon)" : "", t->spawned_at.file_name(),
-                       t->spawned_at.line(), function_of(t->spawned_at), state_name(t->state));
+                       t->spawned_at.line(), function_of(t->spawned_at),
+                       state_name(t == running_ ? detail::task_state::running : t->state));
     if (t->state == detail::task_state::waiting && t->waiting_on != nullptr) {
       const detail::wait_node& w = *t->waiting_on;
       if (w.where.line() != 0) {
@@ -345,11 +367,7 @@ void io_context::drive() {
 
   std::string deadlock;
   for (;;) {
-    // Tasks that wake each other (a queue hand-off, a yield loop) run several rounds before
-    // the loop pays for a system call to look at I/O; the bound keeps I/O from starving.
-    for (int round = 0; round < ready_rounds_per_poll && ready_head_ != nullptr; ++round) {
-      run_ready();
-    }
+    if (ready_head_ != nullptr) run_ready();
     if (live_non_daemon_ == 0 && !daemons_cancelled_) {
       daemons_cancelled_ = true;
       cancel_daemons();
@@ -371,7 +389,8 @@ void io_context::drive() {
           "no timer is set, no other thread owes work) while tasks wait\n{}",
           dump_tasks());
       // Unwind every task with operation_cancelled so their guards and destructors run.
-      for (detail::task_record* t = live_head_; t != nullptr; t = t->next_live) cancel(*t);
+      for (detail::task_record* t = live_head_; t != nullptr; t = t->next_live)
+        cancel(*t);
       continue;
     }
     reactor_->wait(wait_budget());

@@ -32,6 +32,9 @@ namespace detail {
 /// look-up is a plain thread-local load, not a call into the library.
 inline thread_local constinit io_context* this_thread_context = nullptr;
 [[noreturn]] void throw_outside_task();
+/// Throws the std::logic_error for an awaiter used with no event loop on the thread (out of
+/// line, so that the awaiters' hot paths stay small enough to inline).
+[[noreturn]] void throw_outside_loop();
 }  // namespace detail
 
 /// Kernel features the loop uses when the kernel has them. Each can be switched off to force
@@ -83,9 +86,8 @@ class io_context {
   /// Runs `f()` on this context's thread from its loop, soon. Thread-safe; wakes a sleeping
   /// loop. A burst of posts costs one wake-up.
   template <class F>
-    requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
-             std::is_invocable_v<std::decay_t<F>&>)
-  void post(F&& f);
+  requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
+           std::is_invocable_v<std::decay_t<F>&>) void post(F&& f);
   /// The allocation-free form of post(): `node` must live until its run() is called.
   void post(detail::remote_node& node) noexcept;
 
@@ -111,23 +113,45 @@ class io_context {
   }
   detail::task_record* running_task_or_null() const noexcept { return running_; }
   /// Marks `t` as waiting at `node`; `h` is resumed when someone schedules it.
-  void suspend(detail::task_record& t, std::coroutine_handle<> h, detail::wait_node& node) noexcept {
+  void suspend(detail::task_record& t, std::coroutine_handle<> h,
+               detail::wait_node& node) noexcept {
     t.resume_point = h;
     t.waiting_on = &node;
     t.state = detail::task_state::waiting;
   }
   /// Makes a waiting task runnable; it resumes in a later turn of the loop.
   void schedule(detail::task_record& t) noexcept {
-    t.waiting_on = nullptr;
+    t.next_ready = nullptr;  // also ends waiting_on, which shares its storage
     t.cancel_in_progress = false;
     t.state = detail::task_state::ready;
-    t.next_ready = nullptr;
-    if (ready_tail_ != nullptr) {
+    // The head says whether the queue is empty: run_ready() leaves the tail dangling.
+    if (ready_head_ != nullptr) {
       ready_tail_->next_ready = &t;
     } else {
       ready_head_ = &t;
     }
     ready_tail_ = &t;
+  }
+  /// Puts the running task `t`, about to suspend at `h`, at the back of the ready queue
+  /// (yield()). It is already in the state `ready` and has no cancellation in progress.
+  void requeue_running(detail::task_record& t, std::coroutine_handle<> h) noexcept {
+    t.resume_point = h;
+    t.next_ready = nullptr;
+    if (ready_head_ != nullptr) {
+      ready_tail_->next_ready = &t;
+    } else {
+      ready_head_ = &t;
+    }
+    ready_tail_ = &t;
+  }
+  /// For yield(): true if the running task may go on at once instead of suspending, as the
+  /// only task of the next round. That holds when nothing else is ready (so the running task
+  /// ends the current round) and the loop owes no look at I/O and timers before that round;
+  /// the round is counted as if it had gone through the ready queue.
+  bool continue_as_next_round() noexcept {
+    if (ready_head_ != nullptr || rounds_left_ <= 1) return false;
+    --rounds_left_;
+    return true;
   }
   /// Requests cancellation of `t` (see join_handle::cancel).
   void cancel(detail::task_record& t) noexcept;
@@ -163,6 +187,7 @@ class io_context {
   detail::task_record* ready_tail_ = nullptr;
   detail::task_record* live_head_ = nullptr;
   detail::task_record* running_ = nullptr;
+  int rounds_left_ = 0;  // rounds run_ready() may still run before the loop polls; 0 outside it
   std::size_t live_count_ = 0;
   std::size_t live_non_daemon_ = 0;
   std::size_t remote_work_ = 0;

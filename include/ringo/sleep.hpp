@@ -49,18 +49,30 @@ class sleep_awaiter : suspension, timer_node {
   }
 };
 
-class yield_awaiter : suspension {
+/// What yield() returns. Not a suspension: the task goes straight back to the ready queue, so
+/// it never waits anywhere that a cancel or a deadlock report would need to know of. When no
+/// other task is ready the task goes on without suspending, as the next round's only task
+/// would, until the loop owes a look at I/O and timers: the order of everything is the same.
+class yield_awaiter {
  public:
-  explicit yield_awaiter(std::source_location loc) noexcept : suspension(loc) {}
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) {
-    if (!prepare()) return false;
-    describe = [](const wait_node&, std::string& out) { out += "yield"; };
-    park(h);
-    wake();  // straight to the back of the ready queue
-    return true;
+  bool await_ready() {
+    context_ = &context_of_awaiter();
+    task_ = &context_->running_task();
+    if (task_->take_cancellation()) {
+      cancelled_ = true;
+      return true;
+    }
+    return context_->continue_as_next_round();
   }
-  void await_resume() const { throw_if_cancelled(); }
+  void await_suspend(std::coroutine_handle<> h) noexcept { context_->requeue_running(*task_, h); }
+  void await_resume() const {
+    if (cancelled_) throw operation_cancelled();
+  }
+
+ private:
+  io_context* context_ = nullptr;
+  task_record* task_ = nullptr;
+  bool cancelled_ = false;
 };
 
 }  // namespace detail
@@ -80,15 +92,13 @@ template <class Rep, class Period>
     std::chrono::duration<Rep, Period> d,
     std::source_location where = std::source_location::current()) noexcept {
   return detail::sleep_awaiter{
-      std::chrono::steady_clock::now() +
-          std::chrono::ceil<std::chrono::steady_clock::duration>(d),
+      std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d),
       where};
 }
 
 /// Lets every other ready task run once, then resumes (gevent.sleep(0)). Allocates nothing.
-[[nodiscard]] inline detail::yield_awaiter yield(
-    std::source_location where = std::source_location::current()) noexcept {
-  return detail::yield_awaiter{where};
+[[nodiscard]] inline detail::yield_awaiter yield() noexcept {
+  return detail::yield_awaiter{};
 }
 
 }  // namespace ringo

@@ -231,14 +231,20 @@ class queue_get_awaiter : list_waiter {
     return true;
   }
   T await_resume() {
-    if (slot_) return std::move(*slot_);  // handed over, even if a cancel came after
-    throw_if_cancelled();
-    if (queue_.store_.size() != 0) return queue_.take_now();
-    throw queue_closed(fmt::format("ringo: get on a closed, drained {}", Store::name));
+    if (slot_) [[likely]]
+      return std::move(*slot_);  // handed over, even if a cancel came after
+    return resume_without_item();
   }
 
  private:
   friend class basic_queue<T, Store>;
+  // Out of line: the hand-off above is the path that matters, and inlining this one into
+  // every co_await would keep the compiler from inlining that.
+  [[gnu::noinline]] T resume_without_item() {
+    throw_if_cancelled();
+    if (queue_.store_.size() != 0) return queue_.take_now();
+    throw queue_closed(fmt::format("ringo: get on a closed, drained {}", Store::name));
+  }
   static void on_cancel(wait_node& n) noexcept {
     auto& self = static_cast<queue_get_awaiter&>(n);
     if (self.linked()) self.queue_.getters_.erase(self);

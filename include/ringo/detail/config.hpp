@@ -17,12 +17,26 @@
 #endif
 
 // Symmetric transfer (await_suspend returning the next handle) only keeps the stack flat when
-// the compiler emits the resumption as a tail call. Clang always does; g++ 12 does only when
-// optimizing, so g++ builds use a resumption loop (a trampoline) instead, at every level.
+// the compiler emits the resumption as a tail call. Clang always does; g++ 12 does only with
+// -foptimize-sibling-calls and without AddressSanitizer, which no macro reveals, so g++ builds
+// bound the nesting with a resumption loop (detail/resume.hpp) at every level.
 #ifndef RINGO_SYMMETRIC_TRANSFER
 #if defined(__clang__)
 #define RINGO_SYMMETRIC_TRANSFER 1
 #else
 #define RINGO_SYMMETRIC_TRANSFER 0
 #endif
+#endif
+
+// The resumption loop's per-thread slots (detail/resume.hpp) are read on every resumption,
+// in the library's run loop too. In a shared library the default TLS model reaches them
+// through a __tls_get_addr call (11 instructions); initial-exec makes each access one
+// %fs-relative load. The cost: libringo.so takes a few bytes of the static TLS block, which
+// glibc reserves with room to spare even for a library loaded with dlopen. (In a program's own
+// code, which would use local-exec, it costs a GOT load, so slots read mostly there, such as
+// this_thread_context, keep the default.)
+#if defined(__GNUC__) || defined(__clang__)
+#define RINGO_TLS_INITIAL_EXEC [[gnu::tls_model("initial-exec")]]
+#else
+#define RINGO_TLS_INITIAL_EXEC
 #endif

@@ -9,6 +9,15 @@
 
 namespace ringo::detail {
 
+/// The context running on this thread, for an awaiter about to suspend; throws
+/// std::logic_error outside of an event loop.
+inline io_context& context_of_awaiter() {
+  io_context* ctx = io_context::current();
+  if (ctx == nullptr) [[unlikely]]
+    throw_outside_loop();
+  return *ctx;
+}
+
 /// Base of awaiters that suspend the running task until someone schedules it again. Derived
 /// classes fill in wait_node::cancel and describe, and call park() from await_suspend.
 struct suspension : wait_node {
@@ -21,11 +30,7 @@ struct suspension : wait_node {
   /// Looks up the running task; returns false (do not suspend) if a cancellation is due,
   /// which await_resume then throws.
   bool prepare() {
-    context = io_context::current();
-    if (context == nullptr) {
-      throw std::logic_error(
-          "ringo: awaited outside of an event loop: this operation needs ringo::run");
-    }
+    context = &context_of_awaiter();
     task = &context->running_task();
     if (task->take_cancellation()) {
       cancelled = true;

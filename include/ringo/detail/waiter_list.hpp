@@ -63,11 +63,19 @@ class waiter_list {
   /// Unlinks and returns the first node (the list must not be empty).
   list_waiter& pop_front() noexcept {
     list_waiter& n = *head_;
-    erase(n);
+    head_ = n.next_;
+    if (head_ != nullptr) {
+      head_->prev_ = nullptr;
+    } else {
+      tail_ = nullptr;
+    }
+    n.list_ = nullptr;
+    --size_;
     return n;
   }
 
-  /// Unlinks `n`, which must be in this list.
+  /// Unlinks `n`, which must be in this list. Its links are left as they were: only list_
+  /// says whether a node is linked.
   void erase(list_waiter& n) noexcept {
     if (n.prev_ != nullptr) {
       n.prev_->next_ = n.next_;
@@ -79,7 +87,6 @@ class waiter_list {
     } else {
       tail_ = n.prev_;
     }
-    n.prev_ = n.next_ = nullptr;
     n.list_ = nullptr;
     --size_;
   }
