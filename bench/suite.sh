@@ -728,6 +728,7 @@ if wants micro; then
   handoff=$(ns_of "$TMP/sync_bench.out" "hand-off, queue<int> ping-pong")
   handoff_ev=$(ns_of "$TMP/sync_bench.out" "hand-off, event pair ping-pong")
   yield_ns=$(ns_of "$TMP/sync_bench.out" "co_await yield(), one task alone")
+  yield_pair_ns=$(ns_of "$TMP/sync_bench.out" "co_await yield(), two tasks in turn")
 
   # instruction counts: Ir(2N) - Ir(N), divided by N units
   IR=$TMP/ir # name units instructions_per_unit
@@ -743,11 +744,11 @@ if wants micro; then
     done
     record_command "callgrind coro" "valgrind --tool=callgrind --callgrind-out-file=/dev/null $B/bench/coro_bench --only NAME N (N = 200000 and 400000)"
     # sync_bench SCALE divides 1,000,000 hand-offs and 50,000,000 locks by SCALE
-    for name in queue_pingpong queue_stream event_pingpong yield lock try_lock; do
+    for name in queue_pingpong queue_stream event_pingpong yield yield_pair lock try_lock; do
       a=$(ir_total "$B/bench/sync_bench" 20 --only "$name")
       b=$(ir_total "$B/bench/sync_bench" 10 --only "$name")
       case $name in
-        queue_pingpong | event_pingpong) units=100000 ;; # 2 hand-offs per round trip
+        queue_pingpong | event_pingpong | yield_pair) units=100000 ;; # 2 per round
         queue_stream | yield) units=50000 ;;
         lock | try_lock) units=2500000 ;;
       esac
@@ -771,6 +772,7 @@ if wants micro; then
   out "| item, queue<int> stream | $(ns_of "$TMP/sync_bench.out" "item, queue<int> stream") | $(ir sync:queue_stream) |"
   out "| hand-off, event pair ping-pong | $handoff_ev | $(ir sync:event_pingpong) |"
   out "| co_await yield(), one task alone | $yield_ns | $(ir sync:yield) |"
+  out "| co_await yield(), two tasks in turn | $yield_pair_ns | $(ir sync:yield_pair) |"
   out "| uncontended co_await mutex.lock() + unlock | $(ns_of "$TMP/sync_bench.out" "uncontended co_await mutex.lock() + unlock:") | $(ir sync:lock) |"
   out "| uncontended try_lock() + unlock() | $(ns_of "$TMP/sync_bench.out" "uncontended try_lock() + unlock():") | $(ir sync:try_lock) |"
   out ""
@@ -794,8 +796,10 @@ if wants micro; then
   fi
   v=$(verdict "$await" 1 "<=" 25); count_miss "$v"
   target "task co_await <= 25 ns" "$await ns" "-" "$v"
-  v=$(verdict "$yield_ns" 1 "<=" 10); count_miss "$v"
-  target "yield() <= 10 ns" "$yield_ns ns" "-" "$v"
+  # Judged on the pair: every one of its yields is a trip through the ready queue, where a
+  # task alone mostly goes on at once.
+  v=$(verdict "$yield_pair_ns" 1 "<=" 10); count_miss "$v"
+  target "yield() <= 10 ns (two tasks in turn; alone: $yield_ns ns)" "$yield_pair_ns ns" "-" "$v"
   v=$(verdict "$handoff" 1 "<=" 25); count_miss "$v"
   target "hand-off (queue ping-pong) <= 25 ns" "$handoff ns" "-" "$v"
   v=$(verdict "$handoff_ev" 1 "<=" 25); count_miss "$v"
