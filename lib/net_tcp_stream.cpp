@@ -1,18 +1,27 @@
 // TCP streams: the per-connection state with its multishot receive, the read and write
 // awaiters, and the socket calls that never block (setsockopt, shutdown, getsockname).
+//
+// An idle connection's task waits in a read awaiter: what the awaiters and the state keep is
+// what a server pays per connection. So the awaiters refer to the state (held, see
+// stream_state::hold) instead of copying the peer, and every message is formatted only when an
+// operation fails.
 #include <ringo/net/tcp_stream.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include <ringo/detail/frame_allocator.hpp>
 #include <ringo/io_context.hpp>
 
 namespace ringo::detail {
@@ -48,7 +57,7 @@ void stream_state::push(recv_event e) {
 
 void stream_state::pop() noexcept {
   if (ring_count_ != 0) {
-    ring_head_ = (ring_head_ + 1) % inline_capacity;
+    ring_head_ = static_cast<std::uint8_t>((ring_head_ + 1) % inline_capacity);
     --ring_count_;
     return;
   }
@@ -66,7 +75,7 @@ void stream_state::arm() {
 }
 
 void stream_state::free_if_unused() noexcept {
-  if (orphaned && !armed && lent == 0) delete this;
+  if (orphaned && !armed && lent == 0 && users == 0) delete this;
 }
 
 void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
@@ -169,21 +178,20 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
         "hand the bytes to the other through a queue)",
         s_->peer));
   }
-  peer_ = s_->peer;
   describe = &describe_read;
   cancel = &on_cancel_read;
   if (context->features().provided_buffers && !s_->starved) {
     if (!s_->armed) s_->arm();
     mode_ = mode::waiting;
-    if (limit_.count() > 0) {
+    if (timeout.count() > 0) {
       deadline = std::chrono::steady_clock::now() +
-                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_);
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
       fire = &on_deadline;
       context->add_timer(*this);
     }
   } else {
     s_->starved = false;  // try the multishot receive again on the next read
-    start_oneshot(limit_);
+    start_oneshot(timeout);
   }
   s_->reader = this;
   park(h);
@@ -232,8 +240,7 @@ void stream_read_awaiter::switch_to_oneshot() noexcept {
 }
 
 void stream_read_awaiter::detach() noexcept {
-  detached_ = true;
-  s_ = nullptr;
+  detached_ = true;  // s_ stays valid (held) for the message, but nothing more is read from it
   if (mode_ == mode::waiting) {
     context->remove_timer(*this);
     wake();
@@ -249,7 +256,7 @@ void stream_read_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t,
                                      std::uint16_t) noexcept {
   auto& self = static_cast<stream_read_awaiter&>(op);
   self.res_ = res;
-  if (self.s_ != nullptr && self.s_->reader == &self) self.s_->reader = nullptr;
+  if (self.s_->reader == &self) self.s_->reader = nullptr;
   self.context->remove_timer(self);
   self.wake();
 }
@@ -283,7 +290,7 @@ void stream_read_awaiter::describe_read(const wait_node& n, std::string& out) {
 }
 
 std::string stream_read_awaiter::what() const {
-  return fmt::format("recv on {}", peer_);
+  return fmt::format("recv on {}", s_->peer);
 }
 
 void stream_read_awaiter::throw_closed() const {
@@ -332,21 +339,26 @@ std::size_t stream_read_awaiter::take_bytes() {
     }
     return n;
   }
-  const int err = -ev.result;
-  s.pop();
-  if (err == 0) {
+  if (ev.result == 0) {
+    s.pop();
     s.eof = true;
     return 0;
   }
-  peer_ = s.peer;
+  throw_queued_error();
+}
+
+void stream_read_awaiter::throw_queued_error() {
+  const int err = -s_->front().result;
+  s_->pop();
   throw_io_error(err, what());
 }
 
 net::received_buffer stream_read_awaiter::take_buffer() {
   if (check_outcome()) {
     stream_state* home = s_;
-    if (res_ == 0 || home == nullptr) {  // end of stream: the buffer goes back home
-      if (home != nullptr && !home->spare) home->spare = std::move(own_);
+    if (detached_) return {};
+    if (res_ == 0) {  // end of stream: the buffer goes back home
+      if (!home->spare) home->spare = std::move(own_);
       return {};
     }
     ++home->lent;
@@ -361,13 +373,43 @@ net::received_buffer stream_read_awaiter::take_buffer() {
     return net::received_buffer{*s.ring, ev.buffer, s.ring->buffer_data(ev.buffer) + offset,
                                 static_cast<std::size_t>(ev.result) - offset};
   }
-  s.pop();
   if (ev.result == 0) {
+    s.pop();
     s.eof = true;
     return {};
   }
-  peer_ = s.peer;
-  throw_io_error(-ev.result, what());
+  throw_queued_error();
+}
+
+net::received_buffers stream_read_awaiter::take_buffers() {
+  net::received_buffers out;
+  if (check_outcome()) {  // a one-shot receive into the stream's own buffer
+    stream_state* home = s_;
+    if (detached_) return out;
+    if (res_ == 0) {
+      if (!home->spare) home->spare = std::move(own_);
+      return out;
+    }
+    ++home->lent;
+    out.set_own_buffer(*home, std::move(own_), static_cast<std::uint32_t>(res_));
+    return out;
+  }
+  stream_state& s = *s_;
+  if (!s.has_event()) return out;
+  if (s.front().result == 0) {
+    s.pop();
+    s.eof = true;
+    return out;
+  }
+  if (s.front().result < 0) throw_queued_error();
+  // Take the data at the front; an end of stream or error behind it waits for the next call.
+  do {
+    const recv_event ev = s.front();
+    const std::uint32_t offset = std::exchange(s.front_offset, 0);
+    s.pop();
+    out.add_ring_buffer(*s.ring, ev.buffer, offset, static_cast<std::uint32_t>(ev.result) - offset);
+  } while (!out.full() && s.has_event() && s.front().result > 0);
+  return out;
 }
 
 // ---- writes --------------------------------------------------------------------------------
@@ -381,14 +423,23 @@ void send_all_awaiter::prepare_send() noexcept {
 }
 
 bool send_all_awaiter::await_suspend(std::coroutine_handle<> h) {
-  if (limit_.count() > 0) {
-    until_ = std::chrono::steady_clock::now() +
-             std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_);
-  }
   prepare_send();
   describe = &describe_send;
-  return start(h, limit_);
+  return start(h, timeout);  // the constructor left the deadline in io_operation::timeout
 }
+
+namespace {
+
+// What is left of a write's deadline at `until`, for the next part of a short write; zero
+// (none) when the write has no deadline, negative once it passed.
+std::chrono::nanoseconds time_left(std::chrono::steady_clock::time_point until) noexcept {
+  if (until == std::chrono::steady_clock::time_point{}) return std::chrono::nanoseconds{0};
+  const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      until - std::chrono::steady_clock::now());
+  return left.count() > 0 ? left : std::chrono::nanoseconds{-1};
+}
+
+}  // namespace
 
 void send_all_awaiter::on_sent(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
   auto& self = static_cast<send_all_awaiter&>(op);
@@ -397,16 +448,12 @@ void send_all_awaiter::on_sent(io_operation& op, int res, std::uint32_t, std::ui
     self.rest_ = self.rest_.subspan(static_cast<std::size_t>(res));
     if (!self.rest_.empty() && !self.cancelled) {
       // A short write: send the rest without a trip through the task.
-      std::chrono::nanoseconds left{0};
-      if (self.limit_.count() > 0) {
-        left = std::chrono::duration_cast<std::chrono::nanoseconds>(
-            self.until_ - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-          self.res_ = -ECANCELED;
-          self.timed_out = true;
-          self.wake();
-          return;
-        }
+      const std::chrono::nanoseconds left = time_left(self.until_);
+      if (left.count() < 0) {
+        self.res_ = -ECANCELED;
+        self.timed_out = true;
+        self.wake();
+        return;
       }
       try {
         self.prepare_send();
@@ -421,21 +468,305 @@ void send_all_awaiter::on_sent(io_operation& op, int res, std::uint32_t, std::ui
 }
 
 void send_all_awaiter::await_resume() {
-  auto what = [this] { return fmt::format("send on {}", peer_); };
+  auto what = [this] { return fmt::format("send on {}", s_->peer); };
   if (failed_to_continue_) throw_io_error(ENOMEM, what());
   const int res = result(what);
   if (res < 0) throw_io_error(-res, what());
   if (!rest_.empty()) {
-    if (!cancelled) throw_io_error(EIO, fmt::format("send on {}: the kernel took no bytes", peer_));
+    if (!cancelled) throw_io_error(EIO, what() + ": the kernel took no bytes");
     // Cancelled between two parts of the write: the caller cannot know how much went out.
     task->cancel_pending = false;
-    throw operation_cancelled(fmt::format("send on {}: operation cancelled", peer_));
+    throw operation_cancelled(what() + ": operation cancelled");
   }
 }
 
 void send_all_awaiter::describe_send(const wait_node& n, std::string& out) {
   const auto& self = static_cast<const send_all_awaiter&>(n);
-  out += fmt::format("send on {} ({} bytes left)", self.peer_, self.rest_.size());
+  out += fmt::format("send on {} ({} bytes left)", self.s_->peer, self.rest_.size());
+}
+
+namespace {
+
+// A gathered write: sendmsg of up to max_parts iovecs, continued from the completion handler
+// after a short write (as send_all_awaiter), so the task wakes once per batch. It lives in the
+// frame of the write_all task, never in the caller's: a connection idle between two batches
+// pays nothing for it.
+class sendmsg_all_awaiter final : io_awaiter {
+ public:
+  static constexpr std::size_t max_parts = 16;
+
+  sendmsg_all_awaiter(stream_state& s, std::chrono::steady_clock::time_point until,
+                      std::source_location where) noexcept
+      : io_awaiter(where), s_(&s), until_(until) {
+    this->fd = s.fd;
+    s.hold();
+  }
+  sendmsg_all_awaiter(const sendmsg_all_awaiter&) = delete;
+  sendmsg_all_awaiter& operator=(const sendmsg_all_awaiter&) = delete;
+  ~sendmsg_all_awaiter() { s_->unhold(); }
+
+  /// Adds a part; false when the awaiter is full. Empty parts are skipped.
+  bool add(std::span<const std::byte> part) noexcept {
+    if (part.empty()) return true;
+    if (count_ == max_parts) return false;
+    iov_[count_++] = iovec{const_cast<std::byte*>(part.data()), part.size()};
+    left_ += part.size();
+    return true;
+  }
+  /// Empties the awaiter for the next parts of a longer write.
+  void clear() noexcept {
+    count_ = 0;
+    first_ = 0;
+    left_ = 0;
+  }
+
+  bool await_ready() const noexcept { return left_ == 0; }
+  bool await_suspend(std::coroutine_handle<> h) {
+    const std::chrono::nanoseconds limit = time_left(until_);
+    if (limit.count() < 0) {
+      // The deadline passed between two batches of a long write.
+      timed_out_early_ = true;
+      return false;
+    }
+    prepare_send();
+    describe = &describe_sendmsg;
+    return start(h, limit);
+  }
+  void await_resume() {
+    auto what = [this] { return fmt::format("send on {}", s_->peer); };
+    if (left_ == 0) return;
+    if (timed_out_early_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+    if (failed_to_continue_) throw_io_error(ENOMEM, what());
+    const int res = result(what);
+    if (res < 0) throw_io_error(-res, what());
+    if (left_ != 0) {
+      if (!cancelled) throw_io_error(EIO, what() + ": the kernel took no bytes");
+      task->cancel_pending = false;
+      throw operation_cancelled(what() + ": operation cancelled");
+    }
+  }
+
+ private:
+  void prepare_send() noexcept {
+    on_complete = &on_sent;
+    msg_flags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
+    if (count_ - first_ == 1) {
+      // One part left (an echo's batch often is one buffer): a plain send, which spares the
+      // kernel copying in the msghdr and its iovec.
+      opcode = io_opcode::send;
+      cbuf = iov_[first_].iov_base;
+      len = static_cast<std::uint32_t>(std::min<std::size_t>(iov_[first_].iov_len, 1u << 30));
+      return;
+    }
+    opcode = io_opcode::sendmsg;
+    msg_ = msghdr{};
+    msg_.msg_iov = iov_.data() + first_;
+    msg_.msg_iovlen = count_ - first_;
+    msg = &msg_;
+  }
+  // Drops `n` sent bytes from the front of the parts.
+  void consume(std::size_t n) noexcept {
+    left_ -= n;
+    while (n != 0 && first_ < count_) {
+      iovec& v = iov_[first_];
+      const std::size_t k = std::min(n, v.iov_len);
+      v.iov_base = static_cast<std::byte*>(v.iov_base) + k;
+      v.iov_len -= k;
+      n -= k;
+      if (v.iov_len == 0) ++first_;
+    }
+  }
+  static void on_sent(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
+    auto& self = static_cast<sendmsg_all_awaiter&>(op);
+    self.res_ = res;
+    if (res > 0) {
+      self.consume(static_cast<std::size_t>(res));
+      if (self.left_ != 0 && !self.cancelled) {
+        const std::chrono::nanoseconds left = time_left(self.until_);
+        if (left.count() < 0) {
+          self.res_ = -ECANCELED;
+          self.timed_out = true;
+          self.wake();
+          return;
+        }
+        try {
+          self.prepare_send();
+          self.submit_now(left);
+          return;
+        } catch (...) {
+          self.failed_to_continue_ = true;
+        }
+      }
+    }
+    self.wake();
+  }
+  static void describe_sendmsg(const wait_node& n, std::string& out) {
+    const auto& self = static_cast<const sendmsg_all_awaiter&>(n);
+    out += fmt::format("send on {} ({} bytes left)", self.s_->peer, self.left_);
+  }
+
+  stream_state* s_;
+  std::chrono::steady_clock::time_point until_;
+  std::array<iovec, max_parts> iov_;
+  msghdr msg_{};
+  std::size_t left_ = 0;
+  std::uint32_t count_ = 0;
+  std::uint32_t first_ = 0;
+  bool failed_to_continue_ = false;
+  bool timed_out_early_ = false;
+};
+
+std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  if (timeout.count() <= 0) return {};
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+}
+
+// The gathered writes' tasks: the stream must outlive them (tcp_stream::write_all says so), and
+// the awaiter holds its state from the first co_await on.
+task<void> send_parts(stream_state& s, std::span<const std::span<const std::byte>> parts,
+                      std::chrono::nanoseconds timeout, std::source_location where) {
+  sendmsg_all_awaiter send{s, deadline_after(timeout), where};
+  std::size_t i = 0;
+  while (i < parts.size()) {
+    send.clear();
+    while (i < parts.size() && send.add(parts[i]))
+      ++i;
+    co_await send;
+  }
+}
+
+}  // namespace
+
+// ---- a batch of received buffers -------------------------------------------------------------
+
+struct send_batch_awaiter::gather {
+  std::array<iovec, net::received_buffers::capacity> iov;
+  msghdr msg;
+  std::uint32_t first;  // the first part not yet sent whole
+  std::uint32_t count;
+};
+
+send_batch_awaiter::~send_batch_awaiter() {
+  if (gather_ != nullptr) deallocate_frame(gather_, sizeof(gather));
+  s_->unhold();
+}
+
+bool send_batch_awaiter::await_suspend(std::coroutine_handle<> h) {
+  const net::received_buffers& b = *bufs_;
+  if (b.size() == 1) {
+    const std::span<const std::byte> only = b[0];
+    left_ = only.size();
+    end_ = only.data() + only.size();
+  } else {
+    left_ = b.total_size();
+    gather_ = ::new (allocate_frame(sizeof(gather))) gather{};
+    for (std::size_t i = 0; i < b.size(); ++i)
+      gather_->iov[i] = iovec{const_cast<std::byte*>(b[i].data()), b[i].size()};
+    gather_->count = static_cast<std::uint32_t>(b.size());
+  }
+  prepare_send();
+  describe = &describe_send;
+  return start(h, timeout);
+}
+
+void send_batch_awaiter::prepare_send() noexcept {
+  on_complete = &on_sent;
+  msg_flags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
+  if (gather_ == nullptr || gather_->count - gather_->first == 1) {
+    // One buffer left: a plain send, which spares the kernel copying in a msghdr and iovec.
+    opcode = io_opcode::send;
+    cbuf = gather_ == nullptr ? end_ - left_ : gather_->iov[gather_->first].iov_base;
+    len = static_cast<std::uint32_t>(std::min<std::size_t>(left_, 1u << 30));
+    return;
+  }
+  gather_->msg = msghdr{};
+  gather_->msg.msg_iov = gather_->iov.data() + gather_->first;
+  gather_->msg.msg_iovlen = gather_->count - gather_->first;
+  opcode = io_opcode::sendmsg;
+  msg = &gather_->msg;
+}
+
+void send_batch_awaiter::consume(std::size_t n) noexcept {
+  left_ -= n;
+  if (gather_ == nullptr) return;  // the single buffer's rest is its last left_ bytes
+  while (n != 0 && gather_->first < gather_->count) {
+    iovec& v = gather_->iov[gather_->first];
+    const std::size_t k = std::min(n, v.iov_len);
+    v.iov_base = static_cast<std::byte*>(v.iov_base) + k;
+    v.iov_len -= k;
+    n -= k;
+    if (v.iov_len == 0) ++gather_->first;
+  }
+}
+
+void send_batch_awaiter::on_sent(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
+  auto& self = static_cast<send_batch_awaiter&>(op);
+  self.res_ = res;
+  if (res > 0) {
+    self.consume(static_cast<std::size_t>(res));
+    if (self.left_ != 0 && !self.cancelled) {
+      const std::chrono::nanoseconds left = time_left(self.until_);
+      if (left.count() < 0) {
+        self.res_ = -ECANCELED;
+        self.timed_out = true;
+        self.wake();
+        return;
+      }
+      try {
+        self.prepare_send();
+        self.submit_now(left);
+        return;
+      } catch (...) {
+        self.failed_to_continue_ = true;
+      }
+    }
+  }
+  self.wake();
+}
+
+void send_batch_awaiter::await_resume() {
+  auto what = [this] { return fmt::format("send on {}", s_->peer); };
+  if (failed_to_continue_) throw_io_error(ENOMEM, what());
+  const int res = result(what);
+  if (res < 0) throw_io_error(-res, what());
+  if (left_ != 0) {
+    if (!cancelled) throw_io_error(EIO, what() + ": the kernel took no bytes");
+    // Cancelled between two parts of the write: the caller cannot know how much went out.
+    task->cancel_pending = false;
+    throw operation_cancelled(what() + ": operation cancelled");
+  }
+}
+
+void send_batch_awaiter::describe_send(const wait_node& n, std::string& out) {
+  const auto& self = static_cast<const send_batch_awaiter&>(n);
+  out += fmt::format("send on {} ({} bytes left)", self.s_->peer, self.left_);
+}
+
+// ---- close ---------------------------------------------------------------------------------
+
+bool stream_close_awaiter::await_suspend(std::coroutine_handle<> h) {
+  opcode = io_opcode::close;
+  describe = [](const wait_node& n, std::string& out) {
+    out += fmt::format("close of {}", static_cast<const stream_close_awaiter&>(n).peer_);
+  };
+  if (!prepare()) {
+    // Cancelled before it started: close at once so the descriptor is not lost.
+    ::close(fd);
+    return false;
+  }
+  submit_now(std::chrono::nanoseconds{0});
+  // Not cancellable: a close cancelled before it ran would leak the descriptor, and it is
+  // quick. A cancellation arriving meanwhile is delivered at the next suspension.
+  cancel = nullptr;
+  park(h);
+  return true;
+}
+
+void stream_close_awaiter::await_resume() {
+  if (fd < 0) return;  // the stream was empty
+  if (!submitted_) throw operation_cancelled();
+  if (res_ < 0) throw_io_error(-res_, fmt::format("close of {}", peer_));
 }
 
 }  // namespace ringo::detail
@@ -533,11 +864,26 @@ detail::receive_awaiter tcp_stream::receive(std::chrono::nanoseconds timeout,
   return detail::receive_awaiter{state("receive"), {}, true, timeout, where};
 }
 
+detail::receive_some_awaiter tcp_stream::receive_some(std::chrono::nanoseconds timeout,
+                                                      std::source_location where) {
+  return detail::receive_some_awaiter{state("receive_some"), {}, true, timeout, where};
+}
+
 detail::send_all_awaiter tcp_stream::write_all(std::span<const std::byte> data,
                                                std::chrono::nanoseconds timeout,
                                                std::source_location where) {
-  const auto& s = state("write_all");
-  return detail::send_all_awaiter{s.fd, s.peer, data, timeout, where};
+  return detail::send_all_awaiter{state("write_all"), data, timeout, where};
+}
+
+task<void> tcp_stream::write_all(std::span<const std::span<const std::byte>> parts,
+                                 std::chrono::nanoseconds timeout, std::source_location where) {
+  return detail::send_parts(state("write_all"), parts, timeout, where);
+}
+
+detail::send_batch_awaiter tcp_stream::write_all(const received_buffers& bufs,
+                                                 std::chrono::nanoseconds timeout,
+                                                 std::source_location where) {
+  return detail::send_batch_awaiter{state("write_all"), bufs, timeout, where};
 }
 
 void tcp_stream::shutdown() {
@@ -547,13 +893,13 @@ void tcp_stream::shutdown() {
   }
 }
 
-detail::close_awaiter tcp_stream::close(std::source_location where) {
-  if (s_ == nullptr) return detail::close_awaiter{-1, {}, where};
+detail::stream_close_awaiter tcp_stream::close(std::source_location where) {
+  if (s_ == nullptr) return detail::stream_close_awaiter{-1, endpoint{}, where};
   detail::stream_state* s = std::exchange(s_, nullptr);
   const int fd = s->fd;
-  std::string what = fmt::format("close of {}", s->peer);
+  const endpoint peer = s->peer;
   s->orphan(false);  // the ring closes the descriptor
-  return detail::close_awaiter{fd, std::move(what), where};
+  return detail::stream_close_awaiter{fd, peer, where};
 }
 
 void tcp_stream::set_nodelay(bool on) {

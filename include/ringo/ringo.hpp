@@ -17,6 +17,7 @@
 #include <ringo/net.hpp>
 #include <ringo/net/endpoint.hpp>
 #include <ringo/net/received_buffer.hpp>
+#include <ringo/net/received_buffers.hpp>
 #include <ringo/net/tcp_listener.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/udp_socket.hpp>

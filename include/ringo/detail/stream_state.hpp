@@ -2,7 +2,9 @@
 // What a connected TCP stream keeps on the heap: its descriptor, its peer, and, with provided
 // buffers, the one multishot receive that stays armed and the completions that arrived while
 // no one was reading. One allocation per connection, none per read; the stream object itself
-// only holds a pointer, so it can move while the kernel writes into the state.
+// only holds a pointer, so it can move while the kernel writes into the state. An idle
+// connection costs this state (about 220 bytes) and its task's frame: the awaiters keep a
+// pointer to the state rather than copies of the peer, and name it only when they fail.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +55,14 @@ class stream_state final : public io_operation {
   /// Frees the state if nothing holds it any more.
   void free_if_unused() noexcept;
 
+  /// An awaiter (read, write) that refers to the state takes a hold for its lifetime, so that
+  /// the peer is still there for its error message after the stream let go.
+  void hold() noexcept { ++users; }
+  void unhold() noexcept {
+    --users;
+    free_if_unused();
+  }
+
   // The descriptor is io_operation::fd.
   io_context* context;
   reactor* ring;  // the context's backend: completions may arrive while the context winds down
@@ -64,6 +74,7 @@ class stream_state final : public io_operation {
   bool orphaned = false;           // no stream refers to the state any more
   std::uint32_t front_offset = 0;  // bytes of the front event already read
   unsigned lent = 0;               // own receive buffers out in received_buffers
+  unsigned users = 0;              // awaiters that hold the state (hold/unhold)
   stream_read_awaiter* reader = nullptr;
   std::unique_ptr<std::byte[]> spare;  // the receive() buffer without provided buffers
 
@@ -74,14 +85,17 @@ class stream_state final : public io_operation {
  private:
   static void on_recv(io_operation& op, int res, std::uint32_t flags,
                       std::uint16_t buffer) noexcept;
-  static constexpr std::size_t inline_capacity = 16;
+  // A reader usually takes each completion in the loop turn it arrives in, and receive_some
+  // takes all queued ones at once: four inline entries cover that, and the overflow takes a
+  // burst (up to pause_at and what races the pause) without costing every connection 16 slots.
+  static constexpr std::uint8_t inline_capacity = 4;
   std::array<recv_event, inline_capacity> ring_{};
-  // Completions that raced a pause and found the inline ring full: rare, grown on demand.
+  std::uint8_t ring_head_ = 0;
+  std::uint8_t ring_count_ = 0;
+  std::uint32_t overflow_head_ = 0;
+  // Completions that found the inline ring full: grown on demand, kept for the next burst.
   // Every event in the ring is older than every event in the overflow.
   std::vector<recv_event> overflow_;
-  std::size_t ring_head_ = 0;
-  std::size_t ring_count_ = 0;
-  std::size_t overflow_head_ = 0;
 };
 
 }  // namespace ringo::detail

@@ -12,13 +12,13 @@
 #include <string>
 #include <string_view>
 
-#include <ringo/detail/close_awaiter.hpp>
 #include <ringo/detail/io_awaiter.hpp>
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/detail/suspension.hpp>
 #include <ringo/detail/timer_node.hpp>
 #include <ringo/net/endpoint.hpp>
 #include <ringo/net/received_buffer.hpp>
+#include <ringo/net/received_buffers.hpp>
 #include <ringo/task.hpp>
 
 namespace ringo::net {
@@ -29,7 +29,9 @@ namespace ringo::detail {
 
 /// A read from a stream: served from the multishot receive's queue when it has something,
 /// else parks the task as the stream's reader (with provided buffers) or submits a one-shot
-/// receive owned by this awaiter (without them, or when the ring ran dry).
+/// receive owned by this awaiter (without them, or when the ring ran dry). It holds the stream's
+/// state until it is destroyed, so that it can name the peer when it fails even after the stream
+/// was closed under it; it keeps no copy of the peer (an idle connection's task waits in one).
 class stream_read_awaiter : protected suspension, protected timer_node, protected io_operation {
  public:
   stream_read_awaiter(const stream_read_awaiter&) = delete;
@@ -40,15 +42,20 @@ class stream_read_awaiter : protected suspension, protected timer_node, protecte
 
   stream_read_awaiter(stream_state& s, std::span<std::byte> into, bool whole_buffer,
                       std::chrono::nanoseconds limit, std::source_location where) noexcept
-      : suspension(where), s_(&s), into_(into), limit_(limit), whole_buffer_(whole_buffer) {}
+      : suspension(where), s_(&s), into_(into), whole_buffer_(whole_buffer) {
+    timeout = limit;  // the read's deadline until the read starts (io_operation's own field)
+    s.hold();
+  }
 
  protected:
-  ~stream_read_awaiter() = default;
+  ~stream_read_awaiter() { s_->unhold(); }
 
   /// read_some's result: bytes copied into the caller's span (0 at end of stream).
   std::size_t take_bytes();
   /// receive()'s result: the buffer itself (empty at end of stream).
   net::received_buffer take_buffer();
+  /// receive_some()'s result: every buffer queued, up to received_buffers::capacity.
+  net::received_buffers take_buffers();
 
  private:
   friend class stream_state;
@@ -65,6 +72,8 @@ class stream_read_awaiter : protected suspension, protected timer_node, protecte
   /// Throws for a read that was cancelled, timed out or cut off; true if the result is a
   /// one-shot receive's res_.
   bool check_outcome();
+  /// Throws for the error event at the front of the queue.
+  [[noreturn]] void throw_queued_error();
   [[noreturn]] void throw_closed() const;
   std::string what() const;
 
@@ -74,11 +83,9 @@ class stream_read_awaiter : protected suspension, protected timer_node, protecte
   static void on_deadline(timer_node& t) noexcept;
   static void describe_read(const wait_node& n, std::string& out);
 
-  stream_state* s_;
+  stream_state* s_;  // held (hold/unhold): valid, if orphaned, until this awaiter ends
   std::span<std::byte> into_;
   std::unique_ptr<std::byte[]> own_;  // the stream's buffer during a one-shot receive()
-  std::chrono::nanoseconds limit_;
-  net::endpoint peer_;  // kept for messages once detached
   int res_ = 0;
   mode mode_ = mode::ready;
   bool whole_buffer_;
@@ -98,15 +105,32 @@ class receive_awaiter final : public stream_read_awaiter {
   net::received_buffer await_resume() { return take_buffer(); }
 };
 
+class receive_some_awaiter final : public stream_read_awaiter {
+ public:
+  using stream_read_awaiter::stream_read_awaiter;
+  net::received_buffers await_resume() { return take_buffers(); }
+};
+
 /// write_all: one-shot sends of the rest of the span until all of it is written. A short
-/// write is continued from the completion handler, without waking the task.
+/// write is continued from the completion handler, without waking the task. Holds the stream's
+/// state for its error messages, as a read does.
 class send_all_awaiter final : io_awaiter {
  public:
-  send_all_awaiter(int fd, const net::endpoint& peer, std::span<const std::byte> data,
-                   std::chrono::nanoseconds limit, std::source_location where) noexcept
-      : io_awaiter(where), peer_(peer), rest_(data), limit_(limit) {
-    this->fd = fd;
+  send_all_awaiter(stream_state& s, std::span<const std::byte> data, std::chrono::nanoseconds limit,
+                   std::source_location where) noexcept
+      : io_awaiter(where), s_(&s), rest_(data) {
+    this->fd = s.fd;
+    timeout = limit;  // the first send's deadline; until_ is the whole write's
+    if (limit.count() > 0) {
+      until_ = std::chrono::steady_clock::now() +
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
+    }
+    s.hold();
   }
+  send_all_awaiter(const send_all_awaiter&) = delete;
+  send_all_awaiter& operator=(const send_all_awaiter&) = delete;
+  ~send_all_awaiter() { s_->unhold(); }
+
   bool await_ready() const noexcept { return rest_.empty(); }
   bool await_suspend(std::coroutine_handle<> h);
   void await_resume();
@@ -117,11 +141,73 @@ class send_all_awaiter final : io_awaiter {
                       std::uint16_t buffer) noexcept;
   static void describe_send(const wait_node& n, std::string& out);
 
-  net::endpoint peer_;
+  stream_state* s_;
   std::span<const std::byte> rest_;
-  std::chrono::nanoseconds limit_;
   std::chrono::steady_clock::time_point until_{};
   bool failed_to_continue_ = false;
+};
+
+/// write_all(received_buffers): the batch's buffers sent in order. One buffer (the common case
+/// when a reader keeps up) is a plain send straight from it; several are one sendmsg, whose
+/// iovecs and msghdr come from the frame allocator only then, so the awaiter stays as small as
+/// send_all_awaiter in the frame of the task that awaits it. Short writes are continued from the
+/// completion handler. Holds the stream's state for its error messages.
+class send_batch_awaiter final : io_awaiter {
+ public:
+  send_batch_awaiter(stream_state& s, const net::received_buffers& bufs,
+                     std::chrono::nanoseconds limit, std::source_location where) noexcept
+      : io_awaiter(where), s_(&s), bufs_(&bufs) {
+    this->fd = s.fd;
+    timeout = limit;
+    if (limit.count() > 0) {
+      until_ = std::chrono::steady_clock::now() +
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
+    }
+    s.hold();
+  }
+  send_batch_awaiter(const send_batch_awaiter&) = delete;
+  send_batch_awaiter& operator=(const send_batch_awaiter&) = delete;
+  ~send_batch_awaiter();
+
+  bool await_ready() const noexcept { return bufs_->empty(); }
+  bool await_suspend(std::coroutine_handle<> h);
+  void await_resume();
+
+ private:
+  struct gather;  // iovecs and msghdr for a batch of several buffers
+
+  void prepare_send() noexcept;
+  void consume(std::size_t n) noexcept;
+  static void on_sent(io_operation& op, int res, std::uint32_t flags,
+                      std::uint16_t buffer) noexcept;
+  static void describe_send(const wait_node& n, std::string& out);
+
+  stream_state* s_;
+  const net::received_buffers* bufs_;
+  std::chrono::steady_clock::time_point until_{};
+  gather* gather_ = nullptr;
+  const std::byte* end_ = nullptr;  // one buffer: its end (the rest to send ends there)
+  std::size_t left_ = 0;            // bytes not yet sent
+  bool failed_to_continue_ = false;
+};
+
+/// close(): the stream's descriptor closed through the ring. Keeps the peer (not a formatted
+/// message) for an error, so a close that succeeds allocates nothing.
+class stream_close_awaiter final : io_awaiter {
+ public:
+  stream_close_awaiter(int fd, const net::endpoint& peer, std::source_location where) noexcept
+      : io_awaiter(where), peer_(peer) {
+    this->fd = fd;
+  }
+  stream_close_awaiter(const stream_close_awaiter&) = delete;
+  stream_close_awaiter& operator=(const stream_close_awaiter&) = delete;
+
+  bool await_ready() const noexcept { return fd < 0; }
+  bool await_suspend(std::coroutine_handle<> h);
+  void await_resume();
+
+ private:
+  net::endpoint peer_;
 };
 
 }  // namespace ringo::detail
@@ -181,6 +267,15 @@ class tcp_stream {
       std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current());
 
+  /// Receives every buffer queued on the stream at once, without copying: at least one, at most
+  /// received_buffers::capacity (the rest stay queued for the next call), waiting for the first
+  /// if none is there. Empty at end of stream. Errors as read_some; an error that arrives after
+  /// some bytes is thrown by the next call, once those bytes were taken. Meant for relaying:
+  /// `co_await s.write_all(bufs)` sends the whole batch with one gathered send.
+  [[nodiscard]] detail::receive_some_awaiter receive_some(
+      std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current());
+
   /// Writes all of `data` (looping on short writes). Never raises SIGPIPE: a vanished peer is
   /// a std::system_error ("send on ...: Broken pipe"). Throws ringo::timed_out if `timeout`
   /// (zero: none; for the whole write) passes, operation_cancelled if cancelled before all was
@@ -193,12 +288,25 @@ class tcp_stream {
       std::source_location where = std::source_location::current()) {
     return write_all(std::as_bytes(std::span{text.data(), text.size()}), timeout, where);
   }
+  /// Writes all the bytes of `parts`, in order, with gathered sends (one sendmsg request for
+  /// up to 16 parts). Errors, `timeout` and cancellation as write_all(data); `parts` and
+  /// the bytes they view must outlive the co_await, and so must the stream.
+  task<void> write_all(std::span<const std::span<const std::byte>> parts,
+                       std::chrono::nanoseconds timeout = {},
+                       std::source_location where = std::source_location::current());
+  /// Writes all the bytes of a batch from receive_some (of this or another stream) with one
+  /// send (gathered when the batch has several buffers). Errors, `timeout` and cancellation as
+  /// write_all(data); `bufs` must outlive the co_await.
+  [[nodiscard]] detail::send_batch_awaiter write_all(
+      const received_buffers& bufs, std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current());
 
   /// Shuts the write side down: the peer reads end of stream; reading goes on.
   void shutdown();
   /// Closes the stream through the ring; the stream is empty afterwards. A read waiting in
-  /// another task fails with EBADF.
-  [[nodiscard]] detail::close_awaiter close(
+  /// another task fails with EBADF. Throws std::system_error ("close of 127.0.0.1:9090: ...")
+  /// if the kernel reports an error; nothing if the stream was empty.
+  [[nodiscard]] detail::stream_close_awaiter close(
       std::source_location where = std::source_location::current());
 
   /// Turns Nagle's algorithm off (true) or on.
