@@ -50,19 +50,12 @@ RINGO_TLS_INITIAL_EXEC inline thread_local constinit unsigned transfer_budget = 
 /// suspends without transferring. Nested calls are fine: each loop ends with the slot empty
 /// and leaves the budget at 0, so an enclosing chain unwinds to its own loop at its next
 /// transfer instead of stacking a fresh budget on top of what it used.
+inline void resume_from_loop(std::coroutine_handle<> h);
+inline void end_resume_loop() noexcept;
+
 inline void resume(std::coroutine_handle<> h) {
-#if RINGO_SYMMETRIC_TRANSFER
-  h.resume();
-#else
-  for (;;) {
-    transfer_budget = direct_transfers;
-    h.resume();
-    h = parked_handle;
-    if (!h) break;
-    parked_handle = {};
-  }
-  transfer_budget = 0;
-#endif
+  resume_from_loop(h);
+  end_resume_loop();
 }
 
 /// resume() for the event loop's own loop, which no chain of transfers encloses: it leaves
