@@ -126,10 +126,11 @@ std::uint64_t file::size() const {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
-detail::close_awaiter file::close(std::source_location where) {
+detail::file_close_awaiter file::close(std::source_location where) {
   const int fd = std::exchange(fd_, -1);
-  return detail::close_awaiter{fd, fd < 0 ? std::string{} : fmt::format("close of {}", path()),
-                               where};
+  return detail::file_close_awaiter{fd,
+                                    fd < 0 ? std::string{} : fmt::format("close of {}", path()),
+                                    where};
 }
 
 const std::string& file::path() const {

@@ -24,7 +24,8 @@ void throw_io_error(int err, std::string_view what) {
 bool close_awaiter::await_suspend(std::coroutine_handle<> h) {
   opcode = io_opcode::close;
   describe = [](const wait_node& n, std::string& out) {
-    out += static_cast<const close_awaiter&>(n).what_;
+    const auto& self = static_cast<const close_awaiter&>(n);
+    self.name_(self, out);
   };
   if (!prepare()) {
     // Cancelled before it started: close at once so the descriptor is not lost.
@@ -32,17 +33,20 @@ bool close_awaiter::await_suspend(std::coroutine_handle<> h) {
     return false;
   }
   submit_now(std::chrono::nanoseconds{0});
-  // Not cancellable: a close cancelled before it ran would leak the descriptor, and it is
-  // quick. A cancellation arriving meanwhile is delivered at the next suspension.
+  // A cancellation arriving meanwhile is delivered at the next suspension.
   cancel = nullptr;
   park(h);
   return true;
 }
 
 void close_awaiter::await_resume() {
-  if (fd < 0) return;  // the stream was empty
+  if (fd < 0) return;  // nothing was open
   if (!submitted_) throw operation_cancelled();
-  if (res_ < 0) throw_io_error(-res_, what_);
+  if (res_ < 0) {
+    std::string what;
+    name_(*this, what);
+    throw_io_error(-res_, what);
+  }
 }
 
 }  // namespace ringo::detail

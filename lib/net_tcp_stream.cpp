@@ -414,20 +414,6 @@ net::received_buffers stream_read_awaiter::take_buffers() {
 
 // ---- writes --------------------------------------------------------------------------------
 
-void send_all_awaiter::prepare_send() noexcept {
-  on_complete = &on_sent;
-  opcode = io_opcode::send;
-  cbuf = rest_.data();
-  len = static_cast<std::uint32_t>(std::min<std::size_t>(rest_.size(), 1u << 30));
-  msg_flags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
-}
-
-bool send_all_awaiter::await_suspend(std::coroutine_handle<> h) {
-  prepare_send();
-  describe = &describe_send;
-  return start(h, timeout);  // the constructor left the deadline in io_operation::timeout
-}
-
 namespace {
 
 // What is left of a write's deadline at `until`, for the next part of a short write; zero
@@ -439,14 +425,77 @@ std::chrono::nanoseconds time_left(std::chrono::steady_clock::time_point until) 
   return left.count() > 0 ? left : std::chrono::nanoseconds{-1};
 }
 
+std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  if (timeout.count() <= 0) return {};
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+}
+
 }  // namespace
 
-void send_all_awaiter::on_sent(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
-  auto& self = static_cast<send_all_awaiter&>(op);
+struct stream_send_awaiter::parts {
+  iovec* iov;            // count entries; the sent ones are advanced past
+  std::uint32_t first;   // the first part not yet sent whole
+  std::uint32_t count;
+  msghdr msg;
+};
+
+stream_send_awaiter::stream_send_awaiter(stream_state& s,
+                                         std::chrono::steady_clock::time_point until,
+                                         std::source_location where) noexcept
+    : io_awaiter(where), s_(&s), until_(until), end_(nullptr) {
+  this->fd = s.fd;
+  s.hold();
+}
+
+bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
+  const std::chrono::nanoseconds limit = time_left(until_);
+  if (limit.count() < 0) {
+    timed_out_early_ = true;  // passed before the first send (between two parts of a long write)
+    return false;
+  }
+  prepare_send();
+  describe = &describe_send;
+  return start(h, limit);
+}
+
+void stream_send_awaiter::prepare_send() noexcept {
+  on_complete = &on_sent;
+  msg_flags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
+  if (!gathered_ || parts_->count - parts_->first == 1) {
+    // One run left: a plain send, which spares the kernel copying in a msghdr and iovec.
+    opcode = io_opcode::send;
+    cbuf = gathered_ ? parts_->iov[parts_->first].iov_base : end_ - left_;
+    len = static_cast<std::uint32_t>(std::min<std::size_t>(left_, 1u << 30));
+    return;
+  }
+  parts_->msg = msghdr{};
+  parts_->msg.msg_iov = parts_->iov + parts_->first;
+  parts_->msg.msg_iovlen = parts_->count - parts_->first;
+  opcode = io_opcode::sendmsg;
+  msg = &parts_->msg;
+}
+
+void stream_send_awaiter::consume(std::size_t n) noexcept {
+  left_ -= n;
+  if (!gathered_) return;  // the run's rest is its last left_ bytes
+  while (n != 0 && parts_->first < parts_->count) {
+    iovec& v = parts_->iov[parts_->first];
+    const std::size_t k = std::min(n, v.iov_len);
+    v.iov_base = static_cast<std::byte*>(v.iov_base) + k;
+    v.iov_len -= k;
+    n -= k;
+    if (v.iov_len == 0) ++parts_->first;
+  }
+}
+
+void stream_send_awaiter::on_sent(io_operation& op, int res, std::uint32_t,
+                                  std::uint16_t) noexcept {
+  auto& self = static_cast<stream_send_awaiter&>(op);
   self.res_ = res;
   if (res > 0) {
-    self.rest_ = self.rest_.subspan(static_cast<std::size_t>(res));
-    if (!self.rest_.empty() && !self.cancelled) {
+    self.consume(static_cast<std::size_t>(res));
+    if (self.left_ != 0 && !self.cancelled) {
       // A short write: send the rest without a trip through the task.
       const std::chrono::nanoseconds left = time_left(self.until_);
       if (left.count() < 0) {
@@ -467,12 +516,14 @@ void send_all_awaiter::on_sent(io_operation& op, int res, std::uint32_t, std::ui
   self.wake();
 }
 
-void send_all_awaiter::await_resume() {
+void stream_send_awaiter::await_resume() {
+  if (left_ == 0 && !submitted_) return;  // nothing to send
   auto what = [this] { return fmt::format("send on {}", s_->peer); };
+  if (timed_out_early_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
   if (failed_to_continue_) throw_io_error(ENOMEM, what());
   const int res = result(what);
   if (res < 0) throw_io_error(-res, what());
-  if (!rest_.empty()) {
+  if (left_ != 0) {
     if (!cancelled) throw_io_error(EIO, what() + ": the kernel took no bytes");
     // Cancelled between two parts of the write: the caller cannot know how much went out.
     task->cancel_pending = false;
@@ -480,147 +531,89 @@ void send_all_awaiter::await_resume() {
   }
 }
 
-void send_all_awaiter::describe_send(const wait_node& n, std::string& out) {
-  const auto& self = static_cast<const send_all_awaiter&>(n);
-  out += fmt::format("send on {} ({} bytes left)", self.s_->peer, self.rest_.size());
+void stream_send_awaiter::describe_send(const wait_node& n, std::string& out) {
+  const auto& self = static_cast<const stream_send_awaiter&>(n);
+  out += fmt::format("send on {} ({} bytes left)", self.s_->peer, self.left_);
 }
+
+send_all_awaiter::send_all_awaiter(stream_state& s, std::span<const std::byte> data,
+                                   std::chrono::nanoseconds limit,
+                                   std::source_location where) noexcept
+    : stream_send_awaiter(s, deadline_after(limit), where) {
+  send_run(data);
+}
+
+// ---- a batch of received buffers -------------------------------------------------------------
+
+struct send_batch_awaiter::batch_parts {
+  parts p;
+  std::array<iovec, net::received_buffers::capacity> iov;
+};
+
+send_batch_awaiter::send_batch_awaiter(stream_state& s, const net::received_buffers& bufs,
+                                       std::chrono::nanoseconds limit,
+                                       std::source_location where) noexcept
+    : stream_send_awaiter(s, deadline_after(limit), where), bufs_(&bufs) {
+  left_ = bufs.total_size();
+}
+
+send_batch_awaiter::~send_batch_awaiter() {
+  if (own_ != nullptr) deallocate_frame(own_, sizeof(batch_parts));
+}
+
+bool send_batch_awaiter::await_suspend(std::coroutine_handle<> h) {
+  const net::received_buffers& b = *bufs_;
+  if (b.size() == 1) {
+    send_run(b[0]);
+  } else {
+    own_ = ::new (allocate_frame(sizeof(batch_parts))) batch_parts{};
+    for (std::size_t i = 0; i < b.size(); ++i)
+      own_->iov[i] = iovec{const_cast<std::byte*>(b[i].data()), b[i].size()};
+    own_->p.iov = own_->iov.data();
+    own_->p.count = static_cast<std::uint32_t>(b.size());
+    send_gathered(own_->p);
+  }
+  return begin(h);
+}
+
+// ---- a gathered write of a caller's parts ------------------------------------------------------
 
 namespace {
 
-// A gathered write: sendmsg of up to max_parts iovecs, continued from the completion handler
-// after a short write (as send_all_awaiter), so the task wakes once per batch. It lives in the
-// frame of the write_all task, never in the caller's: a connection idle between two batches
-// pays nothing for it.
-class sendmsg_all_awaiter final : io_awaiter {
+// write_all(parts): up to max_parts iovecs per sendmsg, refilled by send_parts() for the next
+// ones. It lives in the frame of the write_all task, never in the caller's: a connection idle
+// between two writes pays nothing for it.
+class sendmsg_all_awaiter final : public stream_send_awaiter {
  public:
   static constexpr std::size_t max_parts = 16;
 
   sendmsg_all_awaiter(stream_state& s, std::chrono::steady_clock::time_point until,
                       std::source_location where) noexcept
-      : io_awaiter(where), s_(&s), until_(until) {
-    this->fd = s.fd;
-    s.hold();
+      : stream_send_awaiter(s, until, where) {
+    p_.iov = iov_.data();
+    send_gathered(p_);
   }
-  sendmsg_all_awaiter(const sendmsg_all_awaiter&) = delete;
-  sendmsg_all_awaiter& operator=(const sendmsg_all_awaiter&) = delete;
-  ~sendmsg_all_awaiter() { s_->unhold(); }
 
   /// Adds a part; false when the awaiter is full. Empty parts are skipped.
   bool add(std::span<const std::byte> part) noexcept {
     if (part.empty()) return true;
-    if (count_ == max_parts) return false;
-    iov_[count_++] = iovec{const_cast<std::byte*>(part.data()), part.size()};
+    if (p_.count == max_parts) return false;
+    iov_[p_.count++] = iovec{const_cast<std::byte*>(part.data()), part.size()};
     left_ += part.size();
     return true;
   }
   /// Empties the awaiter for the next parts of a longer write.
   void clear() noexcept {
-    count_ = 0;
-    first_ = 0;
+    p_.count = 0;
+    p_.first = 0;
     left_ = 0;
   }
-
-  bool await_ready() const noexcept { return left_ == 0; }
-  bool await_suspend(std::coroutine_handle<> h) {
-    const std::chrono::nanoseconds limit = time_left(until_);
-    if (limit.count() < 0) {
-      // The deadline passed between two batches of a long write.
-      timed_out_early_ = true;
-      return false;
-    }
-    prepare_send();
-    describe = &describe_sendmsg;
-    return start(h, limit);
-  }
-  void await_resume() {
-    auto what = [this] { return fmt::format("send on {}", s_->peer); };
-    if (left_ == 0) return;
-    if (timed_out_early_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
-    if (failed_to_continue_) throw_io_error(ENOMEM, what());
-    const int res = result(what);
-    if (res < 0) throw_io_error(-res, what());
-    if (left_ != 0) {
-      if (!cancelled) throw_io_error(EIO, what() + ": the kernel took no bytes");
-      task->cancel_pending = false;
-      throw operation_cancelled(what() + ": operation cancelled");
-    }
-  }
+  bool await_suspend(std::coroutine_handle<> h) { return begin(h); }
 
  private:
-  void prepare_send() noexcept {
-    on_complete = &on_sent;
-    msg_flags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
-    if (count_ - first_ == 1) {
-      // One part left (an echo's batch often is one buffer): a plain send, which spares the
-      // kernel copying in the msghdr and its iovec.
-      opcode = io_opcode::send;
-      cbuf = iov_[first_].iov_base;
-      len = static_cast<std::uint32_t>(std::min<std::size_t>(iov_[first_].iov_len, 1u << 30));
-      return;
-    }
-    opcode = io_opcode::sendmsg;
-    msg_ = msghdr{};
-    msg_.msg_iov = iov_.data() + first_;
-    msg_.msg_iovlen = count_ - first_;
-    msg = &msg_;
-  }
-  // Drops `n` sent bytes from the front of the parts.
-  void consume(std::size_t n) noexcept {
-    left_ -= n;
-    while (n != 0 && first_ < count_) {
-      iovec& v = iov_[first_];
-      const std::size_t k = std::min(n, v.iov_len);
-      v.iov_base = static_cast<std::byte*>(v.iov_base) + k;
-      v.iov_len -= k;
-      n -= k;
-      if (v.iov_len == 0) ++first_;
-    }
-  }
-  static void on_sent(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
-    auto& self = static_cast<sendmsg_all_awaiter&>(op);
-    self.res_ = res;
-    if (res > 0) {
-      self.consume(static_cast<std::size_t>(res));
-      if (self.left_ != 0 && !self.cancelled) {
-        const std::chrono::nanoseconds left = time_left(self.until_);
-        if (left.count() < 0) {
-          self.res_ = -ECANCELED;
-          self.timed_out = true;
-          self.wake();
-          return;
-        }
-        try {
-          self.prepare_send();
-          self.submit_now(left);
-          return;
-        } catch (...) {
-          self.failed_to_continue_ = true;
-        }
-      }
-    }
-    self.wake();
-  }
-  static void describe_sendmsg(const wait_node& n, std::string& out) {
-    const auto& self = static_cast<const sendmsg_all_awaiter&>(n);
-    out += fmt::format("send on {} ({} bytes left)", self.s_->peer, self.left_);
-  }
-
-  stream_state* s_;
-  std::chrono::steady_clock::time_point until_;
+  parts p_{};
   std::array<iovec, max_parts> iov_;
-  msghdr msg_{};
-  std::size_t left_ = 0;
-  std::uint32_t count_ = 0;
-  std::uint32_t first_ = 0;
-  bool failed_to_continue_ = false;
-  bool timed_out_early_ = false;
 };
-
-std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) noexcept {
-  if (timeout.count() <= 0) return {};
-  return std::chrono::steady_clock::now() +
-         std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-}
 
 // The gathered writes' tasks: the stream must outlive them (tcp_stream::write_all says so), and
 // the awaiter holds its state from the first co_await on.
@@ -638,135 +631,8 @@ task<void> send_parts(stream_state& s, std::span<const std::span<const std::byte
 
 }  // namespace
 
-// ---- a batch of received buffers -------------------------------------------------------------
-
-struct send_batch_awaiter::gather {
-  std::array<iovec, net::received_buffers::capacity> iov;
-  msghdr msg;
-  std::uint32_t first;  // the first part not yet sent whole
-  std::uint32_t count;
-};
-
-send_batch_awaiter::~send_batch_awaiter() {
-  if (gather_ != nullptr) deallocate_frame(gather_, sizeof(gather));
-  s_->unhold();
-}
-
-bool send_batch_awaiter::await_suspend(std::coroutine_handle<> h) {
-  const net::received_buffers& b = *bufs_;
-  if (b.size() == 1) {
-    const std::span<const std::byte> only = b[0];
-    left_ = only.size();
-    end_ = only.data() + only.size();
-  } else {
-    left_ = b.total_size();
-    gather_ = ::new (allocate_frame(sizeof(gather))) gather{};
-    for (std::size_t i = 0; i < b.size(); ++i)
-      gather_->iov[i] = iovec{const_cast<std::byte*>(b[i].data()), b[i].size()};
-    gather_->count = static_cast<std::uint32_t>(b.size());
-  }
-  prepare_send();
-  describe = &describe_send;
-  return start(h, timeout);
-}
-
-void send_batch_awaiter::prepare_send() noexcept {
-  on_complete = &on_sent;
-  msg_flags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
-  if (gather_ == nullptr || gather_->count - gather_->first == 1) {
-    // One buffer left: a plain send, which spares the kernel copying in a msghdr and iovec.
-    opcode = io_opcode::send;
-    cbuf = gather_ == nullptr ? end_ - left_ : gather_->iov[gather_->first].iov_base;
-    len = static_cast<std::uint32_t>(std::min<std::size_t>(left_, 1u << 30));
-    return;
-  }
-  gather_->msg = msghdr{};
-  gather_->msg.msg_iov = gather_->iov.data() + gather_->first;
-  gather_->msg.msg_iovlen = gather_->count - gather_->first;
-  opcode = io_opcode::sendmsg;
-  msg = &gather_->msg;
-}
-
-void send_batch_awaiter::consume(std::size_t n) noexcept {
-  left_ -= n;
-  if (gather_ == nullptr) return;  // the single buffer's rest is its last left_ bytes
-  while (n != 0 && gather_->first < gather_->count) {
-    iovec& v = gather_->iov[gather_->first];
-    const std::size_t k = std::min(n, v.iov_len);
-    v.iov_base = static_cast<std::byte*>(v.iov_base) + k;
-    v.iov_len -= k;
-    n -= k;
-    if (v.iov_len == 0) ++gather_->first;
-  }
-}
-
-void send_batch_awaiter::on_sent(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
-  auto& self = static_cast<send_batch_awaiter&>(op);
-  self.res_ = res;
-  if (res > 0) {
-    self.consume(static_cast<std::size_t>(res));
-    if (self.left_ != 0 && !self.cancelled) {
-      const std::chrono::nanoseconds left = time_left(self.until_);
-      if (left.count() < 0) {
-        self.res_ = -ECANCELED;
-        self.timed_out = true;
-        self.wake();
-        return;
-      }
-      try {
-        self.prepare_send();
-        self.submit_now(left);
-        return;
-      } catch (...) {
-        self.failed_to_continue_ = true;
-      }
-    }
-  }
-  self.wake();
-}
-
-void send_batch_awaiter::await_resume() {
-  auto what = [this] { return fmt::format("send on {}", s_->peer); };
-  if (failed_to_continue_) throw_io_error(ENOMEM, what());
-  const int res = result(what);
-  if (res < 0) throw_io_error(-res, what());
-  if (left_ != 0) {
-    if (!cancelled) throw_io_error(EIO, what() + ": the kernel took no bytes");
-    // Cancelled between two parts of the write: the caller cannot know how much went out.
-    task->cancel_pending = false;
-    throw operation_cancelled(what() + ": operation cancelled");
-  }
-}
-
-void send_batch_awaiter::describe_send(const wait_node& n, std::string& out) {
-  const auto& self = static_cast<const send_batch_awaiter&>(n);
-  out += fmt::format("send on {} ({} bytes left)", self.s_->peer, self.left_);
-}
-
-// ---- close ---------------------------------------------------------------------------------
-
-bool stream_close_awaiter::await_suspend(std::coroutine_handle<> h) {
-  opcode = io_opcode::close;
-  describe = [](const wait_node& n, std::string& out) {
-    out += fmt::format("close of {}", static_cast<const stream_close_awaiter&>(n).peer_);
-  };
-  if (!prepare()) {
-    // Cancelled before it started: close at once so the descriptor is not lost.
-    ::close(fd);
-    return false;
-  }
-  submit_now(std::chrono::nanoseconds{0});
-  // Not cancellable: a close cancelled before it ran would leak the descriptor, and it is
-  // quick. A cancellation arriving meanwhile is delivered at the next suspension.
-  cancel = nullptr;
-  park(h);
-  return true;
-}
-
-void stream_close_awaiter::await_resume() {
-  if (fd < 0) return;  // the stream was empty
-  if (!submitted_) throw operation_cancelled();
-  if (res_ < 0) throw_io_error(-res_, fmt::format("close of {}", peer_));
+void stream_close_awaiter::name(const close_awaiter& self, std::string& out) {
+  out += fmt::format("close of {}", static_cast<const stream_close_awaiter&>(self).peer_);
 }
 
 }  // namespace ringo::detail

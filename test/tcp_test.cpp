@@ -580,6 +580,26 @@ TEST_CASE("write_all over parts sends them in order, past one sendmsg's worth", 
   }());
 }
 
+TEST_CASE("write_all of nothing returns at once and sends nothing", "[tcp]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto p = co_await connected_pair(l);
+    co_await p.client.write_all(std::string_view{});
+    co_await p.client.write_all(std::span<const std::byte>{});
+    co_await p.client.write_all(ringo::net::received_buffers{});
+    co_await p.client.write_all("after");
+    p.client.shutdown();
+    std::array<char, 16> buf{};
+    std::string got;
+    for (;;) {
+      const std::size_t n = co_await p.server.read_some(std::as_writable_bytes(std::span{buf}));
+      if (n == 0) break;
+      got.append(buf.data(), n);
+    }
+    CHECK(got == "after");
+  }());
+}
+
 TEST_CASE("a gathered write to a reset peer names it and never raises SIGPIPE", "[tcp]") {
   ringo::run([]() -> ringo::task<void> {
     auto l = tcp_listener::bind(endpoint::loopback_v4(0));

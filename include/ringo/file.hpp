@@ -94,7 +94,7 @@ class file {
   /// The size in bytes (fstat: metadata, no disk wait in practice).
   [[nodiscard]] std::uint64_t size() const;
   /// Closes the file through the ring; the file is empty afterwards.
-  [[nodiscard]] detail::close_awaiter close(
+  [[nodiscard]] detail::file_close_awaiter close(
       std::source_location where = std::source_location::current());
 
   [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include <ringo/detail/close_awaiter.hpp>
 #include <ringo/detail/io_awaiter.hpp>
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/detail/suspension.hpp>
@@ -111,102 +112,98 @@ class receive_some_awaiter final : public stream_read_awaiter {
   net::received_buffers await_resume() { return take_buffers(); }
 };
 
-/// write_all: one-shot sends of the rest of the span until all of it is written. A short
-/// write is continued from the completion handler, without waking the task. Holds the stream's
-/// state for its error messages, as a read does.
-class send_all_awaiter final : io_awaiter {
+/// What the write awaiters share. The bytes still to send are either one run that ends at
+/// `end_` or, for a gathered write, the iovecs of a `parts` block, sent with sendmsg while
+/// several are left and with a plain send for the last. A short write is continued from the
+/// completion handler, without waking the task, so the task resumes once per write. Holds the
+/// stream's state for its error messages, as a read does; keeps no copy of the peer.
+class stream_send_awaiter : protected io_awaiter {
  public:
-  send_all_awaiter(stream_state& s, std::span<const std::byte> data, std::chrono::nanoseconds limit,
-                   std::source_location where) noexcept
-      : io_awaiter(where), s_(&s), rest_(data) {
-    this->fd = s.fd;
-    timeout = limit;  // the first send's deadline; until_ is the whole write's
-    if (limit.count() > 0) {
-      until_ = std::chrono::steady_clock::now() +
-               std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
-    }
-    s.hold();
-  }
-  send_all_awaiter(const send_all_awaiter&) = delete;
-  send_all_awaiter& operator=(const send_all_awaiter&) = delete;
-  ~send_all_awaiter() { s_->unhold(); }
+  stream_send_awaiter(const stream_send_awaiter&) = delete;
+  stream_send_awaiter& operator=(const stream_send_awaiter&) = delete;
 
-  bool await_ready() const noexcept { return rest_.empty(); }
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_ready() const noexcept { return left_ == 0; }
   void await_resume();
 
- private:
-  void prepare_send() noexcept;
-  static void on_sent(io_operation& op, int res, std::uint32_t flags,
-                      std::uint16_t buffer) noexcept;
-  static void describe_send(const wait_node& n, std::string& out);
+ protected:
+  struct parts;  // a gathered write's iovecs and msghdr (lib/net_tcp_stream.cpp)
+
+  /// `until`: the whole write's deadline, or a default time point for none.
+  stream_send_awaiter(stream_state& s, std::chrono::steady_clock::time_point until,
+                      std::source_location where) noexcept;
+  ~stream_send_awaiter() { s_->unhold(); }
+
+  /// The bytes to send: one run, or the iovecs of `p` (which must outlive the write; left_
+  /// is then kept by the caller).
+  void send_run(std::span<const std::byte> data) noexcept {
+    end_ = data.data() + data.size();
+    gathered_ = false;
+    left_ = data.size();
+  }
+  void send_gathered(parts& p) noexcept {
+    parts_ = &p;
+    gathered_ = true;
+  }
+  /// Submits the first send and parks the task; false (do not suspend) when a cancellation is
+  /// due or the deadline already passed, which await_resume then throws.
+  bool begin(std::coroutine_handle<> h);
 
   stream_state* s_;
-  std::span<const std::byte> rest_;
-  std::chrono::steady_clock::time_point until_{};
-  bool failed_to_continue_ = false;
-};
-
-/// write_all(received_buffers): the batch's buffers sent in order. One buffer (the common case
-/// when a reader keeps up) is a plain send straight from it; several are one sendmsg, whose
-/// iovecs and msghdr come from the frame allocator only then, so the awaiter stays as small as
-/// send_all_awaiter in the frame of the task that awaits it. Short writes are continued from the
-/// completion handler. Holds the stream's state for its error messages.
-class send_batch_awaiter final : io_awaiter {
- public:
-  send_batch_awaiter(stream_state& s, const net::received_buffers& bufs,
-                     std::chrono::nanoseconds limit, std::source_location where) noexcept
-      : io_awaiter(where), s_(&s), bufs_(&bufs) {
-    this->fd = s.fd;
-    timeout = limit;
-    if (limit.count() > 0) {
-      until_ = std::chrono::steady_clock::now() +
-               std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
-    }
-    s.hold();
-  }
-  send_batch_awaiter(const send_batch_awaiter&) = delete;
-  send_batch_awaiter& operator=(const send_batch_awaiter&) = delete;
-  ~send_batch_awaiter();
-
-  bool await_ready() const noexcept { return bufs_->empty(); }
-  bool await_suspend(std::coroutine_handle<> h);
-  void await_resume();
+  std::chrono::steady_clock::time_point until_;
+  std::size_t left_ = 0;  // bytes not yet sent
 
  private:
-  struct gather;  // iovecs and msghdr for a batch of several buffers
-
   void prepare_send() noexcept;
   void consume(std::size_t n) noexcept;
   static void on_sent(io_operation& op, int res, std::uint32_t flags,
                       std::uint16_t buffer) noexcept;
   static void describe_send(const wait_node& n, std::string& out);
 
-  stream_state* s_;
+  union {
+    const std::byte* end_;  // one run: where it ends (the rest is its last left_ bytes)
+    parts* parts_;          // gathered
+  };
+  bool gathered_ = false;
+  bool failed_to_continue_ = false;  // no memory to submit the rest of a short write
+  bool timed_out_early_ = false;     // the deadline passed before the first send
+};
+
+/// write_all(span): the span's bytes.
+class send_all_awaiter final : public stream_send_awaiter {
+ public:
+  send_all_awaiter(stream_state& s, std::span<const std::byte> data, std::chrono::nanoseconds limit,
+                   std::source_location where) noexcept;
+  bool await_suspend(std::coroutine_handle<> h) { return begin(h); }
+};
+
+/// write_all(received_buffers): the batch's buffers sent in order. One buffer (the common case
+/// when a reader keeps up) is a plain send straight from it; for several, the iovecs and msghdr
+/// come from the frame allocator only then, so the awaiter stays as small as send_all_awaiter
+/// in the frame of the task that awaits it.
+class send_batch_awaiter final : public stream_send_awaiter {
+ public:
+  send_batch_awaiter(stream_state& s, const net::received_buffers& bufs,
+                     std::chrono::nanoseconds limit, std::source_location where) noexcept;
+  ~send_batch_awaiter();
+  bool await_suspend(std::coroutine_handle<> h);
+
+ private:
+  struct batch_parts;
+
   const net::received_buffers* bufs_;
-  std::chrono::steady_clock::time_point until_{};
-  gather* gather_ = nullptr;
-  const std::byte* end_ = nullptr;  // one buffer: its end (the rest to send ends there)
-  std::size_t left_ = 0;            // bytes not yet sent
-  bool failed_to_continue_ = false;
+  batch_parts* own_ = nullptr;
 };
 
 /// close(): the stream's descriptor closed through the ring. Keeps the peer (not a formatted
 /// message) for an error, so a close that succeeds allocates nothing.
-class stream_close_awaiter final : io_awaiter {
+class stream_close_awaiter final : public close_awaiter {
  public:
   stream_close_awaiter(int fd, const net::endpoint& peer, std::source_location where) noexcept
-      : io_awaiter(where), peer_(peer) {
-    this->fd = fd;
-  }
-  stream_close_awaiter(const stream_close_awaiter&) = delete;
-  stream_close_awaiter& operator=(const stream_close_awaiter&) = delete;
-
-  bool await_ready() const noexcept { return fd < 0; }
-  bool await_suspend(std::coroutine_handle<> h);
-  void await_resume();
+      : close_awaiter(fd, &name, where), peer_(peer) {}
 
  private:
+  static void name(const close_awaiter& self, std::string& out);
+
   net::endpoint peer_;
 };
 
