@@ -8,7 +8,8 @@
 #
 # What it does:
 #   - installs what is missing (apt-get, only the missing packages; `apt-get update` only then):
-#     the build packages, libboost1.81-dev (or libboost-dev), nginx-light, wrk, valgrind;
+#     the build packages, libboost1.81-dev (or libboost-dev), nginx-light, wrk, valgrind,
+#     linux-perf;
 #   - builds build/release (-Dbuildtype=release, demos and benchmarks on; --build-dir DIR picks
 #     another directory);
 #   - checks that the machine is idle (load average, CPU busy share) and warns loudly if not;
@@ -38,6 +39,9 @@
 #   micro   bench/coro_bench, sync_bench, thread_bench, and the same loops' instruction counts
 #           under valgrind --tool=callgrind (instructions per operation = the difference
 #           between a run of 2N and one of N units, divided by N: start-up cost cancels out)
+#   profile where the echo server's CPU goes, kernel included (bench/profile.sh: perf with
+#           a cpu-clock timer, ringo and epoll, 50 connections x 64 B): the "why" behind the
+#           CPU figures
 #
 # Usage:
 #   bench/suite.sh [--quick] [--runs N] [--seconds S] [--warmup W] [--only "echo http ..."]
@@ -72,7 +76,7 @@ RUNS=5
 RUN_SECONDS=5
 WARMUP=1
 QUICK=0
-ONLY="echo rate stream http churn memory micro"
+ONLY="echo rate stream http churn memory micro profile"
 ECHO_CONNECTIONS="1 50 500"
 PORT_BASE=9400
 DO_INSTALL=1
@@ -111,7 +115,7 @@ done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs takes a positive integer"
 [[ $PORT_BASE =~ ^[0-9]+$ ]] || die "--port takes a number"
 for w in $ONLY; do
-  [[ " echo rate stream http churn memory micro " == *" $w "* ]] || die "unknown workload '$w' in --only"
+  [[ " echo rate stream http churn memory micro profile " == *" $w "* ]] || die "unknown workload '$w' in --only"
 done
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
 (($(nproc) >= 2)) || die "needs two CPUs (server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU)"
@@ -129,6 +133,7 @@ if ((DO_INSTALL)); then
   wants http || wants churn && { command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || want+=(nginx-light); }
   wants http || wants churn && { command -v wrk >/dev/null || want+=(wrk); }
   wants micro && { command -v valgrind >/dev/null || want+=(valgrind); }
+  wants profile && { command -v perf >/dev/null || want+=(linux-perf); }
   if (($(boost_version) < 108100)); then
     if apt-cache show libboost1.81-dev >/dev/null 2>&1; then want+=(libboost1.81-dev); else want+=(libboost-dev); fi
   fi
@@ -804,6 +809,34 @@ if wants micro; then
   target "hand-off (queue ping-pong) <= 25 ns" "$handoff ns" "-" "$v"
   v=$(verdict "$handoff_ev" 1 "<=" 25); count_miss "$v"
   target "hand-off (event ping-pong) <= 25 ns" "$handoff_ev ns" "-" "$v"
+fi
+
+# ---------------------------------------------------------------- 8. profile
+if wants profile; then
+  note "profile"
+  out "## 8. Where an echo server's CPU goes (perf, cpu-clock samples, kernel included)"
+  out ""
+  if ((EUID != 0)); then
+    out "Skipped: sampling the kernel needs root."
+  elif ! command -v perf >/dev/null; then
+    out "Skipped: perf is not installed (linux-perf)."
+  else
+    prof=(bench/profile.sh --build-dir "$B" --servers "${ECHO_SERVERS[*]}" --connections 50
+      --size 64 --seconds "$RUN_SECONDS" --no-install)
+    record_command "profile" "${prof[*]}"
+    if "${prof[@]}" >"$TMP/profile.out" 2>&1; then
+      out "Each sample is sorted by what the server was doing (bench/profile.sh says how); the"
+      out "parts are in ns of server CPU per request. tcp-send includes, on loopback, the peer's"
+      out "receive path, which runs on the sender's CPU."
+      out ""
+      out '```'
+      out "$(cat "$TMP/profile.out")"
+      out '```'
+    else
+      out "bench/profile.sh failed: $(tail -n 3 "$TMP/profile.out" | tr '\n' ' ')"
+    fi
+  fi
+  out ""
 fi
 
 # ---------------------------------------------------------------- report
