@@ -321,30 +321,25 @@ bool stream_read_awaiter::check_outcome() {
   return false;
 }
 
-std::size_t stream_read_awaiter::take_bytes() {
-  if (!whole_buffer_ && into_.empty()) return 0;
-  if (check_outcome()) return static_cast<std::size_t>(res_);
+bool stream_read_awaiter::lend_own_buffer() noexcept {
+  if (detached_) return false;
+  if (res_ == 0) {  // end of stream: the buffer goes back home
+    if (!s_->spare) s_->spare = std::move(own_);
+    return false;
+  }
+  ++s_->lent;
+  return true;
+}
+
+bool stream_read_awaiter::at_end_of_queue() {
   stream_state& s = *s_;
-  if (!s.has_event()) return 0;  // end of stream, read before
-  recv_event& ev = s.front();
-  if (ev.result > 0) {
-    const std::size_t avail = static_cast<std::size_t>(ev.result) - s.front_offset;
-    const std::size_t n = std::min(avail, into_.size());
-    std::memcpy(into_.data(), s.ring->buffer_data(ev.buffer) + s.front_offset, n);
-    s.front_offset += static_cast<std::uint32_t>(n);
-    if (n == avail) {
-      s.ring->recycle_buffer(ev.buffer);
-      s.front_offset = 0;
-      s.pop();
-    }
-    return n;
-  }
-  if (ev.result == 0) {
-    s.pop();
-    s.eof = true;
-    return 0;
-  }
-  throw_queued_error();
+  if (!s.has_event()) return true;  // end of stream, read before
+  const int result = s.front().result;
+  if (result > 0) return false;
+  if (result < 0) throw_queued_error();
+  s.pop();
+  s.eof = true;
+  return true;
 }
 
 void stream_read_awaiter::throw_queued_error() {
@@ -353,56 +348,49 @@ void stream_read_awaiter::throw_queued_error() {
   throw_io_error(err, what());
 }
 
+std::size_t stream_read_awaiter::take_bytes() {
+  if (!whole_buffer_ && into_.empty()) return 0;
+  if (check_outcome()) return static_cast<std::size_t>(res_);
+  if (at_end_of_queue()) return 0;
+  stream_state& s = *s_;
+  const recv_event& ev = s.front();
+  const std::size_t avail = static_cast<std::size_t>(ev.result) - s.front_offset;
+  const std::size_t n = std::min(avail, into_.size());
+  std::memcpy(into_.data(), s.ring->buffer_data(ev.buffer) + s.front_offset, n);
+  s.front_offset += static_cast<std::uint32_t>(n);
+  if (n == avail) {
+    s.ring->recycle_buffer(ev.buffer);
+    s.front_offset = 0;
+    s.pop();
+  }
+  return n;
+}
+
 net::received_buffer stream_read_awaiter::take_buffer() {
   if (check_outcome()) {
-    stream_state* home = s_;
-    if (detached_) return {};
-    if (res_ == 0) {  // end of stream: the buffer goes back home
-      if (!home->spare) home->spare = std::move(own_);
-      return {};
-    }
-    ++home->lent;
-    return net::received_buffer{*home, std::move(own_), static_cast<std::size_t>(res_)};
+    if (!lend_own_buffer()) return {};
+    return net::received_buffer{*s_, std::move(own_), static_cast<std::size_t>(res_)};
   }
+  if (at_end_of_queue()) return {};
   stream_state& s = *s_;
-  if (!s.has_event()) return {};
-  recv_event ev = s.front();
-  if (ev.result > 0) {
-    const std::uint32_t offset = std::exchange(s.front_offset, 0);
-    s.pop();
-    return net::received_buffer{*s.ring, ev.buffer, s.ring->buffer_data(ev.buffer) + offset,
-                                static_cast<std::size_t>(ev.result) - offset};
-  }
-  if (ev.result == 0) {
-    s.pop();
-    s.eof = true;
-    return {};
-  }
-  throw_queued_error();
+  const recv_event ev = s.front();
+  const std::uint32_t offset = std::exchange(s.front_offset, 0);
+  s.pop();
+  return net::received_buffer{*s.ring, ev.buffer, s.ring->buffer_data(ev.buffer) + offset,
+                              static_cast<std::size_t>(ev.result) - offset};
 }
 
 net::received_buffers stream_read_awaiter::take_buffers() {
   net::received_buffers out;
   if (check_outcome()) {  // a one-shot receive into the stream's own buffer
-    stream_state* home = s_;
-    if (detached_) return out;
-    if (res_ == 0) {
-      if (!home->spare) home->spare = std::move(own_);
-      return out;
+    if (lend_own_buffer()) {
+      out.set_own_buffer(*s_, std::move(own_), static_cast<std::uint32_t>(res_));
     }
-    ++home->lent;
-    out.set_own_buffer(*home, std::move(own_), static_cast<std::uint32_t>(res_));
     return out;
   }
-  stream_state& s = *s_;
-  if (!s.has_event()) return out;
-  if (s.front().result == 0) {
-    s.pop();
-    s.eof = true;
-    return out;
-  }
-  if (s.front().result < 0) throw_queued_error();
+  if (at_end_of_queue()) return out;
   // Take the data at the front; an end of stream or error behind it waits for the next call.
+  stream_state& s = *s_;
   do {
     const recv_event ev = s.front();
     const std::uint32_t offset = std::exchange(s.front_offset, 0);

@@ -73,6 +73,13 @@ class stream_read_awaiter : protected suspension, protected timer_node, protecte
   /// Throws for a read that was cancelled, timed out or cut off; true if the result is a
   /// one-shot receive's res_.
   bool check_outcome();
+  /// For a one-shot receive into the stream's own buffer: true when own_ holds res_ bytes to
+  /// lend out (counted in the stream's `lent`); false at end of stream (the buffer goes back
+  /// to the stream) or when the stream was closed under the read.
+  bool lend_own_buffer() noexcept;
+  /// Looks at the queue's front: true at end of stream (taken from the queue, or read before),
+  /// false when it holds bytes; throws for a queued error.
+  bool at_end_of_queue();
   /// Throws for the error event at the front of the queue.
   [[noreturn]] void throw_queued_error();
   [[noreturn]] void throw_closed() const;
