@@ -600,6 +600,42 @@ TEST_CASE("write_all of nothing returns at once and sends nothing", "[tcp]") {
   }());
 }
 
+TEST_CASE("a write whose deadline passed before it began sends nothing and times out", "[tcp]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto p = co_await connected_pair(l);
+    const auto server_end = p.server.local_endpoint();
+    const std::string expected = fmt::format("send on {}: deadline passed: {}", server_end,
+                                             std::strerror(ETIMEDOUT));
+    // 1 ns is gone by the time the write starts: it must not reach the kernel at all.
+    try {
+      co_await p.client.write_all("lost", 1ns);
+      FAIL("a write past its deadline went out");
+    } catch (const ringo::timed_out& e) {
+      CHECK(std::string{e.what()} == expected);
+    }
+    const std::string part = "lost too";
+    const std::array<std::span<const std::byte>, 1> parts{
+        std::as_bytes(std::span{part.data(), part.size()})};
+    try {
+      co_await p.client.write_all(parts, 1ns);
+      FAIL("a gathered write past its deadline went out");
+    } catch (const ringo::timed_out& e) {
+      CHECK(std::string{e.what()} == expected);
+    }
+    co_await p.client.write_all("after");
+    p.client.shutdown();
+    std::array<char, 32> buf{};
+    std::string got;
+    for (;;) {
+      const std::size_t n = co_await p.server.read_some(std::as_writable_bytes(std::span{buf}));
+      if (n == 0) break;
+      got.append(buf.data(), n);
+    }
+    CHECK(got == "after");
+  }());
+}
+
 TEST_CASE("a gathered write to a reset peer names it and never raises SIGPIPE", "[tcp]") {
   ringo::run([]() -> ringo::task<void> {
     auto l = tcp_listener::bind(endpoint::loopback_v4(0));
