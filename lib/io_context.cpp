@@ -9,55 +9,12 @@
 
 #include <ringo/error.hpp>
 
-#include "uring_reactor.hpp"
+#include "reactor_factory.hpp"
 
 namespace ringo {
 namespace {
 
 constexpr int ready_rounds_per_poll = 32;
-
-unsigned features_from_environment() {
-  const char* env = std::getenv("RINGO_DISABLE_FEATURES");
-  if (env == nullptr) return 0;
-  struct named {
-    std::string_view name;
-    kernel_feature bit;
-  };
-  static constexpr named names[] = {
-      {"single_issuer", kernel_feature::single_issuer},
-      {"defer_taskrun", kernel_feature::defer_taskrun},
-      {"coop_taskrun", kernel_feature::coop_taskrun},
-      {"multishot_accept", kernel_feature::multishot_accept},
-      {"provided_buffers", kernel_feature::provided_buffers},
-      {"send_zc", kernel_feature::send_zc},
-  };
-  unsigned mask = 0;
-  std::string_view rest{env};
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    const std::string_view word = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    if (word.empty()) continue;
-    if (word == "all") {
-      mask = ~0u;
-      continue;
-    }
-    bool known = false;
-    for (const auto& n : names) {
-      if (n.name == word) {
-        mask |= static_cast<unsigned>(n.bit);
-        known = true;
-      }
-    }
-    if (!known) {
-      throw std::invalid_argument(fmt::format(
-          "RINGO_DISABLE_FEATURES names an unknown feature '{}' (known: single_issuer, "
-          "defer_taskrun, coop_taskrun, multishot_accept, provided_buffers, send_zc, all)",
-          word));
-    }
-  }
-  return mask;
-}
 
 std::string describe_exception(const std::exception_ptr& e) {
   try {
@@ -134,8 +91,7 @@ void report_posted_exception(const std::exception_ptr& e) noexcept {
 }  // namespace detail
 
 io_context::io_context(io_context_options options) {
-  options.disabled_features |= features_from_environment();
-  reactor_ = detail::make_uring_reactor(options);
+  reactor_ = detail::make_reactor(options);
 }
 
 io_context::~io_context() {

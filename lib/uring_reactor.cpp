@@ -7,10 +7,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -22,18 +25,13 @@ namespace {
 // timeout liburing submits itself on kernels without IORING_FEAT_EXT_ARG.
 constexpr std::uint64_t ignored_user_data = 0;
 
-bool has(unsigned mask, kernel_feature f) {
-  return (mask & static_cast<unsigned>(f)) != 0;
-}
-
 [[noreturn]] void throw_errno(int err, const char* what) {
   throw std::system_error(err, std::system_category(), what);
 }
 
 class uring_reactor final : public reactor {
  public:
-  explicit uring_reactor(const io_context_options& options) {
-    const unsigned off = options.disabled_features;
+  explicit uring_reactor(const uring_options& options) {
     io_uring_params params{};
     params.cq_entries = options.ring_entries * 4;
     const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
@@ -45,13 +43,13 @@ class uring_reactor final : public reactor {
     };
     attempt attempts[4] = {};
     int n = 0;
-    const bool si = !has(off, kernel_feature::single_issuer);
-    if (si && !has(off, kernel_feature::defer_taskrun)) {
+    const bool si = options.single_issuer;
+    if (si && options.defer_taskrun) {
       attempts[n++] = {
           IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED, true,
           true, false};
     }
-    if (!has(off, kernel_feature::coop_taskrun)) {
+    if (options.coop_taskrun) {
       if (si) {
         attempts[n++] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
                              IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED,
@@ -89,14 +87,15 @@ class uring_reactor final : public reactor {
 
     if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
       // Opcodes stand in for kernel versions: SOCKET came with 5.19 (multishot accept, buffer
-      // rings), SEND_ZC with 6.0 (multishot receive).
+      // rings, IORING_ASYNC_CANCEL_ANY), SEND_ZC with 6.0 (multishot receive).
       const bool has_socket = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
       const bool has_send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
       io_uring_free_probe(probe);
-      features_.multishot_accept = has_socket && !has(off, kernel_feature::multishot_accept);
-      features_.send_zc = has_send_zc && !has(off, kernel_feature::send_zc);
+      features_.multishot_accept = has_socket && options.multishot_accept;
+      features_.cancel_any = has_socket && options.cancel_any;
+      features_.send_zc = has_send_zc && options.send_zc;
       buffer_size_ = options.buffer_size;  // also sizes a stream's own buffer without the ring
-      if (has_send_zc && !has(off, kernel_feature::provided_buffers)) {
+      if (has_send_zc && options.provided_buffers) {
         features_.provided_buffers = setup_buffers(options.buffer_count, options.buffer_size);
       }
     }
@@ -108,6 +107,7 @@ class uring_reactor final : public reactor {
     wake_op_.buf = &wake_value_;
     wake_op_.len = sizeof wake_value_;
     wake_op_.offset = static_cast<std::uint64_t>(-1);
+    backlog_.reserve(options.ring_entries);
   }
 
   ~uring_reactor() override {
@@ -121,14 +121,19 @@ class uring_reactor final : public reactor {
   // Requests can outlive every task: a stream or listener destroyed without close() leaves
   // its multishot request behind, cancelled, with a heap state that frees itself at the final
   // completion. Deliver those completions before the ring goes, so that memory is not lost;
-  // anything still armed is cancelled first. Bounded, in case a request ignores cancellation.
+  // anything still armed is cancelled first: with one IORING_ASYNC_CANCEL_ANY request where the
+  // kernel has it (5.19), else one cancel per request, from the list kept for that. Bounded,
+  // in case a request ignores cancellation.
   void drain() noexcept override {
     if (in_flight_ == 0 || disabled_) return;
     try {
-      io_uring_sqe* sqe = get_sqe(1);
-      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-      io_uring_sqe_set_data64(sqe, ignored_user_data);
       draining_ = true;
+      if (features_.cancel_any) {
+        push_cancel(nullptr);  // every request
+      } else {
+        push_cancel(&wake_op_);
+        for (io_operation* op : tracked_) push_cancel(op);
+      }
       const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
       while (in_flight_ > 0 && std::chrono::steady_clock::now() < until) {
         wait(std::chrono::milliseconds{50});
@@ -138,6 +143,7 @@ class uring_reactor final : public reactor {
   }
 
   void start() override {
+    owner_ = std::this_thread::get_id();
     if (disabled_) {
       // liburing 2.3 (Debian 12) declares io_uring_enable_rings but does not export it, so
       // make the register call ourselves.
@@ -153,11 +159,12 @@ class uring_reactor final : public reactor {
   void submit(io_operation& op) override {
     queue(op);
     ++in_flight_;
+    if (!features_.cancel_any) track(op);
   }
 
   void cancel(io_operation& op) override {
     op.cancel_requested = true;
-    request_cancel(op);
+    push_cancel(&op);
   }
 
   void wait(std::chrono::nanoseconds timeout) override {
@@ -170,9 +177,12 @@ class uring_reactor final : public reactor {
         timeout = std::chrono::ceil<std::chrono::nanoseconds>(left);
       }
     }
+    flush_backlog();
     enter(timeout);
     reap();
+    flush_backlog();  // what the handlers submitted, now that the completion queue advanced
     if (!deadlines_.empty()) expire_deadlines();
+    recycle_returned();
   }
 
   std::size_t in_flight() const noexcept override { return in_flight_; }
@@ -183,6 +193,10 @@ class uring_reactor final : public reactor {
   }
   std::size_t buffer_size() const noexcept override { return buffer_size_; }
   void recycle_buffer(std::uint16_t id) noexcept override {
+    if (std::this_thread::get_id() != owner_) [[unlikely]] {
+      recycle_from_other_thread(id);
+      return;
+    }
     io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size_, id,
                           io_uring_buf_ring_mask(buffer_count_), 0);
     io_uring_buf_ring_advance(buffer_ring_, 1);
@@ -195,10 +209,69 @@ class uring_reactor final : public reactor {
   }
 
  private:
-  void request_cancel(io_operation& op) {
-    io_uring_sqe* sqe = get_sqe(1);
-    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&op), 0);
+  // The buffer ring belongs to the loop's thread (the kernel reads it without a lock): a
+  // buffer given back on another thread (a received_buffer handed to a worker) waits in
+  // returned_ until the loop's next turn, which the wake-up brings soon. returned_ has room
+  // for every buffer, so this never allocates.
+  void recycle_from_other_thread(std::uint16_t id) noexcept {
+    {
+      std::lock_guard lock{returned_mutex_};
+      returned_.push_back(id);
+    }
+    returned_pending_.store(true, std::memory_order_release);
+    wake();
+  }
+
+  void recycle_returned() noexcept {
+    if (!returned_pending_.exchange(false, std::memory_order_acquire)) return;
+    std::lock_guard lock{returned_mutex_};
+    for (const std::uint16_t id : returned_) recycle_buffer(id);
+    returned_.clear();
+  }
+
+  // A request that found no free submission entry while completions were being dispatched
+  // (or behind one that did): it reaches the ring, in order, once the completion queue has
+  // advanced. Reaping never nests, so no completion is seen twice.
+  struct deferred {
+    io_operation* op;  // the request, or what to cancel (null: every request)
+    bool cancel;
+  };
+
+  // Cancels `op` (null: every request, IORING_ASYNC_CANCEL_ANY) with the next submission.
+  void push_cancel(io_operation* op) {
+    io_uring_sqe* sqe = next_sqe();
+    if (sqe == nullptr) {
+      backlog_.push_back({op, true});
+      return;
+    }
+    prepare_cancel(sqe, op);
+  }
+
+  static void prepare_cancel(io_uring_sqe* sqe, io_operation* op) {
+    if (op == nullptr) {
+      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+    } else {
+      io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(op), 0);
+    }
     io_uring_sqe_set_data64(sqe, ignored_user_data);
+  }
+
+  // The requests in flight, kept only where the kernel cannot cancel them all at once, so that
+  // drain() can cancel each. An operation knows its slot; removal swaps the last one in.
+  void track(io_operation& op) {
+    op.tracking_slot = static_cast<std::uint32_t>(tracked_.size());
+    tracked_.push_back(&op);
+  }
+  void untrack(io_operation& op) noexcept {
+    const std::uint32_t i = op.tracking_slot;
+    if (i == io_operation::no_slot) return;
+    op.tracking_slot = io_operation::no_slot;
+    io_operation* last = tracked_.back();
+    tracked_.pop_back();
+    if (last != &op) {
+      tracked_[i] = last;
+      last->tracking_slot = i;
+    }
   }
 
   // Submits what is queued and waits for completions for at most `timeout` (see wait()).
@@ -222,32 +295,64 @@ class uring_reactor final : public reactor {
     }
   }
 
-  io_uring_sqe* get_sqe(unsigned needed) {
-    // A full submission queue is flushed, never dropped.
-    if (io_uring_sq_space_left(&ring_) < needed) {
-      const int rc = io_uring_submit(&ring_);
-      if (rc < 0 && rc != -EAGAIN && rc != -EBUSY) throw_errno(-rc, "io_uring_submit");
-      while (io_uring_sq_space_left(&ring_) < needed) {
-        // The kernel could not take the entries (completion queue pressure): make room by
-        // reaping, then try again.
-        reap();
-        const int again = io_uring_submit_and_get_events(&ring_);
-        if (again < 0 && again != -EAGAIN && again != -EBUSY)
-          throw_errno(-again, "io_uring_submit");
-      }
+  // A free submission entry for the next request, or null when it must wait in the backlog:
+  // while completions are dispatched nothing may reap, and nothing may overtake the backlog.
+  io_uring_sqe* next_sqe() {
+    if (!backlog_.empty()) {
+      if (dispatching_) return nullptr;
+      flush_backlog();
+    }
+    if (io_uring_sq_space_left(&ring_) == 0) {
+      if (dispatching_) return nullptr;
+      make_room();
     }
     return io_uring_get_sqe(&ring_);
   }
 
+  // Flushes a full submission queue to the kernel, never dropping a request. Not while
+  // dispatching: it may reap.
+  void make_room() {
+    const int rc = io_uring_submit(&ring_);
+    if (rc < 0 && rc != -EAGAIN && rc != -EBUSY) throw_errno(-rc, "io_uring_submit");
+    while (io_uring_sq_space_left(&ring_) == 0) {
+      // The kernel could not take the entries (completion queue pressure): make room by
+      // reaping, then try again.
+      reap();
+      const int again = io_uring_submit_and_get_events(&ring_);
+      if (again < 0 && again != -EAGAIN && again != -EBUSY) throw_errno(-again, "io_uring_submit");
+    }
+  }
+
+  // Moves the backlog into the submission queue, in order. Not while dispatching.
+  void flush_backlog() {
+    std::size_t done = 0;
+    while (done < backlog_.size()) {
+      if (io_uring_sq_space_left(&ring_) == 0) make_room();  // may reap and add to the backlog
+      const deferred d = backlog_[done++];
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      if (d.cancel) {
+        prepare_cancel(sqe, d.op);
+      } else {
+        prepare(sqe, *d.op);
+        io_uring_sqe_set_data(sqe, d.op);
+      }
+    }
+    backlog_.clear();
+  }
+
   void queue(io_operation& op) {
-    io_uring_sqe* sqe = get_sqe(1);
-    prepare(sqe, op);
-    io_uring_sqe_set_data(sqe, &op);
     if (op.timeout.count() > 0) {
       op.timed_out = false;
       op.deadline_passed = false;
       add_deadline(op, std::chrono::steady_clock::now() + op.timeout);
     }
+    io_uring_sqe* sqe = next_sqe();
+    if (sqe == nullptr) {
+      backlog_.push_back({&op, false});
+      return;
+    }
+    prepare(sqe, op);
+    io_uring_sqe_set_data(sqe, &op);
   }
 
   // Request deadlines live in a user-space min-heap rather than in linked timeout requests:
@@ -284,14 +389,14 @@ class uring_reactor final : public reactor {
   }
 
   void add_deadline(io_operation& op, std::chrono::steady_clock::time_point at) {
-    if (op.deadline_slot != io_operation::no_deadline_slot) remove_deadline(op);
+    if (op.deadline_slot != io_operation::no_slot) remove_deadline(op);
     deadlines_.push_back({at, &op});
     sift_deadline(deadlines_.size() - 1);
   }
 
   void remove_deadline(io_operation& op) noexcept {
     const std::size_t i = op.deadline_slot;
-    op.deadline_slot = io_operation::no_deadline_slot;
+    op.deadline_slot = io_operation::no_slot;
     const deadline last = deadlines_.back();
     deadlines_.pop_back();
     if (i < deadlines_.size()) {
@@ -307,7 +412,7 @@ class uring_reactor final : public reactor {
       remove_deadline(op);
       if (op.cancel_requested) continue;  // already on its way out: that cancel decides
       op.deadline_passed = true;
-      request_cancel(op);  // submitted with the next wait
+      push_cancel(&op);  // submitted with the next wait
     }
   }
 
@@ -337,9 +442,6 @@ class uring_reactor final : public reactor {
       case io_opcode::send:
         io_uring_prep_send(sqe, op.fd, op.cbuf, op.len, op.msg_flags);
         break;
-      case io_opcode::send_zc:
-        io_uring_prep_send_zc(sqe, op.fd, op.cbuf, op.len, op.msg_flags, 0);
-        break;
       case io_opcode::recvmsg:
         io_uring_prep_recvmsg(sqe, op.fd, op.msg, op.msg_flags);
         break;
@@ -359,17 +461,8 @@ class uring_reactor final : public reactor {
       case io_opcode::close:
         io_uring_prep_close(sqe, op.fd);
         break;
-      case io_opcode::shutdown:
-        io_uring_prep_shutdown(sqe, op.fd, op.msg_flags);
-        break;
       case io_opcode::openat:
         io_uring_prep_openat(sqe, op.fd, op.path, op.msg_flags, op.len);
-        break;
-      case io_opcode::fsync:
-        io_uring_prep_fsync(sqe, op.fd, 0);
-        break;
-      case io_opcode::poll:
-        io_uring_prep_poll_add(sqe, op.fd, static_cast<unsigned>(op.msg_flags));
         break;
     }
   }
@@ -379,10 +472,19 @@ class uring_reactor final : public reactor {
       unsigned head = 0;
       unsigned seen = 0;
       io_uring_cqe* cqe = nullptr;
-      io_uring_for_each_cqe(&ring_, head, cqe) {
-        ++seen;
-        dispatch(*cqe);
+      dispatching_ = true;
+      try {
+        io_uring_for_each_cqe(&ring_, head, cqe) {
+          ++seen;
+          dispatch(*cqe);
+        }
+      } catch (...) {
+        // The wake-up's re-arm found no memory for the backlog: what was seen stays seen.
+        dispatching_ = false;
+        io_uring_cq_advance(&ring_, seen);
+        throw;
       }
+      dispatching_ = false;
       io_uring_cq_advance(&ring_, seen);
       // With NODROP, completions that did not fit wait in the kernel; flush them in.
       if (io_uring_cq_has_overflow(&ring_)) {
@@ -408,14 +510,14 @@ class uring_reactor final : public reactor {
     std::uint32_t flags = 0;
     std::uint16_t buffer_id = 0;
     if ((cqe.flags & IORING_CQE_F_MORE) != 0) flags |= more_completions;
-    if ((cqe.flags & IORING_CQE_F_NOTIF) != 0) flags |= notification;
     if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
       flags |= has_buffer;
       buffer_id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     }
     if ((flags & more_completions) == 0) {
       --in_flight_;
-      if (op.deadline_slot != io_operation::no_deadline_slot) remove_deadline(op);
+      if (op.deadline_slot != io_operation::no_slot) remove_deadline(op);
+      untrack(op);
     }
     if (cqe.res == -ECANCELED && op.deadline_passed && !op.cancel_requested) op.timed_out = true;
     op.on_complete(op, cqe.res, flags, buffer_id);  // may free `op` if this was its last
@@ -460,6 +562,7 @@ class uring_reactor final : public reactor {
                             static_cast<unsigned short>(i), mask, static_cast<int>(i));
     }
     io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(count));
+    returned_.reserve(count);
     return true;
   }
 
@@ -469,11 +572,18 @@ class uring_reactor final : public reactor {
   reactor_features features_{};
   bool disabled_ = false;
   bool draining_ = false;
+  bool dispatching_ = false;  // completion handlers run: submissions go to the backlog
   std::size_t in_flight_ = 0;
+  std::vector<deferred> backlog_;
+  std::vector<io_operation*> tracked_;  // without cancel_any: every request in flight
   std::vector<deadline> deadlines_;  // a binary min-heap on `at`
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
   io_operation wake_op_{};
+  std::thread::id owner_{};  // the thread that runs the loop (start())
+  std::mutex returned_mutex_;
+  std::vector<std::uint16_t> returned_;  // buffers given back on other threads
+  std::atomic<bool> returned_pending_{false};
   io_uring_buf_ring* buffer_ring_ = nullptr;
   std::size_t buffer_ring_bytes_ = 0;
   std::byte* buffers_ = nullptr;
@@ -523,7 +633,7 @@ std::string describe_setup_failure(int err, unsigned entries) {
   }
 }
 
-std::unique_ptr<reactor> make_uring_reactor(const io_context_options& options) {
+std::unique_ptr<reactor> make_uring_reactor(const uring_options& options) {
   return std::make_unique<uring_reactor>(options);
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include <ringo/detail/suspension.hpp>
@@ -134,6 +135,10 @@ TEST_CASE(
 }
 
 TEST_CASE("the best kernel features are probed and used", "[reactor]") {
+  if (std::getenv("RINGO_DISABLE_FEATURES") != nullptr) {
+    WARN("RINGO_DISABLE_FEATURES is set: the features are off on purpose");
+    return;
+  }
   ringo::io_context ctx;
   const auto& f = ctx.features();
   utsname u{};
@@ -152,6 +157,7 @@ TEST_CASE("the best kernel features are probed and used", "[reactor]") {
     CHECK(f.provided_buffers);
     CHECK(f.send_zc);
     CHECK(f.ext_arg);
+    CHECK(f.cancel_any);
   } else {
     SUCCEED("older kernel: the suite runs through the fallbacks listed above");
   }
@@ -238,4 +244,56 @@ TEST_CASE("a request cancelled before its deadline reports the cancellation, not
   // The finished request's deadline left with it: nothing holds the loop for 10 s.
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
   CHECK(ctx.io().in_flight() == 0);
+}
+
+TEST_CASE("a context shut down with requests in flight cancels each where cancel-any is missing",
+          "[reactor]") {
+  for (const bool cancel_any : {true, false}) {
+    DYNAMIC_SECTION((cancel_any ? "one cancel for all" : "one cancel per request")) {
+      ringo::io_context_options options;
+      if (!cancel_any) {
+        options.disabled_features = static_cast<unsigned>(ringo::kernel_feature::cancel_any);
+      }
+      ringo::io_context ctx{options};
+      ctx.run([]() -> ringo::task<void> { co_return; }());  // starts the backend
+      if (cancel_any && !ctx.features().cancel_any) {
+        WARN("the kernel has no IORING_ASYNC_CANCEL_ANY: only the per-request path runs");
+        continue;
+      }
+      CHECK(ctx.features().cancel_any == cancel_any);
+      // Reads of pipes that never get a byte: only a cancellation ends them.
+      std::array<pipe_pair, 3> pipes;
+      struct op : ringo::detail::io_operation {
+        char byte = 0;
+        int result = 1;
+        int completions = 0;
+      };
+      std::array<op, 3> ops;
+      for (std::size_t i = 0; i < ops.size(); ++i) {
+        ops[i].opcode = ringo::detail::io_opcode::read;
+        ops[i].fd = pipes[i].read_end();
+        ops[i].buf = &ops[i].byte;
+        ops[i].len = 1;
+        ops[i].offset = static_cast<std::uint64_t>(-1);
+        ops[i].on_complete = [](ringo::detail::io_operation& o, int res, std::uint32_t,
+                                std::uint16_t) noexcept {
+          auto& self = static_cast<op&>(o);
+          self.result = res;
+          ++self.completions;
+        };
+        ctx.io().submit(ops[i]);
+      }
+      ctx.io().wait(std::chrono::nanoseconds{0});  // in the kernel now
+      REQUIRE(ctx.io().in_flight() == 3);
+      const auto t0 = std::chrono::steady_clock::now();
+      ctx.io().drain();
+      CHECK(ctx.io().in_flight() == 0);
+      for (const op& o : ops) {
+        CHECK(o.completions == 1);
+        CHECK(o.result == -ECANCELED);
+      }
+      // drain() gives up after a second; cancelled reads come back long before.
+      CHECK(std::chrono::steady_clock::now() - t0 < 900ms);
+    }
+  }
 }

@@ -13,6 +13,7 @@
 #include <ringo/future.hpp>
 #include <ringo/generator.hpp>
 #include <ringo/io_context.hpp>
+#include <ringo/io_context_options.hpp>
 #include <ringo/mutex.hpp>
 #include <ringo/net.hpp>
 #include <ringo/net/endpoint.hpp>

@@ -20,23 +20,18 @@ enum class io_opcode : std::uint8_t {
   write,     // fd, cbuf, len, offset
   recv,      // fd, buf, len, msg_flags; or a provided buffer with select_buffer
   send,      // fd, cbuf, len, msg_flags
-  send_zc,   // zero-copy send: one result completion, then a notification completion
   recvmsg,   // fd, msg, msg_flags
   sendmsg,   // fd, msg, msg_flags
   accept,    // fd, addr, addrlen, flags (SOCK_CLOEXEC ...)
   connect,   // fd, addr, addr_len
   close,     // fd
-  shutdown,  // fd, how (in msg_flags)
   openat,    // dirfd, path, open flags (msg_flags), mode (len)
-  fsync,     // fd
-  poll,      // fd, poll mask (msg_flags)
 };
 
 /// Completion flags handed to on_complete.
 enum completion_flags : std::uint32_t {
   more_completions = 1u << 0,  // a multishot request stays armed
   has_buffer = 1u << 1,        // the result names a provided buffer: see buffer_id
-  notification = 1u << 2,      // send_zc: the kernel is done with the buffer
 };
 
 struct io_operation {
@@ -56,9 +51,11 @@ struct io_operation {
     const char* path;
   };
   std::uint32_t len = 0;  // buffer length; connect: address length; openat: mode
-  int msg_flags = 0;      // MSG_*, accept/open flags, shutdown's how, poll mask
-  socklen_t* addr_len = nullptr;
-  std::uint64_t offset = 0;
+  int msg_flags = 0;      // MSG_*, accept/open flags
+  union {
+    socklen_t* addr_len = nullptr;  // accept
+    std::uint64_t offset;           // read, write (-1: the current position)
+  };
   /// A deadline for this request alone, from submission; zero for none. When it passes the
   /// request is cancelled: it completes with -ECANCELED (unless it won the race) and
   /// timed_out is set.
@@ -67,8 +64,9 @@ struct io_operation {
   bool cancel_requested = false;
   // ---- the backend's own bookkeeping ----
   bool deadline_passed = false;  // the backend cancelled the request for its deadline
-  std::uint32_t deadline_slot = no_deadline_slot;  // where it is in the backend's deadline heap
-  static constexpr std::uint32_t no_deadline_slot = ~std::uint32_t{0};
+  static constexpr std::uint32_t no_slot = ~std::uint32_t{0};
+  std::uint32_t deadline_slot = no_slot;  // where it is in the backend's deadline heap
+  std::uint32_t tracking_slot = no_slot;  // where it is in the backend's list of requests
 };
 
 /// Kernel features the loop may use; each has a fallback path.
@@ -79,7 +77,8 @@ struct reactor_features {
   bool multishot_accept = false;
   bool provided_buffers = false;  // buffer rings, and multishot recv into them
   bool send_zc = false;
-  bool ext_arg = false;  // waits with a timeout need no timeout request
+  bool ext_arg = false;     // waits with a timeout need no timeout request
+  bool cancel_any = false;  // one request cancels every request (drain)
 };
 
 class reactor {
