@@ -30,6 +30,7 @@ bool close_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (!prepare()) {
     // Cancelled before it started: close at once so the descriptor is not lost.
     ::close(fd);
+    closed_at_once_ = true;
     return false;
   }
   submit_now(std::chrono::nanoseconds{0});
@@ -37,6 +38,12 @@ bool close_awaiter::await_suspend(std::coroutine_handle<> h) {
   cancel = nullptr;
   park(h);
   return true;
+}
+
+close_awaiter::~close_awaiter() {
+  // Never awaited (`(void)s.close();`): the stream already let go of the descriptor, so this
+  // is the last one that can close it.
+  if (fd >= 0 && !submitted_ && !closed_at_once_) ::close(fd);
 }
 
 void close_awaiter::await_resume() {

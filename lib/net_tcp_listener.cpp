@@ -14,28 +14,32 @@
 
 namespace ringo::detail {
 
-listener_state::listener_state(int fd_, const net::endpoint& local_) noexcept : local(local_) {
-  on_complete = &listener_state::on_accept;
+listener_state::listener_state(int fd_, const net::endpoint& local_) noexcept
+    : socket_state(nullptr, fd_, &listener_state::on_accept), local(local_) {
   opcode = io_opcode::accept;
-  multishot = true;
-  fd = fd_;
   addr = nullptr;      // each connection's peer is read with getpeername: one sockaddr cannot
   addr_len = nullptr;  // serve a stream of completions
   msg_flags = SOCK_CLOEXEC;
 }
 
-void listener_state::arm() {
-  cancel_requested = false;
-  timed_out = false;
-  ring->submit(*this);
-  armed = true;
+void listener_state::push(int fd_or_error) noexcept {
+  try {
+    queue_.push_back(fd_or_error);
+  } catch (...) {
+    if (fd_or_error >= 0) {
+      ::close(fd_or_error);  // no memory to queue it: refuse the connection
+    } else if (failure_ == 0) {
+      failure_ = fd_or_error;
+    }
+  }
 }
 
 int listener_state::pop() noexcept {
-  const int v = queue[head++];
-  if (head == queue.size()) {
-    queue.clear();
-    head = 0;
+  if (head_ == queue_.size()) return std::exchange(failure_, 0);
+  const int v = queue_[head_++];
+  if (head_ == queue_.size()) {
+    queue_.clear();
+    head_ = 0;
   }
   return v;
 }
@@ -43,49 +47,26 @@ int listener_state::pop() noexcept {
 void listener_state::on_accept(io_operation& op, int res, std::uint32_t flags,
                                std::uint16_t) noexcept {
   auto& s = static_cast<listener_state&>(op);
-  const bool more = (flags & more_completions) != 0;
-  if (!more) {
-    s.armed = false;
-    if (s.orphaned) s.context->remove_orphan();  // the kernel has let go of the state
-  }
-  try {
-    if (res >= 0) {
-      if (s.orphaned) {
-        ::close(res);
-      } else {
-        s.queue.push_back(res);
-      }
-    } else if (res == -ECANCELED && (s.pausing || s.orphaned)) {
-      // our own cancellation
-    } else if (!s.orphaned) {
-      // The multishot accept ended (EMFILE, ENFILE, ...). It is armed again only when a task
-      // calls accept(), so a full descriptor table costs nothing while no one asks.
-      s.queue.push_back(res);
-    }
-  } catch (...) {
-    if (res >= 0) ::close(res);  // no memory to queue it: refuse the connection
-  }
-  if (!more) s.pausing = false;
+  const bool ours = res == -ECANCELED && (s.pausing || s.orphaned);
+  s.note_completion(flags);
   if (s.orphaned) {
-    if (!s.armed) delete &s;
+    if (res >= 0) ::close(res);
+    s.free_if_unused();
     return;
   }
-  try {
-    if (s.armed && !s.pausing && s.pending() >= pause_at) {
-      s.pausing = true;
-      s.ring->cancel(s);
-    }
-    accept_awaiter* w = s.waiter;
-    if (w == nullptr || w->mode_ != accept_awaiter::mode::waiting) return;
-    if (s.pending() != 0) {
-      w->wake_waiter();
-    } else if (!s.armed) {
+  // The multishot accept ends on an error (EMFILE, ENFILE, ...). It is armed again only when
+  // a task calls accept(), so a full descriptor table costs nothing while no one asks.
+  if (!ours) s.push(res);
+  if (s.pending() >= pause_at) s.pause();
+  accept_awaiter* w = s.waiter;
+  if (w == nullptr || w->mode_ != accept_awaiter::mode::waiting) return;
+  if (s.pending() != 0) {
+    w->wake_waiter();
+  } else if (!s.armed) {
+    try {
       s.arm();  // our pause ended with a task waiting: listen on
-    }
-  } catch (...) {
-    accept_awaiter* w = s.waiter;
-    if (w != nullptr && w->mode_ == accept_awaiter::mode::waiting) {
-      s.queue.push_back(-ENOMEM);
+    } catch (...) {
+      if (s.failure_ == 0) s.failure_ = -ENOMEM;
       w->wake_waiter();
     }
   }
@@ -93,24 +74,13 @@ void listener_state::on_accept(io_operation& op, int res, std::uint32_t flags,
 
 void listener_state::orphan() noexcept {
   orphaned = true;
-  while (pending() != 0) {
+  while (head_ != queue_.size()) {
     const int v = pop();
     if (v >= 0) ::close(v);
   }
+  failure_ = 0;
   if (waiter != nullptr) std::exchange(waiter, nullptr)->detach();
-  if (armed && !pausing) {
-    pausing = true;
-    try {
-      ring->cancel(*this);
-    } catch (...) {
-    }
-  }
-  ::close(fd);
-  if (armed) {
-    context->add_orphan();  // the context keeps reaping until the request is back
-  } else {
-    delete this;
-  }
+  let_go(true);
 }
 
 // ---- accept_awaiter ------------------------------------------------------------------------
@@ -123,23 +93,14 @@ bool accept_awaiter::await_ready() {
 }
 
 bool accept_awaiter::await_suspend(std::coroutine_handle<> h) {
+  if (s_->orphaned) throw_closed();  // closed after this accept was made, before it began
   if (!prepare()) return false;
-  if (s_->context == nullptr) {
-    s_->context = context;
-    s_->ring = &context->io();
-  } else if (s_->context != context) {
-    throw std::logic_error(fmt::format(
-        "tcp_listener on {} accepted from a second io_context: a listener belongs to the "
-        "context of its first accept; bind one listener per context (listen_options::reuse_port)",
-        s_->local));
-  }
   if (s_->pending() != 0) return false;
   if (s_->waiter != nullptr) {
     throw std::logic_error(fmt::format(
         "two tasks accept on {} at once: accept in one task and spawn a task per connection",
         s_->local));
   }
-  local_ = s_->local;
   describe = [](const wait_node& n, std::string& out) {
     out += static_cast<const accept_awaiter&>(n).what();
   };
@@ -180,7 +141,6 @@ void accept_awaiter::wake_waiter() noexcept {
 
 void accept_awaiter::detach() noexcept {
   detached_ = true;
-  s_ = nullptr;
   if (mode_ == mode::waiting) {
     context->remove_timer(*this);
     wake();
@@ -195,7 +155,7 @@ void accept_awaiter::detach() noexcept {
 void accept_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
   auto& self = static_cast<accept_awaiter&>(op);
   self.res_ = res;
-  if (self.s_ != nullptr && self.s_->waiter == &self) self.s_->waiter = nullptr;
+  if (self.s_->waiter == &self) self.s_->waiter = nullptr;
   self.wake();
 }
 
@@ -219,7 +179,12 @@ void accept_awaiter::on_deadline(timer_node& t) noexcept {
 }
 
 std::string accept_awaiter::what() const {
-  return fmt::format("accept on {}", local_);
+  return fmt::format("accept on {}", s_->local);
+}
+
+void accept_awaiter::throw_closed() const {
+  throw std::system_error(EBADF, std::system_category(),
+                          what() + ": the listener was closed while this task waited");
 }
 
 net::tcp_stream accept_awaiter::await_resume() {
@@ -231,8 +196,7 @@ net::tcp_stream accept_awaiter::await_resume() {
     }
     if (detached_) {
       if (res_ >= 0) ::close(res_);
-      throw std::system_error(EBADF, std::system_category(),
-                              what() + ": the listener was closed while this task waited");
+      throw_closed();
     }
     if (cancelled) task->cancel_pending = true;  // a connection arrived anyway: keep it
     fd_or_error = res_;
@@ -248,12 +212,8 @@ net::tcp_stream accept_awaiter::await_resume() {
     if (cancelled)
       throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
                                                      : what() + ": operation cancelled");
-    if (detached_) {
-      throw std::system_error(EBADF, std::system_category(),
-                              what() + ": the listener was closed while this task waited");
-    }
+    if (detached_) throw_closed();
     if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
-    local_ = s_->local;
     fd_or_error = s_->pop();
     if (fd_or_error >= 0) {
       sockaddr_storage ss{};
@@ -305,6 +265,14 @@ detail::accept_awaiter tcp_listener::accept(std::chrono::nanoseconds timeout,
   if (s_ == nullptr) {
     throw std::logic_error(
         "tcp_listener::accept on an empty listener (closed or moved from): bind one first");
+  }
+  if (io_context::current() == nullptr) detail::throw_outside_loop();
+  if (!s_->on_owner_thread()) {
+    throw std::logic_error(fmt::format(
+        "tcp_listener on {} accepted from a second io_context: a listener belongs to the "
+        "context of its first accept ({}); bind one listener per context "
+        "(listen_options::reuse_port)",
+        s_->local, fmt::ptr(s_->context)));
   }
   return detail::accept_awaiter{*s_, timeout, where};
 }

@@ -38,21 +38,23 @@ std::size_t own_buffer_size(reactor& r) {
 // ---- stream_state ------------------------------------------------------------------------
 
 stream_state::stream_state(io_context& ctx, int fd_, const net::endpoint& peer_) noexcept
-    : context(&ctx), ring(&ctx.io()), peer(peer_) {
-  on_complete = &stream_state::on_recv;
+    : socket_state(&ctx, fd_, &stream_state::on_recv), peer(peer_) {
   opcode = io_opcode::recv;
-  multishot = true;
   select_buffer = true;
-  fd = fd_;
 }
 
-void stream_state::push(recv_event e) {
+bool stream_state::push(recv_event e) noexcept {
   if (overflow_head_ == overflow_.size() && ring_count_ < inline_capacity) {
     ring_[(ring_head_ + ring_count_) % inline_capacity] = e;
     ++ring_count_;
-    return;
+    return true;
   }
-  overflow_.push_back(e);
+  try {
+    overflow_.push_back(e);
+    return true;
+  } catch (...) {
+    return false;
+  }
 }
 
 void stream_state::pop() noexcept {
@@ -61,98 +63,94 @@ void stream_state::pop() noexcept {
     --ring_count_;
     return;
   }
+  if (overflow_head_ == overflow_.size()) {
+    failure_ = {0, 0};  // the failure is taken once
+    return;
+  }
   if (++overflow_head_ == overflow_.size()) {
     overflow_.clear();
     overflow_head_ = 0;
   }
 }
 
-void stream_state::arm() {
-  cancel_requested = false;
-  timed_out = false;
-  ring->submit(*this);
-  armed = true;
-}
-
-void stream_state::free_if_unused() noexcept {
-  if (orphaned && !armed && lent == 0 && users == 0) delete this;
-}
-
+// No path here allocates after a failure, and every provided buffer that is not queued goes
+// straight back to the ring: a completion handler is noexcept, and a buffer it drops is lost to
+// every stream of the context.
 void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
                            std::uint16_t buffer) noexcept {
   auto& s = static_cast<stream_state&>(op);
-  const bool more = (flags & more_completions) != 0;
-  if (!more) {
-    s.armed = false;
-    if (s.orphaned) s.context->remove_orphan();  // the kernel has let go of the state
-  }
-  try {
-    if ((flags & has_buffer) != 0 && (res <= 0 || s.orphaned)) {
-      s.ring->recycle_buffer(buffer);
-    } else if (res > 0 && (flags & has_buffer) != 0) {
-      s.push({res, buffer});
-    } else if (res == 0) {
-      if (!s.orphaned) s.push({0, 0});
-    } else if (res == -ECANCELED && (s.pausing || s.orphaned)) {
-      // our own cancellation: nothing to report
-    } else if (res == -ENOBUFS) {
-      s.starved = true;  // the ring is dry; bytes stay in the socket until a read asks
-    } else if (res < 0 && !s.orphaned) {
-      s.push({res, 0});
-    }
-    if (!more) s.pausing = false;
+  const bool ours = res == -ECANCELED && (s.pausing || s.orphaned);
+  s.note_completion(flags);
+  const bool data = res > 0 && (flags & has_buffer) != 0;
+  if ((flags & has_buffer) != 0 && !data) s.ring->recycle_buffer(buffer);  // no bytes in it
+  if (s.orphaned || s.failure_.result != 0) {
+    // Nobody will read it, or the queue already ended in an error it must not be read past.
+    if (data) s.ring->recycle_buffer(buffer);
     if (s.orphaned) {
       s.free_if_unused();
       return;
     }
-    if (s.armed && !s.pausing && s.queued() >= pause_at) {
-      s.pausing = true;
-      s.ring->cancel(s);
+  } else if (data) {
+    if (!s.push({res, buffer})) {
+      s.ring->recycle_buffer(buffer);
+      s.fail(-ENOMEM);  // these bytes are lost: the stream must not go on as if they came
     }
-    stream_read_awaiter* r = s.reader;
-    if (r == nullptr || r->mode_ != stream_read_awaiter::mode::waiting) return;
-    if (s.has_event()) {
+  } else if (res == 0) {
+    if (!s.push({0, 0})) s.fail(-ENOMEM);
+  } else if (ours) {
+    // our own cancellation: nothing to report
+  } else if (res == -ENOBUFS) {
+    s.starved = true;  // the ring is dry; bytes stay in the socket until a read asks
+  } else if (res < 0) {
+    if (!s.push({res, 0})) s.fail(res);
+  }
+  if (s.queued() >= pause_at) s.pause();
+  stream_read_awaiter* r = s.reader;
+  if (r == nullptr || r->mode_ != stream_read_awaiter::mode::waiting) return;
+  if (s.has_event()) {
+    r->wake_reader();
+  } else if (!s.armed) {
+    if (s.starved) {
+      s.starved = false;
+      r->switch_to_oneshot();
+      return;
+    }
+    try {
+      s.arm();
+    } catch (...) {
+      // The backend could not take the request: fail the reader rather than leave it waiting
+      // for completions that will not come.
+      s.fail(-ENOMEM);
       r->wake_reader();
-    } else if (!s.armed) {
-      if (s.starved) {
-        s.starved = false;
-        r->switch_to_oneshot();
-      } else {
-        s.arm();
-      }
-    }
-  } catch (...) {
-    // Only a failing io_uring_enter or memory exhaustion lands here: fail the reader rather
-    // than leave it waiting for completions that will not come.
-    if (!s.orphaned && s.reader != nullptr &&
-        s.reader->mode_ == stream_read_awaiter::mode::waiting) {
-      s.push({-ENOMEM, 0});
-      s.reader->wake_reader();
     }
   }
 }
 
 void stream_state::orphan(bool close_fd) noexcept {
   orphaned = true;
-  while (has_event()) {
+  while (ring_count_ + (overflow_.size() - overflow_head_) != 0) {
     if (front().result > 0) ring->recycle_buffer(front().buffer);
     pop();
   }
+  failure_ = {0, 0};
   if (reader != nullptr) std::exchange(reader, nullptr)->detach();
-  if (armed && !pausing) {
-    pausing = true;
-    try {
-      ring->cancel(*this);
-    } catch (...) {
-    }
-  }
-  if (close_fd) ::close(fd);
-  // While the kernel still holds the multishot request, the context keeps reaping for it.
-  if (armed) context->add_orphan();
-  free_if_unused();
+  if (writer != nullptr) std::exchange(writer, nullptr)->detach();
+  let_go(close_fd);
 }
 
 void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer) noexcept {
+  if (home.context != io_context::current()) [[unlikely]] {
+    // Released on another thread: the state belongs to its loop's thread, so the buffer goes
+    // back there. Without memory for that, the buffer is freed here and the state, which can
+    // no longer know it is unused, is left to leak rather than race.
+    try {
+      home.context->post([&home, b = std::move(buffer)]() mutable {
+        return_spare_buffer(home, std::move(b));
+      });
+    } catch (...) {
+    }
+    return;
+  }
   --home.lent;
   if (!home.orphaned && !home.spare) home.spare = std::move(buffer);
   home.free_if_unused();
@@ -162,7 +160,7 @@ void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer
 
 bool stream_read_awaiter::await_ready() {
   if (!whole_buffer_ && into_.empty()) return true;
-  if (!s_->eof && !s_->has_event()) return false;
+  if (s_->orphaned || (!s_->eof && !s_->has_event())) return false;
   // Something is queued: take it without suspending, unless a cancellation must be delivered.
   io_context* ctx = io_context::current();
   task_record* t = ctx != nullptr ? ctx->running_task_or_null() : nullptr;
@@ -170,6 +168,7 @@ bool stream_read_awaiter::await_ready() {
 }
 
 bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
+  if (s_->orphaned) throw_closed();  // closed after this read was made, before it began
   if (!prepare()) return false;
   if (s_->eof || s_->has_event()) return false;
   if (s_->reader != nullptr) {
@@ -437,6 +436,16 @@ stream_send_awaiter::stream_send_awaiter(stream_state& s,
 }
 
 bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
+  if (s_->orphaned) {
+    detached_ = true;  // closed before this part of the write began: await_resume throws EBADF
+    return false;
+  }
+  if (s_->writer != nullptr) {
+    throw std::logic_error(fmt::format(
+        "two tasks write to the tcp_stream connected to {} at once (their bytes would "
+        "interleave): write from one task, or take turns with a ringo::mutex",
+        s_->peer));
+  }
   const std::chrono::nanoseconds limit = time_left(until_);
   if (limit.count() < 0) {
     timed_out_early_ = true;  // passed before the first send (between two parts of a long write)
@@ -444,7 +453,23 @@ bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
   }
   prepare_send();
   describe = &describe_send;
-  return start(h, limit);
+  if (!start(h, limit)) return false;
+  s_->writer = this;  // so that a close lets the write go before the descriptor is reused
+  return true;
+}
+
+void stream_send_awaiter::detach() noexcept {
+  detached_ = true;
+  try {
+    context->io().cancel(*this);  // the task resumes when the send has completed
+  } catch (...) {
+    // No memory to queue the cancel: the send completes by itself, and nothing follows it.
+  }
+}
+
+void stream_send_awaiter::finish() noexcept {
+  if (s_->writer == this) s_->writer = nullptr;
+  wake();
 }
 
 void stream_send_awaiter::prepare_send() noexcept {
@@ -483,13 +508,14 @@ void stream_send_awaiter::on_sent(io_operation& op, int res, std::uint32_t,
   self.res_ = res;
   if (res > 0) {
     self.consume(static_cast<std::size_t>(res));
-    if (self.left_ != 0 && !self.cancelled) {
-      // A short write: send the rest without a trip through the task.
+    // A short write: send the rest without a trip through the task, unless the stream was
+    // closed meanwhile (its descriptor number may already belong to another connection).
+    if (self.left_ != 0 && !self.cancelled && !self.detached_) {
       const std::chrono::nanoseconds left = time_left(self.until_);
       if (left.count() < 0) {
         self.res_ = -ECANCELED;
         self.timed_out = true;
-        self.wake();
+        self.finish();
         return;
       }
       try {
@@ -501,12 +527,18 @@ void stream_send_awaiter::on_sent(io_operation& op, int res, std::uint32_t,
       }
     }
   }
-  self.wake();
+  self.finish();
 }
 
 void stream_send_awaiter::await_resume() {
   if (left_ == 0 && !submitted_) return;  // nothing to send
   auto what = [this] { return fmt::format("send on {}", s_->peer); };
+  if (detached_ && left_ != 0) {
+    throw std::system_error(
+        EBADF, std::system_category(),
+        fmt::format("{}: the stream was closed while this task wrote to it ({} bytes not sent)",
+                    what(), left_));
+  }
   if (timed_out_early_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
   if (failed_to_continue_) throw_io_error(ENOMEM, what());
   const int res = result(what);
@@ -603,17 +635,32 @@ class sendmsg_all_awaiter final : public stream_send_awaiter {
   std::array<iovec, max_parts> iov_;
 };
 
-// The gathered writes' tasks: the stream must outlive them (tcp_stream::write_all says so), and
-// the awaiter holds its state from the first co_await on.
-task<void> send_parts(stream_state& s, std::span<const std::span<const std::byte>> parts,
+// The tasks behind write_all(parts) and read_exact take the state as a held parameter: the
+// hold starts when the task is made, so a stream closed or destroyed before the task first runs
+// leaves it a valid, orphaned state (and an EBADF), never a dangling one.
+task<void> send_parts(state_hold<stream_state> s, std::span<const std::span<const std::byte>> parts,
                       std::chrono::nanoseconds timeout, std::source_location where) {
-  sendmsg_all_awaiter send{s, deadline_after(timeout), where};
+  sendmsg_all_awaiter send{*s, deadline_after(timeout), where};
   std::size_t i = 0;
   while (i < parts.size()) {
     send.clear();
     while (i < parts.size() && send.add(parts[i]))
       ++i;
     co_await send;
+  }
+}
+
+task<void> read_all(state_hold<stream_state> s, std::span<std::byte> buf,
+                    std::chrono::nanoseconds timeout, std::source_location where) {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    const std::size_t n = co_await read_some_awaiter{*s, buf.subspan(done), false, timeout, where};
+    if (n == 0) {
+      throw std::system_error(ENODATA, std::system_category(),
+                              fmt::format("recv on {}: end of stream after {} of {} bytes",
+                                          s->peer, done, buf.size()));
+    }
+    done += n;
   }
 }
 
@@ -633,6 +680,12 @@ detail::stream_state& tcp_stream::state(const char* op) const {
         "tcp_stream::{} on an empty stream (closed, moved from or never connected): connect "
         "or accept first",
         op));
+  }
+  // Checked before anything is submitted: a foreign thread would submit to the owner's ring
+  // and put its timers on its own context.
+  if (s_->context != io_context::current()) [[unlikely]] {
+    detail::throw_foreign_context(
+        fmt::format("tcp_stream::{} on the stream connected to {}", op, s_->peer), s_->context);
   }
   return *s_;
 }
@@ -701,16 +754,7 @@ detail::read_some_awaiter tcp_stream::read_some(std::span<std::byte> buf,
 
 task<void> tcp_stream::read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout,
                                   std::source_location where) {
-  std::size_t done = 0;
-  while (done < buf.size()) {
-    const std::size_t n = co_await read_some(buf.subspan(done), timeout, where);
-    if (n == 0) {
-      throw std::system_error(ENODATA, std::system_category(),
-                              fmt::format("recv on {}: end of stream after {} of {} bytes",
-                                          s_->peer, done, buf.size()));
-    }
-    done += n;
-  }
+  return detail::read_all(detail::state_hold{state("read_exact")}, buf, timeout, where);
 }
 
 detail::receive_awaiter tcp_stream::receive(std::chrono::nanoseconds timeout,
@@ -731,7 +775,7 @@ detail::send_all_awaiter tcp_stream::write_all(std::span<const std::byte> data,
 
 task<void> tcp_stream::write_all(std::span<const std::span<const std::byte>> parts,
                                  std::chrono::nanoseconds timeout, std::source_location where) {
-  return detail::send_parts(state("write_all"), parts, timeout, where);
+  return detail::send_parts(detail::state_hold{state("write_all")}, parts, timeout, where);
 }
 
 detail::send_batch_awaiter tcp_stream::write_all(const received_buffers& bufs,
@@ -749,6 +793,7 @@ void tcp_stream::shutdown() {
 
 detail::stream_close_awaiter tcp_stream::close(std::source_location where) {
   if (s_ == nullptr) return detail::stream_close_awaiter{-1, endpoint{}, where};
+  state("close");
   detail::stream_state* s = std::exchange(s_, nullptr);
   const int fd = s->fd;
   const endpoint peer = s->peer;

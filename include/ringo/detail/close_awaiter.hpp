@@ -10,9 +10,10 @@
 namespace ringo::detail {
 
 /// close(): the descriptor closed through the ring. Not cancellable: a close cancelled before
-/// it ran would leak the descriptor, and it is quick. What it closes is put into words only
-/// for a task listing or an error (the derived awaiter's `name`), so a close that succeeds
-/// formats nothing.
+/// it ran would leak the descriptor, and it is quick. An awaiter dropped without being awaited
+/// closes the descriptor itself, so the descriptor is closed exactly once whatever becomes of
+/// the awaiter. What it closes is put into words only for a task listing or an error (the
+/// derived awaiter's `name`), so a close that succeeds formats nothing.
 class close_awaiter : protected io_awaiter {
  public:
   close_awaiter(const close_awaiter&) = delete;
@@ -30,10 +31,11 @@ class close_awaiter : protected io_awaiter {
       : io_awaiter(where), name_(name) {
     this->fd = fd;
   }
-  ~close_awaiter() = default;
+  ~close_awaiter();
 
  private:
   name_fn name_;
+  bool closed_at_once_ = false;  // cancelled before it began: closed without the ring
 };
 
 /// A file's close: its text is formatted up front (files close seldom; the file's name may be

@@ -38,7 +38,7 @@ class io_awaiter : protected suspension, protected io_operation {
 
   /// Submits the prepared request and parks the task; returns false (do not suspend) when a
   /// cancellation was pending, which result() then throws. `limit`: a deadline for this request
-  /// (a linked timeout), zero for none.
+  /// (the backend cancels it when the deadline passes), zero for none.
   bool start(std::coroutine_handle<> h, std::chrono::nanoseconds limit) {
     if (!prepare()) return false;
     submit_now(limit);

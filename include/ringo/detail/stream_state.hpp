@@ -1,10 +1,10 @@
 #pragma once
-// What a connected TCP stream keeps on the heap: its descriptor, its peer, and, with provided
-// buffers, the one multishot receive that stays armed and the completions that arrived while
-// no one was reading. One allocation per connection, none per read; the stream object itself
-// only holds a pointer, so it can move while the kernel writes into the state. An idle
-// connection costs this state (about 220 bytes) and its task's frame: the awaiters keep a
-// pointer to the state rather than copies of the peer, and name it only when they fail.
+// What a connected stream keeps on the heap (a socket_state): its peer, the one multishot
+// receive that stays armed with provided buffers and the completions that arrived while no one
+// was reading, and the reader and writer in flight. One allocation per connection, none per
+// read. An idle connection costs this state (about 220 bytes) and its task's frame: the
+// awaiters keep a pointer to the state rather than copies of the peer, and name it only when
+// they fail.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <ringo/detail/reactor.hpp>
+#include <ringo/detail/socket_state.hpp>
 #include <ringo/net/endpoint.hpp>
 
 namespace ringo {
@@ -21,6 +22,7 @@ class io_context;
 namespace ringo::detail {
 
 class stream_read_awaiter;
+class stream_send_awaiter;
 
 /// One completion of the multishot receive waiting to be read.
 struct recv_event {
@@ -28,59 +30,54 @@ struct recv_event {
   std::uint16_t buffer;  // the provided buffer holding the bytes
 };
 
-class stream_state final : public io_operation {
+class stream_state final : public socket_state<stream_state> {
  public:
   stream_state(io_context& ctx, int fd, const net::endpoint& peer) noexcept;
-  stream_state(const stream_state&) = delete;
-  stream_state& operator=(const stream_state&) = delete;
 
-  /// Called when the stream lets go (destroyed, or closing): gives queued buffers back, fails a
-  /// waiting reader, cancels the multishot receive, and frees the state now or at the
-  /// receive's final completion. Closes the descriptor when `close_fd`.
+  /// Called when the stream lets go (destroyed, or closing): gives queued buffers back, lets
+  /// the reader and the writer in flight go (their requests are cancelled: no part of a write
+  /// goes out once the descriptor number may be reused), cancels the multishot receive, and
+  /// frees the state now or when the last thing that refers to it is done. Closes the
+  /// descriptor when `close_fd`.
   void orphan(bool close_fd) noexcept;
 
-  // ---- the receive queue ----
+  // ---- the receive queue: events in arrival order, then a failure, if one happened ----
   [[nodiscard]] bool has_event() const noexcept { return queued() != 0; }
   [[nodiscard]] std::size_t queued() const noexcept {
-    return ring_count_ + (overflow_.size() - overflow_head_);
+    return ring_count_ + (overflow_.size() - overflow_head_) + (failure_.result != 0 ? 1 : 0);
   }
   [[nodiscard]] recv_event& front() noexcept {
-    return ring_count_ != 0 ? ring_[ring_head_] : overflow_[overflow_head_];
+    if (ring_count_ != 0) return ring_[ring_head_];
+    return overflow_head_ != overflow_.size() ? overflow_[overflow_head_] : failure_;
   }
   void pop() noexcept;
-  void push(recv_event e);
-
-  /// Arms the multishot receive.
-  void arm();
-  /// Frees the state if nothing holds it any more.
-  void free_if_unused() noexcept;
-
-  /// An awaiter (read, write) that refers to the state takes a hold for its lifetime, so that
-  /// the peer is still there for its error message after the stream let go.
-  void hold() noexcept { ++users; }
-  void unhold() noexcept {
-    --users;
-    free_if_unused();
+  /// Queues an event; false when no memory was left for it (nothing was queued).
+  [[nodiscard]] bool push(recv_event e) noexcept;
+  /// Ends the queue with error `err` (-errno): what comes after is dropped, the reader takes
+  /// the error once the events before it are read. Allocates nothing.
+  void fail(int err) noexcept {
+    if (failure_.result == 0) failure_ = {err, 0};
+    pause();
   }
 
-  // The descriptor is io_operation::fd.
-  io_context* context;
-  reactor* ring;  // the context's backend: completions may arrive while the context winds down
+  /// Arms the multishot receive.
+  using socket_state::arm;
+
   net::endpoint peer;
-  bool armed = false;              // the multishot receive is in the kernel
-  bool pausing = false;            // we cancelled it to stop taking buffers while nobody reads
-  bool starved = false;            // its last run ended because the ring had no buffer
+  bool starved = false;            // the multishot receive's last run ended: the ring had no buffer
   bool eof = false;                // end of stream was read
-  bool orphaned = false;           // no stream refers to the state any more
   std::uint32_t front_offset = 0;  // bytes of the front event already read
-  unsigned lent = 0;               // own receive buffers out in received_buffers
-  unsigned users = 0;              // awaiters that hold the state (hold/unhold)
   stream_read_awaiter* reader = nullptr;
+  stream_send_awaiter* writer = nullptr;
   std::unique_ptr<std::byte[]> spare;  // the receive() buffer without provided buffers
 
   /// Completions queued past this many pause the multishot receive, so that a stream no one
   /// reads leaves its bytes in the socket (and TCP's window) rather than in the shared ring.
   static constexpr std::size_t pause_at = 8;
+
+ private:
+  friend class socket_state<stream_state>;
+  friend void return_spare_buffer(stream_state&, std::unique_ptr<std::byte[]>) noexcept;
 
  private:
   static void on_recv(io_operation& op, int res, std::uint32_t flags,
@@ -96,6 +93,7 @@ class stream_state final : public io_operation {
   // Completions that found the inline ring full: grown on demand, kept for the next burst.
   // Every event in the ring is older than every event in the overflow.
   std::vector<recv_event> overflow_;
+  recv_event failure_{0, 0};  // result < 0 once the queue ended with an error
 };
 
 }  // namespace ringo::detail

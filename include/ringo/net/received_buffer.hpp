@@ -22,7 +22,9 @@ namespace ringo::net {
 /// in a buffer of the context's shared ring, which goes back to the ring when this is destroyed
 /// or release()d; on kernels without them, in the stream's own receive buffer. Empty at end of
 /// stream. Must not outlive the io_context (nor, without provided buffers, reading again from
-/// the stream while an earlier one is alive costs a new buffer).
+/// the stream while an earlier one is alive costs a new buffer). May be released on any thread
+/// (handed to a thread_pool job, say): a buffer given back on a thread that does not run its
+/// context returns to it in the loop's next turn.
 class received_buffer {
  public:
   received_buffer() noexcept = default;

@@ -19,7 +19,8 @@ namespace ringo::net {
 /// (tcp_stream::receive_some). With provided buffers the bytes sit in buffers of the context's
 /// shared ring, which go back to the ring when the batch is destroyed or release()d; on kernels
 /// without them, in one buffer of the stream's own. Empty at end of stream. Must not outlive
-/// the io_context. Write it back out with tcp_stream::write_all(bufs): one gathered send.
+/// the io_context; may be released on any thread, as a received_buffer. Write it back out with
+/// tcp_stream::write_all(bufs): one gathered send.
 class received_buffers {
  public:
   /// The most buffers one batch holds; receive_some leaves the rest queued for the next call.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <ringo/detail/reactor.hpp>
+#include <ringo/detail/socket_state.hpp>
 #include <ringo/detail/suspension.hpp>
 #include <ringo/detail/timer_node.hpp>
 #include <ringo/net/endpoint.hpp>
@@ -20,37 +21,39 @@ namespace ringo::detail {
 
 class accept_awaiter;
 
-/// A listener's heap state: the descriptor and, where the kernel has multishot accept, the one
+/// A listener's heap state (a socket_state): where the kernel has multishot accept, the one
 /// accept request that stays armed plus the connections it accepted while no task waited.
-class listener_state final : public io_operation {
+class listener_state final : public socket_state<listener_state> {
  public:
   listener_state(int fd, const net::endpoint& local) noexcept;
-  listener_state(const listener_state&) = delete;
-  listener_state& operator=(const listener_state&) = delete;
 
   /// The listener lets go: closes the descriptor and the queued connections, fails a waiting
-  /// task, and frees the state now or at the multishot accept's final completion.
+  /// task, and frees the state now or when the last thing that refers to it is done.
   void orphan() noexcept;
-  void arm();
-  [[nodiscard]] std::size_t pending() const noexcept { return queue.size() - head; }
+  /// Connections (or errors) waiting to be taken.
+  [[nodiscard]] std::size_t pending() const noexcept {
+    return queue_.size() - head_ + (failure_ != 0 ? 1 : 0);
+  }
+  /// The oldest: a descriptor (>= 0) or -errno.
   int pop() noexcept;
 
-  io_context* context = nullptr;  // set by the first accept
-  reactor* ring = nullptr;
   net::endpoint local;
-  bool armed = false;
-  bool pausing = false;
-  bool orphaned = false;
-  std::vector<int> queue;  // accepted descriptors (>= 0) or -errno, oldest at `head`
-  std::size_t head = 0;
   accept_awaiter* waiter = nullptr;
   /// Past this many unclaimed connections the multishot accept is cancelled, leaving the rest
   /// in the kernel's backlog until accept() is called again.
   static constexpr std::size_t pause_at = 64;
 
  private:
+  friend class socket_state<listener_state>;
+  /// Queues a connection or an error; allocates only while it succeeds: when no memory is
+  /// left, a connection is refused (closed) and an error is kept in failure_.
+  void push(int fd_or_error) noexcept;
   static void on_accept(io_operation& op, int res, std::uint32_t flags,
                         std::uint16_t buffer) noexcept;
+
+  std::vector<int> queue_;  // accepted descriptors (>= 0) or -errno, oldest at head_
+  std::size_t head_ = 0;
+  int failure_ = 0;  // -errno for the waiting task, after the queue, when it could not be queued
 };
 
 /// accept(): takes a queued connection, or waits for the multishot accept to deliver one, or
@@ -59,9 +62,12 @@ class accept_awaiter final : suspension, timer_node, io_operation {
  public:
   accept_awaiter(listener_state& s, std::chrono::nanoseconds limit,
                  std::source_location where) noexcept
-      : suspension(where), s_(&s), limit_(limit) {}
+      : suspension(where), s_(&s), limit_(limit) {
+    s.hold();
+  }
   accept_awaiter(const accept_awaiter&) = delete;
   accept_awaiter& operator=(const accept_awaiter&) = delete;
+  ~accept_awaiter() { s_->unhold(); }
 
   bool await_ready();
   bool await_suspend(std::coroutine_handle<> h);
@@ -73,14 +79,14 @@ class accept_awaiter final : suspension, timer_node, io_operation {
   void wake_waiter() noexcept;
   void detach() noexcept;
   std::string what() const;
+  [[noreturn]] void throw_closed() const;
   static void on_oneshot(io_operation& op, int res, std::uint32_t flags,
                          std::uint16_t buffer) noexcept;
   static void on_cancel_accept(wait_node& n) noexcept;
   static void on_deadline(timer_node& t) noexcept;
 
-  listener_state* s_;
+  listener_state* s_;  // held: valid, if orphaned, until this awaiter ends
   std::chrono::nanoseconds limit_;
-  net::endpoint local_;
   sockaddr_storage peer_{};
   socklen_t peer_len_ = sizeof(sockaddr_storage);
   int res_ = 0;
@@ -101,7 +107,8 @@ struct listen_options {
 };
 
 /// A listening TCP socket. Move-only. Its first accept() ties it to the awaiting task's
-/// io_context; it must not outlive that context. Destroying it stops listening at once.
+/// io_context; it must not outlive that context, and accepting from another thread is a
+/// std::logic_error. Destroying it stops listening at once.
 class tcp_listener {
  public:
   tcp_listener() noexcept = default;

@@ -160,8 +160,15 @@ class stream_send_awaiter : protected io_awaiter {
   std::size_t left_ = 0;  // bytes not yet sent
 
  private:
+  friend class stream_state;
   void prepare_send() noexcept;
   void consume(std::size_t n) noexcept;
+  /// From the stream: it is being destroyed or closed under this write. The send in flight
+  /// is cancelled and nothing more is sent: the descriptor number may soon name another
+  /// connection.
+  void detach() noexcept;
+  /// The write is over (done, failed, cut off): the stream has no writer, the task resumes.
+  void finish() noexcept;
   static void on_sent(io_operation& op, int res, std::uint32_t flags,
                       std::uint16_t buffer) noexcept;
   static void describe_send(const wait_node& n, std::string& out);
@@ -173,6 +180,7 @@ class stream_send_awaiter : protected io_awaiter {
   bool gathered_ = false;
   bool failed_to_continue_ = false;  // no memory to submit the rest of a short write
   bool timed_out_early_ = false;     // the deadline passed before the first send
+  bool detached_ = false;            // the stream was closed under the write
 };
 
 /// write_all(span): the span's bytes.
@@ -219,10 +227,13 @@ class stream_close_awaiter final : public close_awaiter {
 namespace ringo::net {
 
 /// A connected TCP socket. Move-only; belongs to the io_context it was made on, and must not
-/// outlive it. One task may read and another write at the same time; two concurrent reads (or
-/// two concurrent writes) are a std::logic_error (resp. interleave). Every awaiting task
-/// resumes on its own context. Destroying an open stream closes it at once (the kernel is told
-/// to drop its pending receive); co_await close() to close it through the ring instead.
+/// outlive it: using it from a thread that does not run that context is a std::logic_error.
+/// One task may read and another write at the same time; two concurrent reads, or two
+/// concurrent writes (whose bytes would interleave), are a std::logic_error. Every awaiting
+/// task resumes on its own context. Destroying an open stream closes it at once (the kernel is
+/// told to drop its pending requests); co_await close() to close it through the ring instead.
+/// Either way a read or write in flight in another task fails with EBADF, and no byte of a
+/// write is sent after the close.
 ///
 /// With provided buffers (io_context::features().provided_buffers) the stream arms one
 /// multishot receive on its first read and keeps it armed: bytes arrive in buffers of the
@@ -262,6 +273,7 @@ class tcp_stream {
 
   /// Reads exactly buf.size() bytes; throws std::system_error (ENODATA: "recv on ...: end
   /// of stream after 3 of 8 bytes") if the stream ends first. `timeout` applies to each read.
+  /// Like write_all(parts), the task holds the stream's state from the call on.
   task<void> read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
                         std::source_location where = std::source_location::current());
 
@@ -294,7 +306,8 @@ class tcp_stream {
   }
   /// Writes all the bytes of `parts`, in order, with gathered sends (one sendmsg request for
   /// up to 16 parts). Errors, `timeout` and cancellation as write_all(data); `parts` and
-  /// the bytes they view must outlive the co_await, and so must the stream.
+  /// the bytes they view must outlive the co_await. The task holds the stream's state from
+  /// the call on: a stream closed or destroyed before it is awaited makes it throw EBADF.
   task<void> write_all(std::span<const std::span<const std::byte>> parts,
                        std::chrono::nanoseconds timeout = {},
                        std::source_location where = std::source_location::current());
@@ -307,9 +320,10 @@ class tcp_stream {
 
   /// Shuts the write side down: the peer reads end of stream; reading goes on.
   void shutdown();
-  /// Closes the stream through the ring; the stream is empty afterwards. A read waiting in
-  /// another task fails with EBADF. Throws std::system_error ("close of 127.0.0.1:9090: ...")
-  /// if the kernel reports an error; nothing if the stream was empty.
+  /// Closes the stream through the ring; the stream is empty afterwards. A read or write in
+  /// flight in another task fails with EBADF. Throws std::system_error ("close of
+  /// 127.0.0.1:9090: ...") if the kernel reports an error; nothing if the stream was empty.
+  /// Dropping the returned awaiter without awaiting it closes the descriptor at once.
   [[nodiscard]] detail::stream_close_awaiter close(
       std::source_location where = std::source_location::current());
 

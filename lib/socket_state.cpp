@@ -1,0 +1,84 @@
+// The part of a socket's state that streams and listeners share: owner, multishot request,
+// lifetime (include/ringo/detail/socket_state.hpp).
+#include <ringo/detail/socket_state.hpp>
+
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <ringo/detail/stream_state.hpp>
+#include <ringo/io_context.hpp>
+#include <ringo/net/tcp_listener.hpp>
+
+namespace ringo::detail {
+
+void throw_foreign_context(std::string_view what, const io_context* owner) {
+  throw std::logic_error(fmt::format(
+      "{} from a thread that does not run its io_context ({}): a socket belongs to the context "
+      "it was made on (for a listener: of its first accept); use it from a task of that "
+      "context, or hand the work to it with io_context::post",
+      what, fmt::ptr(owner)));
+}
+
+template <class Derived>
+socket_state<Derived>::socket_state(io_context* ctx, int fd_, complete_fn on_multishot) noexcept
+    : context(ctx), ring(ctx != nullptr ? &ctx->io() : nullptr) {
+  on_complete = on_multishot;
+  multishot = true;
+  fd = fd_;
+}
+
+template <class Derived>
+bool socket_state<Derived>::on_owner_thread() noexcept {
+  io_context* here = io_context::current();
+  if (context == nullptr && here != nullptr) {
+    context = here;
+    ring = &here->io();
+  }
+  return here != nullptr && here == context;
+}
+
+template <class Derived>
+void socket_state<Derived>::arm() {
+  cancel_requested = false;
+  timed_out = false;
+  ring->submit(*this);
+  armed = true;
+}
+
+template <class Derived>
+void socket_state<Derived>::pause() noexcept {
+  if (!armed || pausing) return;
+  try {
+    ring->cancel(*this);
+    pausing = true;
+  } catch (...) {
+    // No memory to queue the cancel: the request stays armed, and the next completion tries
+    // again.
+  }
+}
+
+template <class Derived>
+bool socket_state<Derived>::note_completion(std::uint32_t flags) noexcept {
+  if ((flags & more_completions) != 0) return true;
+  armed = false;
+  pausing = false;
+  if (orphaned) context->remove_orphan();  // the kernel has let go of the state
+  return false;
+}
+
+template <class Derived>
+void socket_state<Derived>::let_go(bool close_fd) noexcept {
+  pause();
+  if (close_fd) ::close(fd);
+  // While the kernel still holds the multishot request, the context keeps reaping for it.
+  if (armed) context->add_orphan();
+  free_if_unused();
+}
+
+template class socket_state<stream_state>;
+template class socket_state<listener_state>;
+
+}  // namespace ringo::detail

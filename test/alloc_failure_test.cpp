@@ -1,0 +1,135 @@
+// Memory running out inside a completion handler: the handler is noexcept, so it may not
+// allocate on its error path, and a provided buffer it cannot queue goes back to the ring.
+// The stream reports the loss (ENOMEM) where it happened instead of going on without the
+// bytes.
+//
+// The test replaces the global operator new to fail one allocation on demand, which
+// AddressSanitizer's own replacement does not tolerate: under ASan it only checks that the
+// stream still works.
+#include <ringo/net/tcp_stream.hpp>
+// (its own header first: proves it stands alone)
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <system_error>
+
+#include <ringo/net.hpp>
+#include <ringo/run.hpp>
+#include <ringo/sleep.hpp>
+#include <ringo/spawn.hpp>
+
+#include "catch.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RINGO_TEST_FAILS_ALLOCATIONS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RINGO_TEST_FAILS_ALLOCATIONS 0
+#endif
+#endif
+#ifndef RINGO_TEST_FAILS_ALLOCATIONS
+#define RINGO_TEST_FAILS_ALLOCATIONS 1
+#endif
+
+using namespace std::chrono_literals;
+using ringo::net::endpoint;
+using ringo::net::tcp_listener;
+using ringo::net::tcp_stream;
+
+namespace {
+
+// The next operator new on this thread throws std::bad_alloc while this is set (then clears).
+thread_local bool fail_next_allocation = false;
+
+}  // namespace
+
+#if RINGO_TEST_FAILS_ALLOCATIONS
+void* operator new(std::size_t n) {
+  if (fail_next_allocation) {
+    fail_next_allocation = false;
+    throw std::bad_alloc{};
+  }
+  if (void* p = std::malloc(n != 0 ? n : 1)) return p;
+  throw std::bad_alloc{};
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+#endif
+
+TEST_CASE("a receive that finds no memory to queue its bytes fails the stream with ENOMEM",
+          "[tcp]") {
+  ringo::io_context_options options;
+  options.buffer_count = 16;
+  ringo::io_context ctx{options};
+  ctx.run([&]() -> ringo::task<void> {
+    if (!ctx.features().provided_buffers) {
+      WARN("no provided buffers: the multishot receive queue is not used");
+      co_return;
+    }
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto accepting = ringo::spawn(
+        [](tcp_listener& l) -> ringo::task<tcp_stream> { co_return co_await l.accept(); }(l));
+    // The peer is a plain blocking socket: a one-byte send returns at once.
+    const endpoint at = l.local_endpoint();
+    const int peer = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(peer >= 0);
+    sockaddr_storage ss{};
+    const socklen_t len = at.to_sockaddr(ss);
+    REQUIRE(::connect(peer, reinterpret_cast<sockaddr*>(&ss), len) == 0);
+    const int one = 1;
+    ::setsockopt(peer, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    tcp_stream s = co_await accepting;
+    auto send = [peer](char c) { REQUIRE(::send(peer, &c, 1, 0) == 1); };  // allocates nothing
+
+    // The first read arms the multishot receive; the next bytes queue while no one reads.
+    send('1');
+    std::byte b[16];
+    std::size_t n = co_await s.read_some(b);
+    CHECK(n == 1);
+    co_await ringo::sleep_for(1ms);  // the timer heap has room from now on
+    for (char c : {'2', '3', '4', '5'}) {  // the stream's four inline queue slots
+      send(c);
+      co_await ringo::sleep_for(5ms);
+    }
+    // The sixth completion goes to the queue's overflow, which must allocate: fail that.
+    fail_next_allocation = RINGO_TEST_FAILS_ALLOCATIONS != 0;
+    send('6');
+    co_await ringo::sleep_for(20ms);
+    const bool failed = RINGO_TEST_FAILS_ALLOCATIONS != 0 && !fail_next_allocation;
+    fail_next_allocation = false;
+    CHECK(failed == (RINGO_TEST_FAILS_ALLOCATIONS != 0));  // the handler did try to allocate
+    send('7');
+    co_await ringo::sleep_for(5ms);
+
+    std::string got;
+    for (int i = 0; i < 4; ++i) {
+      n = co_await s.read_some(b);
+      got.append(reinterpret_cast<const char*>(b), n);
+    }
+    CHECK(got == "2345");
+    if (failed) {
+      try {
+        n = co_await s.read_some(b);
+        FAIL("read past lost bytes: got '" << std::string(reinterpret_cast<const char*>(b), n)
+                                           << "'");
+      } catch (const std::system_error& e) {
+        CHECK(e.code().value() == ENOMEM);
+      }
+    } else {
+      n = co_await s.read_some(b);
+      CHECK(std::string(reinterpret_cast<const char*>(b), n) == "6");
+    }
+    ::close(peer);
+  }());
+}
