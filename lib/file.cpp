@@ -144,6 +144,33 @@ void file::reset() noexcept {
 
 // ---- stdin_reader --------------------------------------------------------------------------
 
+// Held by read_line and read_some for their whole run. A second reader would resize or trim
+// pending_ while the kernel writes into it for the first (and take bytes meant for it), so
+// it is refused before it touches anything. The guard lives in the reading coroutine's frame:
+// it is released however the read ends, by a result, an error or cancellation.
+class stdin_reader::read_guard {
+ public:
+  explicit read_guard(stdin_reader& in) : in_(in) {
+    if (in_.reading_) {
+      throw std::logic_error(fmt::format(
+          "ringo::stdin_reader: {} is already being read by another task; read it from one "
+          "task and hand what it reads to the others through a ringo::queue",
+          in_.name()));
+    }
+    in_.reading_ = true;
+  }
+  read_guard(const read_guard&) = delete;
+  read_guard& operator=(const read_guard&) = delete;
+  ~read_guard() { in_.reading_ = false; }
+
+ private:
+  stdin_reader& in_;
+};
+
+std::string stdin_reader::name() const {
+  return fd_ == 0 ? "stdin" : fmt::format("fd {}", fd_);
+}
+
 task<bool> stdin_reader::fill(std::source_location where) {
   if (eof_) co_return false;
   if (start_ > 0) {  // drop what was consumed, so a long session does not grow the buffer
@@ -154,9 +181,9 @@ task<bool> stdin_reader::fill(std::source_location where) {
   pending_.resize(old + 4096);
   std::size_t n = 0;
   try {
-    const std::string name = fd_ == 0 ? "stdin" : fmt::format("fd {}", fd_);
+    const std::string what = name();
     n = co_await detail::file_io_awaiter{fd_,
-                                         &name,
+                                         &what,
                                          detail::io_opcode::read,
                                          reinterpret_cast<std::byte*>(pending_.data() + old),
                                          4096,
@@ -172,6 +199,7 @@ task<bool> stdin_reader::fill(std::source_location where) {
 }
 
 task<std::optional<std::string>> stdin_reader::read_line(std::source_location where) {
+  const read_guard guard{*this};
   std::size_t searched = start_;
   for (;;) {
     const auto nl = pending_.find('\n', searched);
@@ -195,6 +223,7 @@ task<std::optional<std::string>> stdin_reader::read_line(std::source_location wh
 }
 
 task<std::size_t> stdin_reader::read_some(std::span<std::byte> buf, std::source_location where) {
+  const read_guard guard{*this};
   if (buf.empty()) co_return 0;
   if (start_ == pending_.size() && !co_await fill(where)) co_return 0;
   const std::size_t n = std::min(buf.size(), pending_.size() - start_);

@@ -38,8 +38,13 @@ thread_pool& default_thread_pool() {
 }  // namespace detail
 
 namespace {
-// Which pool the calling thread works for, so that shutdown(wait) can refuse to join itself.
+// Which pool the calling thread works for, so that shutdown(wait) can refuse to join itself
+// and the destructor can tell that a job of the pool's own is destroying it.
 thread_local const thread_pool* worker_of = nullptr;
+// Set by the destructor when it ran on one of the pool's workers: back from the job that
+// destroyed the pool, that worker's loop must leave without touching the pool again. A thread
+// local, because the pool that could have held the flag is gone.
+thread_local bool pool_destroyed_by_job = false;
 }  // namespace
 
 std::size_t thread_pool::default_size() noexcept {
@@ -54,15 +59,32 @@ thread_pool::thread_pool(std::size_t threads) : max_threads_(threads) {
 }
 
 thread_pool::~thread_pool() {
-  if (on_worker_thread()) {
-    // Joining would wait for this very thread (documented misuse): rather than abort, let the
-    // workers go.
-    shutdown(false);
-    for (auto& t : threads_)
-      t.detach();
+  if (!on_worker_thread()) {
+    shutdown(true);
     return;
   }
-  shutdown(true);
+  // A job on one of our workers destroys the pool (it dropped the last reference). Joining
+  // that worker would wait for itself, and detaching the others would leave them locking a
+  // destroyed mutex. So this worker runs the queued work with the others (a pool of one has
+  // no one else to run it), joins the others, and lets go of its own thread only.
+  shutdown(false);
+  run_jobs();
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock{mutex_};
+    threads.swap(threads_);
+  }
+  const std::thread::id self = std::this_thread::get_id();
+  for (auto& t : threads) {
+    if (t.get_id() == self) {
+      t.detach();  // it ends once the job returns, see run_jobs
+    } else if (t.joinable()) {
+      t.join();
+    }
+  }
+  // A pool made later at this address must not take this thread for one of its workers.
+  worker_of = nullptr;
+  pool_destroyed_by_job = true;
 }
 
 bool thread_pool::on_worker_thread() const {
@@ -92,10 +114,15 @@ void thread_pool::enqueue(std::shared_ptr<detail::pool_job> job) {
 
 void thread_pool::worker_main() {
   worker_of = this;
+  if (!run_jobs()) return;  // the pool is gone: `this` must not be read again
+  worker_of = nullptr;
+}
+
+bool thread_pool::run_jobs() {
   std::unique_lock lock{mutex_};
   for (;;) {
     if (head_ == nullptr) {
-      if (shutting_down_) break;
+      if (shutting_down_) return true;
       ++idle_;
       work_ready_.wait(lock, [&] { return head_ != nullptr || shutting_down_; });
       --idle_;
@@ -107,11 +134,15 @@ void thread_pool::worker_main() {
     --queued_;
     std::shared_ptr<detail::pool_job> keep = std::move(j->self_);
     lock.unlock();
+    // The job may destroy the pool: in the callable, when its captures are released (here or
+    // in keep.reset()), or in a done-callback. Then the destructor has set the flag, and
+    // nothing of the pool (its mutex above all) may be touched; `lock` no longer owns the
+    // mutex, so leaving does not touch it either.
     j->execute(*j);
     keep.reset();  // may free the job, and with it the callable's captures, here
+    if (pool_destroyed_by_job) return false;
     lock.lock();
   }
-  worker_of = nullptr;
 }
 
 void thread_pool::shutdown(bool wait, bool cancel_futures) {

@@ -4,8 +4,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <latch>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <ranges>
 #include <set>
 #include <stdexcept>
@@ -284,6 +287,102 @@ TEST_CASE("the destructor waits for the work, like leaving Python's with block",
     }
   }
   CHECK(done == 40);
+}
+
+TEST_CASE(
+    "a pool destroyed by a job on one of its workers runs the queued work and joins the "
+    "other workers before its destructor returns",
+    "[thread_pool]") {
+  auto holder = std::make_unique<ringo::thread_pool>(3);
+  gate busy_go;
+  std::latch busy_started{2};
+  std::atomic<int> busy_done{0};
+  std::vector<ringo::future<int>> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.push_back(holder->submit([&, i] {
+      busy_started.count_down();
+      busy_go.pass();
+      ++busy_done;
+      return i;
+    }));
+  }
+  busy_started.wait();  // two workers are taken: the third starts for the job below
+  gate all_queued;
+  struct seen {
+    int queued;
+    int busy;
+  };
+  std::atomic<int> queued_done{0};
+  auto destroyer = holder->submit([&] {
+    all_queued.pass();
+    holder.reset();  // the pool's last owner: its destructor runs on this worker
+    // Read once the destructor has returned: what it waited for.
+    return seen{queued_done.load(), busy_done.load()};
+  });
+  std::vector<ringo::future<int>> queued;
+  for (int i = 0; i < 8; ++i) {
+    queued.push_back(holder->submit([&, i] {
+      ++queued_done;
+      return 10 + i;
+    }));
+  }
+  // From here on only the destroyer touches the pool.
+  all_queued.open();
+  std::this_thread::sleep_for(10ms);  // the destructor is running while the others are busy
+  busy_go.open();
+  const seen s = destroyer.get();
+  CHECK(s.queued == 8);
+  CHECK(s.busy == 2);
+  CHECK(holder == nullptr);
+  for (int i = 0; i < 2; ++i)
+    CHECK(busy[static_cast<std::size_t>(i)].get() == i);
+  for (int i = 0; i < 8; ++i)
+    CHECK(queued[static_cast<std::size_t>(i)].get() == 10 + i);
+}
+
+TEST_CASE(
+    "a pool whose last reference a job holds is destroyed on its only worker, which "
+    "first runs the queued work",
+    "[thread_pool]") {
+  // The deleter reports on which thread the destructor returned; a shared promise, since the
+  // waiting test may destroy its own copy before set_value has returned.
+  auto destroyed = std::make_shared<std::promise<std::thread::id>>();
+  auto destroyed_on = destroyed->get_future();
+  std::shared_ptr<ringo::thread_pool> pool{new ringo::thread_pool{1},
+                                           [destroyed](ringo::thread_pool* p) {
+                                             delete p;
+                                             destroyed->set_value(std::this_thread::get_id());
+                                           }};
+  gate all_queued;
+  auto first = pool->submit([&all_queued, keep = pool] {
+    all_queued.pass();
+    return std::this_thread::get_id();
+  });
+  std::vector<ringo::future<std::thread::id>> queued;
+  for (int i = 0; i < 5; ++i)
+    queued.push_back(pool->submit([] { return std::this_thread::get_id(); }));
+  pool.reset();  // the first job's capture is now the last reference
+  all_queued.open();
+  const std::thread::id worker = first.get();
+  // Released when the first job's captures are, on the worker, after the queued work ran.
+  CHECK(destroyed_on.get() == worker);
+  for (auto& f : queued) {
+    REQUIRE(f.done());
+    CHECK(f.get() == worker);
+  }
+}
+
+TEST_CASE("a job that destroyed its pool may build a new one in the same place and wait for it",
+          "[thread_pool]") {
+  std::optional<ringo::thread_pool> pool{std::in_place, 1};
+  auto job = pool->submit([&] {
+    pool.reset();
+    pool.emplace(2);  // same address: this thread is not one of the new pool's workers
+    const int got = pool->submit([] { return 7; }).get();
+    pool->shutdown();  // would throw if it took this thread for its own worker
+    return got;
+  });
+  CHECK(job.get() == 7);
 }
 
 TEST_CASE("shutdown racing with completing work and concurrent submitters loses nothing",

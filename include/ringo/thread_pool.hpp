@@ -27,8 +27,8 @@ namespace ringo {
 /// also ringo's answer to ProcessPoolExecutor for CPU-bound work.
 ///
 /// submit, map and shutdown may be called from any thread. Destroying the pool shuts it down
-/// and waits for the queued work, as leaving Python's `with` block does; it must not be
-/// destroyed by one of its own workers.
+/// and waits for the queued work, as leaving Python's `with` block does. One of the pool's own
+/// jobs may destroy it (say by dropping the last std::shared_ptr to it); see ~thread_pool.
 class thread_pool {
  public:
   /// Python's default size: min(32, cores + 4).
@@ -38,7 +38,11 @@ class thread_pool {
   explicit thread_pool(std::size_t threads = default_size());
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
-  /// shutdown(true): runs the queued work and joins every worker.
+  /// shutdown(true): runs the queued work and joins every worker. A job may destroy its own
+  /// pool (drop the last reference to it): then the destructor, on that job's worker, runs
+  /// queued work alongside the other workers until the queue is empty, joins the others (so
+  /// none of them may be waiting for the destroying job) and returns to the job, with every
+  /// other job done. When the job returns, its worker's thread ends without touching the pool.
   ~thread_pool();
 
   /// The most workers the pool runs at once.
@@ -88,6 +92,9 @@ class thread_pool {
 
   void enqueue(std::shared_ptr<detail::pool_job> job);
   void worker_main();
+  // Runs queued jobs on the calling thread until the queue is empty after shutdown. Returns
+  // false when one of the jobs destroyed the pool.
+  bool run_jobs();
   bool on_worker_thread() const;
 
   const std::size_t max_threads_;
