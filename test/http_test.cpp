@@ -1,11 +1,11 @@
-// The HTTP demo: its strict request parser (demo/http_parser.hpp) on its own, then its serve()
-// (demo/http_server.cpp, included here without its main) in-process over loopback, answering
+// The HTTP demo: its strict request parser (demo/http/parser.hpp) on its own, then its serve()
+// (demo/http/server.cpp, included here without its main) in-process over loopback, answering
 // real ringo::net::tcp_stream clients. Run: meson test -C build http
-#include "../demo/http_parser.hpp"
+#include "../demo/http/parser.hpp"
 // (its own header first: proves it stands alone)
 
 #define RINGO_HTTP_SERVER_NO_MAIN
-#include "../demo/http_server.cpp"
+#include "../demo/http/server.cpp"
 
 #include <stdlib.h>
 #include <sys/socket.h>

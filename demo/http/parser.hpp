@@ -1,7 +1,7 @@
 #pragma once
-// http_parser.hpp: a strict, incremental HTTP/1.1 request-head parser with limits, the
+// demo/http/parser.hpp: a strict, incremental HTTP/1.1 request-head parser with limits, the
 // percent-decoding and traversal check for request paths, and helpers that append responses to
-// a std::string. Standard library and fmt only (no ringo): demo/http_server.cpp uses it, and
+// a std::string. Standard library and fmt only (no ringo): demo/http/server.cpp uses it, and
 // test/http_test.cpp tests it on its own.
 //
 // What "strict" means here (RFC 9112):

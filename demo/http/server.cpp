@@ -6,7 +6,7 @@
 // allocates nothing per request. With --root, other paths are files under DIR, read through
 // the ring (ringo::file); ".." segments (also percent-encoded) are 403, and so are symlinks
 // leading out of DIR (realpath, run off the loop with ringo::to_thread). A strict parser
-// (http_parser.hpp) answers malformed requests 400, big heads 431, unknown methods 501, bodies
+// (parser.hpp) answers malformed requests 400, big heads 431, unknown methods 501, bodies
 // without length 411, large ones 413, chunked bodies 501 (not implemented), then closes. A
 // request head must arrive whole within --header-timeout-ms however slowly it trickles
 // (slowloris), and an idle keep-alive connection is closed after --idle-timeout-ms.
@@ -23,7 +23,7 @@
 //
 // serve(listener, config) is the whole server for one io_context; test/http_test.cpp includes
 // this file with RINGO_HTTP_SERVER_NO_MAIN defined and runs it in-process.
-#include "http_parser.hpp"
+#include "parser.hpp"
 
 #include <limits.h>
 #include <signal.h>
