@@ -1,17 +1,17 @@
-// The HTTP demo: its strict request parser (demo/http_parser.hpp) on its own, then its serve()
-// (demo/http_server.cpp, included here without its main) in-process over loopback, answering
-// real ringo::net::tcp_stream clients. Run: meson test -C build http
-#include "../demo/http_parser.hpp"
+// The HTTP demo: its strict request parser (demo/http/parser.hpp) on its own, then its serve()
+// (demo/http/server.hpp, from the http_demo library) in-process over loopback, answering real
+// ringo::net::tcp_stream clients. Run: meson test -C build http
+#include "../demo/http/parser.hpp"
 // (its own header first: proves it stands alone)
-
-#define RINGO_HTTP_SERVER_NO_MAIN
-#include "../demo/http_server.cpp"
+#include "../demo/http/server.hpp"
 
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -22,11 +22,14 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include <ringo/error.hpp>
 #include <ringo/net.hpp>
 #include <ringo/run.hpp>
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
+#include <ringo/task.hpp>
 
 #include "catch.hpp"
 

@@ -35,11 +35,33 @@ TEST_CASE("sleep_for suspends for at least the duration", "[sleep]") {
 }
 
 TEST_CASE("sleep_until a past time resumes at once", "[sleep]") {
-  auto main = []() -> ringo::task<void> {
-    co_await ringo::sleep_until(clock_type::now() - 1s);
+  // A deadline already past still suspends, as yield() does: a task that is ready runs first.
+  // Then the timer is due at the loop's next look at timers, so the sleeper resumes before any
+  // timer set for later, without waiting; sleep_for a negative duration likewise.
+  std::vector<std::string> log;
+  clock_type::duration took{};
+  auto ready = [&]() -> ringo::task<void> {
+    log.push_back("ready task");
+    co_return;
+  };
+  auto later = [&]() -> ringo::task<void> {
+    co_await ringo::sleep_for(100ms);
+    log.push_back("100 ms sleeper");
+  };
+  auto main = [&]() -> ringo::task<void> {
+    ringo::spawn(later());
+    ringo::spawn(ready());
+    const auto start = clock_type::now();
+    co_await ringo::sleep_until(start - 1s);
+    log.push_back("past deadline");
     co_await ringo::sleep_for(-5ms);
+    log.push_back("negative duration");
+    took = clock_type::now() - start;
   };
   ringo::run(main());
+  CHECK(log == std::vector<std::string>{"ready task", "past deadline", "negative duration",
+                                        "100 ms sleeper"});
+  CHECK(took < 500ms);  // generous: both resumptions take a few loop turns, not a timer's wait
 }
 
 TEST_CASE("sleepers wake in deadline order", "[sleep]") {

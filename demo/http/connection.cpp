@@ -1,42 +1,19 @@
-// http_server: an HTTP/1.1 server as ringo coroutines on io_uring, one task per connection.
-// It shows keep-alive and pipelining done cheaply: every complete request in what one receive()
-// brought is parsed straight out of the ring's provided buffer (no copy unless a request is cut
-// across receives), answered in order, and the answers go out in one write. `GET /` answers
-// "Hello, World!" from a precomputed response whose Date is patched once a second, so that path
-// allocates nothing per request. With --root, other paths are files under DIR, read through
-// the ring (ringo::file); ".." segments (also percent-encoded) are 403, and so are symlinks
-// leading out of DIR (realpath, run off the loop with ringo::to_thread). A strict parser
-// (http_parser.hpp) answers malformed requests 400, big heads 431, unknown methods 501, bodies
-// without length 411, large ones 413, chunked bodies 501 (not implemented), then closes. A
-// request head must arrive whole within --header-timeout-ms however slowly it trickles
-// (slowloris), and an idle keep-alive connection is closed after --idle-timeout-ms.
-//
-// --threads N runs one io_context per thread (ringo::context_pool), each with its own
-// SO_REUSEPORT listener. SIGINT and SIGTERM stop the pool: every context's server task is
-// cancelled, every connection unwinds, and the program exits 0.
-//
-//   build/release/demo/http_server --port 8080 [--host 127.0.0.1] [--root DIR] [--threads N]
-//                                  [--idle-timeout-ms 30000] [--header-timeout-ms 10000]
-//   curl -v http://127.0.0.1:8080/
-//   wrk -t1 -c50 -d3s http://127.0.0.1:8080/
-//   wrk -t1 -c50 -d3s -s bench/wrk_pipeline.lua http://127.0.0.1:8080/
-//
-// serve(listener, config) is the whole server for one io_context; test/http_test.cpp includes
-// this file with RINGO_HTTP_SERVER_NO_MAIN defined and runs it in-process.
-#include "http_parser.hpp"
+// demo/http/connection.cpp: one connection of the HTTP demo, from accept to close: pipelined
+// requests answered in order, files under the root, the timeouts, and the linger before the
+// close.
+#include "connection.hpp"
 
 #include <limits.h>
-#include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <ctime>
 #include <exception>
 #include <span>
 #include <string>
@@ -46,115 +23,26 @@
 
 #include <fmt/format.h>
 
-#include <ringo/context_pool.hpp>
 #include <ringo/error.hpp>
 #include <ringo/file.hpp>
 #include <ringo/net.hpp>
-#include <ringo/run.hpp>
-#include <ringo/sleep.hpp>
-#include <ringo/spawn.hpp>
 #include <ringo/task.hpp>
-#include <ringo/task_group.hpp>
 #include <ringo/to_thread.hpp>
 
-namespace http {
+#include "parser.hpp"
 
-/// How serve() behaves.
-struct server_config {
-  /// Files are served from here ("" serves only `GET /`).
-  std::string root;
-  /// A keep-alive connection with no request in progress is closed after this long; a response
-  /// the client does not read within it is abandoned too.
-  std::chrono::milliseconds idle_timeout{30'000};
-  /// A request head must have arrived whole this long after its first byte (or after the
-  /// connection was accepted, for the first request), however slowly it trickles in; the
-  /// same holds for a request body the server skips.
-  std::chrono::milliseconds header_timeout{10'000};
-  /// The parser's limits (head 8 KiB, body 1 MiB).
-  http::limits limits{};
-};
+namespace http {
 
 namespace detail {
 
 using namespace std::chrono_literals;
 using ringo::net::tcp_stream;
 
-// What the connections of one serve() share: the configuration, the resolved root, and the
-// precomputed `GET /` answers, whose Date is patched in place once a second.
-class server_state {
- public:
-  server_state(const server_config& config, std::string root)
-      : config(config), root(std::move(root)) {
-    for (std::size_t v = 0; v < hello_.size(); ++v) {
-      std::string& s = hello_[v].bytes;
-      append_response_head(s, 200, dates_.text(), "text/plain", body.size(), v != close_variant,
-                           v == http10_variant ? 0 : 1);
-      hello_[v].head_size = s.size();
-      hello_[v].date_at = s.find("Date: ") + 6;
-      s += body;
-    }
-    refresh_date();
-  }
-
-  /// Once per received batch: a new second rewrites the 29 bytes of Date in each answer.
-  void refresh_date() noexcept {
-    if (!dates_.refresh()) return;
-    for (auto& h : hello_)
-      h.bytes.replace(h.date_at, 29, dates_.text());
-  }
-  [[nodiscard]] std::string_view date() const noexcept { return dates_.text(); }
-
-  /// The `GET /` (or HEAD) answer for a request's connection semantics.
-  [[nodiscard]] std::string_view hello(const request& r) const noexcept {
-    const std::size_t v = !r.keep_alive ? close_variant : r.version_minor == 0 ? http10_variant : 0;
-    const auto& h = hello_[v];
-    return r.verb == method::head ? std::string_view{h.bytes}.substr(0, h.head_size)
-                                  : std::string_view{h.bytes};
-  }
-
-  const server_config& config;
-  const std::string root;  // realpath of config.root, or empty
-
- private:
-  static constexpr std::string_view body = "Hello, World!";
-  static constexpr std::size_t close_variant = 1;
-  static constexpr std::size_t http10_variant = 2;
-  struct canned {
-    std::string bytes;
-    std::size_t head_size = 0;
-    std::size_t date_at = 0;
-  };
-  date_cache dates_;
-  std::array<canned, 3> hello_;  // keep-alive 1.1, close, keep-alive 1.0
-};
+namespace {
 
 bool is_peer_gone(const std::system_error& e) {
   const int v = e.code().value();
   return v == ECONNRESET || v == EPIPE || v == ETIMEDOUT || v == ENOTCONN;
-}
-
-// realpath() and stat() touch the disk's metadata and may block: they run on ringo's thread
-// pool, never on the loop's thread.
-struct resolved_path {
-  int error = 0;  // errno of realpath/stat
-  std::string path;
-  bool regular = false;
-};
-resolved_path resolve(const std::string& path) {
-  resolved_path r;
-  char buf[PATH_MAX];
-  if (::realpath(path.c_str(), buf) == nullptr) {
-    r.error = errno;
-    return r;
-  }
-  r.path = buf;
-  struct stat st {};
-  if (::stat(buf, &st) != 0) {
-    r.error = errno;
-    return r;
-  }
-  r.regular = S_ISREG(st.st_mode);
-  return r;
 }
 
 // True if `path` (absolute, resolved) names something under directory `root` (resolved).
@@ -407,7 +295,25 @@ class connection {
   bool client_closes_ = false;  // close_ because the request said "Connection: close"
 };
 
-// A connection never throws: a failure here must not cancel its siblings in the task group.
+}  // namespace
+
+resolved_path resolve(const std::string& path) {
+  resolved_path r;
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) {
+    r.error = errno;
+    return r;
+  }
+  r.path = buf;
+  struct stat st {};
+  if (::stat(buf, &st) != 0) {
+    r.error = errno;
+    return r;
+  }
+  r.regular = S_ISREG(st.st_mode);
+  return r;
+}
+
 ringo::task<void> talk(tcp_stream s, server_state& st) {
   try {
     connection c{std::move(s), st};
@@ -423,140 +329,4 @@ ringo::task<void> talk(tcp_stream s, server_state& st) {
 
 }  // namespace detail
 
-/// Serves HTTP on `listener` until cancelled, with one task per connection on the calling
-/// task's io_context; cancelling it cancels every connection and returns once all have
-/// unwound (operation_cancelled then propagates). If the listener is closed, it stops
-/// accepting and returns once the open connections have ended (closed by their clients or
-/// their timeouts). `listener` and `config` must outlive it.
-/// Throws std::system_error if config.root cannot be resolved. One call per io_context: the
-/// multi-core mode runs one per context, each on its own SO_REUSEPORT listener.
-ringo::task<void> serve(ringo::net::tcp_listener& listener, const server_config& config) {
-  using namespace std::chrono_literals;
-  std::string root;
-  if (!config.root.empty()) {
-    const auto r = co_await ringo::to_thread(&detail::resolve, config.root);
-    if (r.error != 0) {
-      throw std::system_error(r.error, std::system_category(), "root " + config.root);
-    }
-    root = r.path;
-  }
-  detail::server_state st{config, std::move(root)};
-  ringo::task_group connections;
-  std::exception_ptr cancelled;
-  for (;;) {
-    bool failed = false;
-    bool closed = false;
-    try {
-      connections.spawn(detail::talk(co_await listener.accept(), st));
-    } catch (const ringo::operation_cancelled&) {
-      cancelled = std::current_exception();
-    } catch (const std::system_error& e) {
-      if (e.code().value() == EBADF) {
-        closed = true;  // the listener was closed under us: nothing more will come
-      } else {
-        // Out of descriptors, say: report it and try again a little later.
-        fmt::print(stderr, "http_server: {}\n", e.what());
-        failed = true;
-      }
-    }
-    if (cancelled || closed) break;
-    if (failed) co_await ringo::sleep_for(10ms);
-  }
-  if (cancelled) connections.cancel();
-  try {
-    co_await connections.join();
-  } catch (const ringo::operation_cancelled&) {
-    if (!cancelled) throw;
-  }
-  if (cancelled) std::rethrow_exception(cancelled);
-}
-
 }  // namespace http
-
-#ifndef RINGO_HTTP_SERVER_NO_MAIN
-namespace {
-
-// One context's server: its own listener (SO_REUSEPORT when several contexts share the
-// port), serving until the pool stops it on SIGINT/SIGTERM.
-ringo::task<void> run_server(ringo::net::endpoint at, bool share_port,
-                             const http::server_config& config) {
-  ringo::net::listen_options options;
-  options.reuse_port = share_port;
-  auto listener = ringo::net::tcp_listener::bind(at, 1024, options);
-  co_await http::serve(listener, config);
-}
-
-[[noreturn]] void usage(const char* why) {
-  fmt::print(stderr,
-             "http_server: {}\nusage: http_server [--port P] [--host ADDRESS] [--root DIR] "
-             "[--idle-timeout-ms MS] [--header-timeout-ms MS] [--threads N]\n",
-             why);
-  std::exit(2);
-}
-
-long number(const char* text, long low, long high, const char* what) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < low || v > high) usage(what);
-  return v;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string host = "127.0.0.1";
-  long port = 8080;
-  long threads = 1;
-  http::server_config config;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (i + 1 >= argc) usage("missing value after an option");
-    const char* value = argv[++i];
-    if (arg == "--port") {
-      port = number(value, 0, 65535, "--port takes 0 to 65535");
-    } else if (arg == "--host") {
-      host = value;
-    } else if (arg == "--threads") {
-      threads = number(value, 1, 1024, "--threads takes 1 to 1024");
-    } else if (arg == "--root") {
-      config.root = value;
-    } else if (arg == "--idle-timeout-ms") {
-      config.idle_timeout = std::chrono::milliseconds{
-          number(value, 1, 86'400'000, "--idle-timeout-ms: 1 to 86400000")};
-    } else if (arg == "--header-timeout-ms") {
-      config.header_timeout = std::chrono::milliseconds{
-          number(value, 1, 86'400'000, "--header-timeout-ms: 1 to 86400000")};
-    } else {
-      usage("unknown option");
-    }
-  }
-  if (host == "localhost") host = "127.0.0.1";
-
-  // A background job of a shell starts with SIGINT ignored, and the pool waits for the signal
-  // with sigtimedwait, which an ignored signal never reaches: take the default back.
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-  try {
-    // A root that does not exist is an error now, not at the first request.
-    if (!config.root.empty()) {
-      struct stat st {};
-      if (::stat(config.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fmt::print(stderr, "http_server: --root {}: not a directory\n", config.root);
-        return 2;
-      }
-    }
-    ringo::net::endpoint at{host, static_cast<std::uint16_t>(port)};
-    if (port == 0) at = ringo::net::tcp_listener::bind(at).local_endpoint();  // one port for all
-    ringo::context_pool pool{static_cast<unsigned>(threads)};
-    fmt::print("listening on http://{}/ with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
-    std::fflush(stdout);
-    pool.run([&](unsigned) { return run_server(at, threads > 1, config); });
-    fmt::print("stopped\n");
-    return 0;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "http_server: {}\n", e.what());
-    return 1;
-  }
-}
-#endif

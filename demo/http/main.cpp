@@ -1,0 +1,134 @@
+// http_server: an HTTP/1.1 server as ringo coroutines on io_uring, one task per connection.
+// It shows keep-alive and pipelining done cheaply: every complete request in what one receive()
+// brought is parsed straight out of the ring's provided buffer (no copy unless a request is cut
+// across receives), answered in order, and the answers go out in one write. `GET /` answers
+// "Hello, World!" from a precomputed response whose Date is patched once a second, so that path
+// allocates nothing per request. With --root, other paths are files under DIR, read through
+// the ring (ringo::file); ".." segments (also percent-encoded) are 403, and so are symlinks
+// leading out of DIR (realpath, run off the loop with ringo::to_thread). A strict parser
+// (parser.hpp) answers malformed requests 400, big heads 431, unknown methods 501, bodies
+// without length 411, large ones 413, chunked bodies 501 (not implemented), then closes. A
+// request head must arrive whole within --header-timeout-ms however slowly it trickles
+// (slowloris), and an idle keep-alive connection is closed after --idle-timeout-ms.
+//
+// --threads N runs one io_context per thread (ringo::context_pool), each with its own
+// SO_REUSEPORT listener. SIGINT and SIGTERM stop the pool: every context's server task is
+// cancelled, every connection unwinds, and the program exits 0.
+//
+//   build/release/demo/http_server --port 8080 [--host 127.0.0.1] [--root DIR] [--threads N]
+//                                  [--idle-timeout-ms 30000] [--header-timeout-ms 10000]
+//   curl -v http://127.0.0.1:8080/
+//   wrk -t1 -c50 -d3s http://127.0.0.1:8080/
+//   wrk -t1 -c50 -d3s -s bench/wrk_pipeline.lua http://127.0.0.1:8080/
+//
+// The program's files are in demo/http/: this one reads the options and runs a pool;
+// server.hpp declares serve(listener, config), the whole server for one io_context
+// (server.cpp, with each connection in connection.cpp); parser.hpp is the parser. All but this
+// file make the http_demo library (demo/http/meson.build), which test/http_test.cpp links to
+// run serve() in-process.
+#include "server.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include <ringo/context_pool.hpp>
+#include <ringo/net.hpp>
+#include <ringo/task.hpp>
+
+namespace {
+
+// One context's server: its own listener (SO_REUSEPORT when several contexts share the
+// port), serving until the pool stops it on SIGINT/SIGTERM.
+ringo::task<void> run_server(ringo::net::endpoint at, bool share_port,
+                             const http::server_config& config) {
+  ringo::net::listen_options options;
+  options.reuse_port = share_port;
+  auto listener = ringo::net::tcp_listener::bind(at, 1024, options);
+  co_await http::serve(listener, config);
+}
+
+[[noreturn]] void usage(const char* why) {
+  fmt::print(stderr,
+             "http_server: {}\nusage: http_server [--port P] [--host ADDRESS] [--root DIR] "
+             "[--idle-timeout-ms MS] [--header-timeout-ms MS] [--threads N]\n",
+             why);
+  std::exit(2);
+}
+
+long number(const char* text, long low, long high, const char* what) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v < low || v > high) usage(what);
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string host = "127.0.0.1";
+  long port = 8080;
+  long threads = 1;
+  http::server_config config;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (i + 1 >= argc) usage("missing value after an option");
+    const char* value = argv[++i];
+    if (arg == "--port") {
+      port = number(value, 0, 65535, "--port takes 0 to 65535");
+    } else if (arg == "--host") {
+      host = value;
+    } else if (arg == "--threads") {
+      threads = number(value, 1, 1024, "--threads takes 1 to 1024");
+    } else if (arg == "--root") {
+      config.root = value;
+    } else if (arg == "--idle-timeout-ms") {
+      config.idle_timeout = std::chrono::milliseconds{
+          number(value, 1, 86'400'000, "--idle-timeout-ms: 1 to 86400000")};
+    } else if (arg == "--header-timeout-ms") {
+      config.header_timeout = std::chrono::milliseconds{
+          number(value, 1, 86'400'000, "--header-timeout-ms: 1 to 86400000")};
+    } else {
+      usage("unknown option");
+    }
+  }
+  if (host == "localhost") host = "127.0.0.1";
+
+  // A background job of a shell starts with SIGINT ignored, and the pool waits for the signal
+  // with sigtimedwait, which an ignored signal never reaches: take the default back.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  try {
+    // A root that does not exist is an error now, not at the first request.
+    if (!config.root.empty()) {
+      struct stat st {};
+      if (::stat(config.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fmt::print(stderr, "http_server: --root {}: not a directory\n", config.root);
+        return 2;
+      }
+    }
+    ringo::net::endpoint at{host, static_cast<std::uint16_t>(port)};
+    if (port == 0) at = ringo::net::tcp_listener::bind(at).local_endpoint();  // one port for all
+    ringo::context_pool pool{static_cast<unsigned>(threads)};
+    fmt::print("listening on http://{}/ with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
+    std::fflush(stdout);
+    pool.run([&](unsigned) { return run_server(at, threads > 1, config); });
+    fmt::print("stopped\n");
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "http_server: {}\n", e.what());
+    return 1;
+  }
+}
