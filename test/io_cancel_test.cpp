@@ -12,30 +12,16 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "tcp_pair.hpp"
 
 using namespace std::chrono_literals;
 using ringo::net::endpoint;
 using ringo::net::tcp_listener;
 using ringo::net::tcp_stream;
+using ringo_test::accept_one;
+using ringo_test::connected_pair;
 
 namespace {
-
-struct pair_of_streams {
-  tcp_stream client;
-  tcp_stream server;
-};
-
-ringo::task<tcp_stream> accept_one(tcp_listener& l) {
-  co_return co_await l.accept();
-}
-
-ringo::task<pair_of_streams> connected_pair(tcp_listener& l) {
-  auto accepting = ringo::spawn(accept_one(l));
-  pair_of_streams p;
-  p.client = co_await tcp_stream::connect(l.local_endpoint());
-  p.server = co_await accepting;
-  co_return p;
-}
 
 // Awaits `h`, expecting operation_cancelled; returns whether it was.
 template <class T>

@@ -16,26 +16,14 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "tcp_pair.hpp"
 
 using ringo::net::endpoint;
 using ringo::net::tcp_listener;
 using ringo::net::tcp_stream;
+using ringo_test::connected_pair;
 
 namespace {
-
-struct pair_of_streams {
-  tcp_stream client;
-  tcp_stream server;
-};
-
-ringo::task<pair_of_streams> connected_pair(tcp_listener& l) {
-  auto accepting = ringo::spawn(
-      [](tcp_listener& l) -> ringo::task<tcp_stream> { co_return co_await l.accept(); }(l));
-  pair_of_streams p;
-  p.client = co_await tcp_stream::connect(l.local_endpoint());
-  p.server = co_await accepting;
-  co_return p;
-}
 
 // Runs `f` on a new thread and returns the message of the std::logic_error it threw ("" if none).
 template <class F>

@@ -21,27 +21,15 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "tcp_pair.hpp"
 
 using namespace std::chrono_literals;
 using ringo::net::endpoint;
 using ringo::net::tcp_listener;
 using ringo::net::tcp_stream;
+using ringo_test::connected_pair;
 
 namespace {
-
-struct pair_of_streams {
-  tcp_stream client;
-  tcp_stream server;
-};
-
-ringo::task<pair_of_streams> connected_pair(tcp_listener& l) {
-  auto accepting = ringo::spawn(
-      [](tcp_listener& l) -> ringo::task<tcp_stream> { co_return co_await l.accept(); }(l));
-  pair_of_streams p;
-  p.client = co_await tcp_stream::connect(l.local_endpoint());
-  p.server = co_await accepting;
-  co_return p;
-}
 
 std::size_t open_descriptors() {
   std::size_t n = 0;
