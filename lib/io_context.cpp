@@ -329,9 +329,12 @@ void io_context::drive() {
       cancel_daemons();
       continue;
     }
-    // Done when no task is left and no I/O object dropped without close() still waits for
-    // the kernel to hand back its requests (it frees itself on their last completion).
-    if (live_count_ == 0 && orphans_ == 0) break;
+    // Done when no task is left, no I/O object dropped without close() still waits for the
+    // kernel to hand back its requests (it frees itself on their last completion), and
+    // nothing posted is left to run (a buffer handed back from another thread, say).
+    if (live_count_ == 0 && orphans_ == 0 && !remote_pending_.load(std::memory_order_acquire)) {
+      break;
+    }
     const bool stalled = ready_head_ == nullptr && reactor_->in_flight() == 0 && timers_.empty() &&
                          remote_work_ == 0 && !remote_pending_.load(std::memory_order_acquire);
     if (stalled) {
