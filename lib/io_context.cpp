@@ -145,7 +145,7 @@ io_context::~io_context() {
   teardown();
 }
 
-const detail::reactor_features& io_context::features() const noexcept {
+const detail::reactor_features& detail::loop::features() const noexcept {
   return reactor_->features();
 }
 
@@ -166,7 +166,7 @@ void io_context::bind_to_this_thread() {
   }
 }
 
-void io_context::cancel(detail::task_record& t) noexcept {
+void detail::loop::cancel(detail::task_record& t) noexcept {
   if (t.state == detail::task_state::finished || t.cancel_in_progress) return;
   if (t.state == detail::task_state::waiting && t.waiting_on != nullptr &&
       t.waiting_on->cancel != nullptr) {
@@ -177,7 +177,7 @@ void io_context::cancel(detail::task_record& t) noexcept {
   }
 }
 
-void io_context::adopt(detail::task_record& t) noexcept {
+void detail::loop::adopt(detail::task_record& t) noexcept {
   t.context = this;
   t.id = next_task_id_++;
   t.prev_live = nullptr;
@@ -190,7 +190,7 @@ void io_context::adopt(detail::task_record& t) noexcept {
   schedule(t);
 }
 
-void io_context::retire(detail::task_record& t) noexcept {
+void detail::loop::retire(detail::task_record& t) noexcept {
   if (t.prev_live != nullptr) {
     t.prev_live->next_live = t.next_live;
   } else {
@@ -202,7 +202,7 @@ void io_context::retire(detail::task_record& t) noexcept {
   if (!t.daemon) --live_non_daemon_;
 }
 
-void io_context::add_timer(detail::timer_node& timer) {
+void detail::loop::add_timer(detail::timer_node& timer) {
   timers_.push_back(&timer);
   std::size_t i = timers_.size() - 1;
   while (i > 0) {
@@ -216,7 +216,7 @@ void io_context::add_timer(detail::timer_node& timer) {
   timer.heap_index = i;
 }
 
-void io_context::remove_timer(detail::timer_node& timer) noexcept {
+void detail::loop::remove_timer(detail::timer_node& timer) noexcept {
   std::size_t i = timer.heap_index;
   if (i == detail::timer_node::not_queued) return;
   timer.heap_index = detail::timer_node::not_queued;

@@ -103,7 +103,7 @@ class join_handle {
     }
     bool await_ready() const noexcept { return r_.finished; }
     bool await_suspend(std::coroutine_handle<> h) {
-      io_context& ctx = *r_.context;
+      detail::loop& ctx = *r_.context;
       task = &ctx.running_task();
       if (task->take_cancellation()) {
         cancelled_ = true;
