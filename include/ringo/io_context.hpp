@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <coroutine>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <source_location>
@@ -14,15 +14,20 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include <fmt/format.h>
 
 #include <ringo/detail/loop.hpp>
+#include <ringo/detail/spawned_task.hpp>
 #include <ringo/detail/timer_node.hpp>
 #include <ringo/task.hpp>
 
 namespace ringo {
+
+namespace detail {
+/// Prints the exception that a function given to io_context::post threw. Defined in lib/.
+void report_posted_exception(const std::exception_ptr& e) noexcept;
+}  // namespace detail
 
 /// Kernel features the loop uses when the kernel has them. Each can be switched off to force
 /// its fallback path (tests do; so can a user on a kernel with a buggy feature).
@@ -116,10 +121,35 @@ inline detail::context_ptr::operator io_context*() const noexcept {
   return static_cast<io_context*>(loop_);
 }
 
-}  // namespace ringo
+template <class T>
+T io_context::run(task<T> main, std::source_location where) {
+  bind_to_this_thread();
+  detail::spawned_task<T> root = detail::start_spawned(*this, std::move(main), false, where);
+  drive();
+  return detail::take_result(root.state());
+}
 
-// spawn() and the member templates above need the class complete.
-#include <ringo/spawn.hpp>
+template <class F>
+requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
+         std::is_invocable_v<std::decay_t<F>&>) void io_context::post(F&& f) {
+  struct node : detail::remote_node {
+    std::decay_t<F> fn;
+    explicit node(F&& f) : fn(std::forward<F>(f)) {
+      run = [](detail::remote_node& n) noexcept {
+        using detail::report_posted_exception;
+        std::unique_ptr<node> self{static_cast<node*>(&n)};
+        try {
+          self->fn();
+        } catch (...) {
+          report_posted_exception(std::current_exception());
+        }
+      };
+    }
+  };
+  post(*new node(std::forward<F>(f)));
+}
+
+}  // namespace ringo
 
 /// Formats a context as its task listing (io_context::dump_tasks()). Takes no format spec.
 template <>
