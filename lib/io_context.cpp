@@ -112,13 +112,26 @@ void report_lost_exception(const task_record& t, const std::exception_ptr& e) no
   }
 }
 
+namespace {
+
+[[noreturn]] void throw_in_sync_wait() {
+  throw std::logic_error(
+      "ringo::sync_wait: the task waited for an event (I/O, a timer, another task, a lock, a "
+      "queue), which sync_wait cannot wait for; co_await it from the task instead, or use "
+      "ringo::run");
+}
+
+}  // namespace
+
 void throw_outside_task() {
+  if (in_sync_wait) throw_in_sync_wait();
   throw std::logic_error(
       "ringo: awaited outside of a task: this operation needs the event loop, so await it "
       "inside a task run by ringo::run (or io_context::run)");
 }
 
 void throw_outside_loop() {
+  if (in_sync_wait) throw_in_sync_wait();
   throw std::logic_error(
       "ringo: awaited outside of an event loop: this operation needs ringo::run");
 }
@@ -364,6 +377,8 @@ void io_context::drive() {
     explicit current_guard(io_context* s) : self(s) { detail::this_thread_context = s; }
     ~current_guard() { detail::this_thread_context = nullptr; }
   } guard{this};
+  // A loop started by a task that sync_wait runs: its own tasks may wait for events.
+  const detail::sync_wait_scope not_in_sync_wait{false};
 
   std::string deadlock;
   for (;;) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <ringo/detail/reactor.hpp>
+#include <ringo/detail/sync_wait_scope.hpp>
 #include <ringo/detail/task_record.hpp>
 #include <ringo/detail/timer_node.hpp>
 
@@ -29,8 +30,8 @@ inline thread_local constinit loop* this_thread_context = nullptr;
 /// The loop running on this thread, or nullptr outside of io_context::run.
 inline loop* current_loop() noexcept { return this_thread_context; }
 
-/// Throws the std::logic_error for an awaiter used outside of a task (out of line, so that the
-/// awaiters' hot paths stay small enough to inline).
+/// Throws the std::logic_error for an awaiter used outside of a task, or in a task run by
+/// sync_wait (out of line, so that the awaiters' hot paths stay small enough to inline).
 [[noreturn]] void throw_outside_task();
 /// Throws the std::logic_error for an awaiter used with no event loop on the thread.
 [[noreturn]] void throw_outside_loop();
@@ -50,9 +51,13 @@ class loop {
 
   // ---- for ringo's awaitables; not part of the user-facing API ----
   reactor& io() noexcept { return *reactor_; }
-  /// The task whose code is running now (throws std::logic_error outside a task).
+  /// The task whose code is running now, for an awaiter about to park it. Throws
+  /// std::logic_error outside a task, and while sync_wait runs a task on this thread: the
+  /// code running then is not the loop's running task's, so parking that task would leave it
+  /// waiting on a frame that sync_wait destroys.
   task_record& running_task() {
-    if (running_ == nullptr) throw_outside_task();
+    if (running_ == nullptr || in_sync_wait) [[unlikely]]
+      throw_outside_task();
     return *running_;
   }
   task_record* running_task_or_null() const noexcept { return running_; }
