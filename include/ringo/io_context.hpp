@@ -117,6 +117,9 @@ class io_context : public detail::loop {
   std::thread::id owner_{};
 };
 
+inline io_context& detail::context_ptr::operator*() const noexcept {
+  return static_cast<io_context&>(*loop_);
+}
 inline detail::context_ptr::operator io_context*() const noexcept {
   return static_cast<io_context*>(loop_);
 }

@@ -138,17 +138,18 @@ class loop {
   std::vector<timer_node*> timers_;  // a binary min-heap on deadline
 };
 
-/// How an awaiter holds the context it waits on: `context->` reaches the loop, and the value
-/// converts to the ringo::io_context* it is, where io_context.hpp (which defines that
-/// conversion) is included.
+/// How an awaiter holds the context it waits on. `context->` reaches the loop's members (which
+/// io_context inherits); where io_context.hpp is included, which defines the two operators
+/// declared here, `*context` is the ringo::io_context and the value converts to an
+/// io_context*, so code that knows the whole context uses it as the io_context* it is.
 class context_ptr {
  public:
   context_ptr() noexcept = default;
   context_ptr(loop* l) noexcept : loop_(l) {}  // implicit, as a pointer's would be
   loop* operator->() const noexcept { return loop_; }
-  loop& operator*() const noexcept { return *loop_; }
   [[nodiscard]] loop* get() const noexcept { return loop_; }
-  inline operator io_context*() const noexcept;  // defined in io_context.hpp
+  inline io_context& operator*() const noexcept;  // defined in io_context.hpp
+  inline operator io_context*() const noexcept;   // defined in io_context.hpp
 
  private:
   loop* loop_ = nullptr;
