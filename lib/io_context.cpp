@@ -69,13 +69,26 @@ void report_lost_exception(const task_record& t, const std::exception_ptr& e) no
   }
 }
 
+namespace {
+
+[[noreturn]] void throw_in_sync_wait() {
+  throw std::logic_error(
+      "ringo::sync_wait: the task waited for an event (I/O, a timer, another task, a lock, a "
+      "queue), which sync_wait cannot wait for; co_await it from the task instead, or use "
+      "ringo::run");
+}
+
+}  // namespace
+
 void throw_outside_task() {
+  if (in_sync_wait) throw_in_sync_wait();
   throw std::logic_error(
       "ringo: awaited outside of a task: this operation needs the event loop, so await it "
       "inside a task run by ringo::run (or io_context::run)");
 }
 
 void throw_outside_loop() {
+  if (in_sync_wait) throw_in_sync_wait();
   throw std::logic_error(
       "ringo: awaited outside of an event loop: this operation needs ringo::run");
 }
@@ -101,7 +114,7 @@ io_context::~io_context() {
   teardown();
 }
 
-const detail::reactor_features& io_context::features() const noexcept {
+const detail::reactor_features& detail::loop::features() const noexcept {
   return reactor_->features();
 }
 
@@ -122,7 +135,7 @@ void io_context::bind_to_this_thread() {
   }
 }
 
-void io_context::cancel(detail::task_record& t) noexcept {
+void detail::loop::cancel(detail::task_record& t) noexcept {
   if (t.state == detail::task_state::finished || t.cancel_in_progress) return;
   if (t.state == detail::task_state::waiting && t.waiting_on != nullptr &&
       t.waiting_on->cancel != nullptr) {
@@ -133,7 +146,7 @@ void io_context::cancel(detail::task_record& t) noexcept {
   }
 }
 
-void io_context::adopt(detail::task_record& t) noexcept {
+void detail::loop::adopt(detail::task_record& t) noexcept {
   t.context = this;
   t.id = next_task_id_++;
   t.prev_live = nullptr;
@@ -146,7 +159,7 @@ void io_context::adopt(detail::task_record& t) noexcept {
   schedule(t);
 }
 
-void io_context::retire(detail::task_record& t) noexcept {
+void detail::loop::retire(detail::task_record& t) noexcept {
   if (t.prev_live != nullptr) {
     t.prev_live->next_live = t.next_live;
   } else {
@@ -158,7 +171,7 @@ void io_context::retire(detail::task_record& t) noexcept {
   if (!t.daemon) --live_non_daemon_;
 }
 
-void io_context::add_timer(detail::timer_node& timer) {
+void detail::loop::add_timer(detail::timer_node& timer) {
   timers_.push_back(&timer);
   std::size_t i = timers_.size() - 1;
   while (i > 0) {
@@ -172,7 +185,7 @@ void io_context::add_timer(detail::timer_node& timer) {
   timer.heap_index = i;
 }
 
-void io_context::remove_timer(detail::timer_node& timer) noexcept {
+void detail::loop::remove_timer(detail::timer_node& timer) noexcept {
   std::size_t i = timer.heap_index;
   if (i == detail::timer_node::not_queued) return;
   timer.heap_index = detail::timer_node::not_queued;
@@ -320,6 +333,8 @@ void io_context::drive() {
     explicit current_guard(io_context* s) : self(s) { detail::this_thread_context = s; }
     ~current_guard() { detail::this_thread_context = nullptr; }
   } guard{this};
+  // A loop started by a task that sync_wait runs: its own tasks may wait for events.
+  const detail::sync_wait_scope not_in_sync_wait{false};
 
   std::string deadlock;
   for (;;) {

@@ -13,6 +13,7 @@
 
 #include <ringo/run.hpp>
 #include <ringo/sleep.hpp>
+#include <ringo/spawn.hpp>
 #include <ringo/sync_wait.hpp>
 
 #include "../lib/uring_reactor.hpp"

@@ -35,6 +35,14 @@ class deadlock_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Thrown by a put on a closed queue (ringo::queue, lifo_queue, priority_queue) at once, and
+/// by a get on a closed queue once it has drained what was left.
+class queue_closed : public std::runtime_error {
+ public:
+  queue_closed() : std::runtime_error("ringo: the queue is closed") {}
+  using std::runtime_error::runtime_error;
+};
+
 namespace detail {
 
 /// Whether `e` holds a ringo::operation_cancelled (a cancellation, not a failure).

@@ -75,7 +75,8 @@ class future_awaiter : suspension, future_callback, remote_node {
   // On the completing thread: hand the resumption to the task's own context.
   static void on_complete(future_callback& cb, future_state_base&) noexcept {
     auto& self = static_cast<future_awaiter&>(cb);
-    self.context->post(static_cast<remote_node&>(self));
+    io_context& home = *self.context;
+    home.post(static_cast<remote_node&>(self));
   }
   // On the task's context.
   static void on_posted(remote_node& n) noexcept {

@@ -1,7 +1,8 @@
 #pragma once
 /// \file
 /// ringo::queue, lifo_queue and priority_queue: queues between the tasks of one context
-/// (Python's queue.Queue, LifoQueue, PriorityQueue and JoinableQueue), and queue_closed.
+/// (Python's queue.Queue, LifoQueue, PriorityQueue and JoinableQueue). Their queue_closed
+/// error is declared in ringo/error.hpp, which this header includes.
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <ringo/detail/basic_queue.hpp>
+#include <ringo/error.hpp>
 
 namespace ringo {
 

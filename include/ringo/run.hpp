@@ -2,9 +2,9 @@
 /// \file
 /// ringo::run: asyncio.run for ringo.
 #include <source_location>
+#include <utility>
 
 #include <ringo/io_context.hpp>
-#include <ringo/spawn.hpp>
 #include <ringo/task.hpp>
 
 namespace ringo {

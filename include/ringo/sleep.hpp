@@ -8,8 +8,11 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/loop.hpp>
 #include <ringo/detail/suspension.hpp>
+#include <ringo/detail/task_record.hpp>
 #include <ringo/detail/timer_node.hpp>
+#include <ringo/error.hpp>
 
 namespace ringo {
 
@@ -70,7 +73,7 @@ class yield_awaiter {
   }
 
  private:
-  io_context* context_ = nullptr;
+  loop* context_ = nullptr;
   task_record* task_ = nullptr;
   bool cancelled_ = false;
 };

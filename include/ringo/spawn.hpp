@@ -3,17 +3,18 @@
 /// ringo::spawn and ringo::join_handle: start a task that runs beside the current one
 /// (gevent.spawn), and wait for its result.
 #include <coroutine>
-#include <exception>
+#include <cstdint>
 #include <source_location>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
 
-#include <ringo/detail/frame_allocator.hpp>
+#include <fmt/format.h>
+
+#include <ringo/detail/loop.hpp>
+#include <ringo/detail/spawned_task.hpp>
 #include <ringo/detail/task_record.hpp>
 #include <ringo/error.hpp>
-#include <ringo/io_context.hpp>
 #include <ringo/task.hpp>
 
 namespace ringo {
@@ -30,22 +31,13 @@ class join_handle;
 
 namespace detail {
 
-/// Prints an exception that no one will ever see otherwise (its task was detached), with the
-/// task's spawn site, as gevent prints a dead greenlet's traceback. Defined in lib/.
-void report_lost_exception(const task_record& t, const std::exception_ptr& e) noexcept;
-/// The same for a function given to io_context::post that threw.
-void report_posted_exception(const std::exception_ptr& e) noexcept;
-/// Ends a task that its context tears down while it is suspended: marks it finished (a join
-/// throws operation_cancelled) and frees the frame if no handle holds it.
-void abandon_spawned(task_record& r) noexcept;
-
 struct join_waiter : wait_node {
   join_waiter* next = nullptr;
   task_record* task = nullptr;
 };
 
 template <class T>
-join_handle<T> spawn_on(io_context& ctx, task<T> t, bool daemon, std::source_location where);
+join_handle<T> spawn_on(loop& ctx, task<T> t, bool daemon, std::source_location where);
 
 }  // namespace detail
 
@@ -54,29 +46,23 @@ join_handle<T> spawn_on(io_context& ctx, task<T> t, bool daemon, std::source_loc
 template <class T>
 class join_handle {
   using promise = detail::task_promise<T>;
-  using frame = std::coroutine_handle<promise>;
 
  public:
   join_handle() noexcept = default;
-  join_handle(join_handle&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-  join_handle& operator=(join_handle&& o) noexcept {
-    if (this != &o) {
-      detach();
-      h_ = std::exchange(o.h_, {});
-    }
-    return *this;
-  }
+  join_handle(join_handle&& o) noexcept = default;
+  /// Detaches from the task held before, then takes over `o`'s.
+  join_handle& operator=(join_handle&& o) noexcept = default;
   join_handle(const join_handle&) = delete;
   join_handle& operator=(const join_handle&) = delete;
   /// Detaches: the task runs on; an exception it ends with is printed to stderr.
-  ~join_handle() { detach(); }
+  ~join_handle() = default;
 
   /// True once the task has finished (with a result, an exception, or cancelled).
   [[nodiscard]] bool done() const { return record().finished; }
   /// The task's number in diagnostics ("task #3").
   [[nodiscard]] std::uint64_t id() const { return record().id; }
   /// Whether this handle refers to a task.
-  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(h_); }
+  [[nodiscard]] bool valid() const noexcept { return task_.valid(); }
 
   /// Cancels the task: operation_cancelled is thrown in it at its current suspension point
   /// (once any I/O it is in has been cancelled in the kernel) or at its next one. Does nothing
@@ -87,14 +73,7 @@ class join_handle {
   }
 
   /// Lets the task run on without a handle.
-  void detach() noexcept {
-    if (h_) {
-      promise& p = std::exchange(h_, {}).promise();
-      detail::task_record& r = p.record();
-      if (r.finished && p.error() && !r.consumed) detail::report_lost_exception(r, p.error());
-      if (--r.refs == 0) r.root.destroy();
-    }
-  }
+  void detach() noexcept { task_.release(); }
 
   class awaiter : detail::join_waiter {
    public:
@@ -103,7 +82,7 @@ class join_handle {
     }
     bool await_ready() const noexcept { return r_.finished; }
     bool await_suspend(std::coroutine_handle<> h) {
-      io_context& ctx = *r_.context;
+      detail::loop& ctx = *r_.context;
       task = &ctx.running_task();
       if (task->take_cancellation()) {
         cancelled_ = true;
@@ -118,7 +97,7 @@ class join_handle {
     }
     T await_resume() {
       if (cancelled_) throw operation_cancelled("join cancelled");
-      return take_result(p_);
+      return detail::take_result(p_);
     }
 
    private:
@@ -157,50 +136,29 @@ class join_handle {
 
  private:
   template <class U>
-  friend join_handle<U> detail::spawn_on(io_context&, task<U>, bool, std::source_location);
-  friend class io_context;
-  explicit join_handle(frame h) noexcept : h_(h) {}
+  friend join_handle<U> detail::spawn_on(detail::loop&, task<U>, bool, std::source_location);
+  explicit join_handle(detail::spawned_task<T> t) noexcept : task_(std::move(t)) {}
 
   promise& state() const {
-    if (!h_) throw std::logic_error("ringo::join_handle is empty (moved from or default-made)");
-    return h_.promise();
+    if (!task_.valid()) {
+      throw std::logic_error("ringo::join_handle is empty (moved from or default-made)");
+    }
+    return task_.state();
   }
   detail::task_record& record() const { return state().record(); }
 
-  /// The finished task's result, taken once.
-  static T take_result(promise& p) {
-    detail::task_record& r = p.record();
-    if (r.consumed) {
-      throw std::logic_error(
-          "ringo::join_handle awaited twice: a task's result can be taken once; keep it");
-    }
-    r.consumed = true;
-    if (r.abandoned && !p.error()) throw operation_cancelled("the event loop stopped");
-    return p.result();
-  }
-
-  frame h_;
+  detail::spawned_task<T> task_;
 };
 
 namespace detail {
 
 template <class T>
-join_handle<T> spawn_on(io_context& ctx, task<T> t, bool daemon, std::source_location where) {
-  if (!t.valid()) {
-    throw std::logic_error("ringo::spawn of an empty task (moved from or already awaited)");
-  }
-  auto h = task_access::release(t);
-  task_record& r = h.promise().make_record();
-  r.spawned_at = where;
-  r.daemon = daemon;
-  r.root = h;
-  r.resume_point = h;
-  ctx.adopt(r);
-  return join_handle<T>{h};
+join_handle<T> spawn_on(loop& ctx, task<T> t, bool daemon, std::source_location where) {
+  return join_handle<T>{start_spawned(ctx, std::move(t), daemon, where)};
 }
 
-inline io_context& context_for_spawn() {
-  io_context* ctx = io_context::current();
+inline loop& context_for_spawn() {
+  loop* ctx = current_loop();
   if (ctx == nullptr) {
     throw std::logic_error(
         "ringo::spawn outside of an event loop: call it from a task running under ringo::run "
@@ -224,34 +182,6 @@ template <class T>
 join_handle<T> spawn(task<T> t, daemon_t,
                      std::source_location where = std::source_location::current()) {
   return detail::spawn_on(detail::context_for_spawn(), std::move(t), true, where);
-}
-
-template <class T>
-T io_context::run(task<T> main, std::source_location where) {
-  bind_to_this_thread();
-  auto handle = detail::spawn_on(*this, std::move(main), false, where);
-  drive();
-  return join_handle<T>::take_result(handle.state());
-}
-
-template <class F>
-requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
-         std::is_invocable_v<std::decay_t<F>&>) void io_context::post(F&& f) {
-  struct node : detail::remote_node {
-    std::decay_t<F> fn;
-    explicit node(F&& f) : fn(std::forward<F>(f)) {
-      run = [](detail::remote_node& n) noexcept {
-        using detail::report_posted_exception;
-        std::unique_ptr<node> self{static_cast<node*>(&n)};
-        try {
-          self->fn();
-        } catch (...) {
-          report_posted_exception(std::current_exception());
-        }
-      };
-    }
-  };
-  post(*new node(std::forward<F>(f)));
 }
 
 }  // namespace ringo

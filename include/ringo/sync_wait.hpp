@@ -5,14 +5,20 @@
 #include <utility>
 
 #include <ringo/detail/resume.hpp>
+#include <ringo/detail/sync_wait_scope.hpp>
 #include <ringo/task.hpp>
 
 namespace ringo {
 
 /// Runs `t` on the calling thread until it finishes and returns its result, rethrowing its
 /// exception. The task may await other tasks and generators but nothing that waits for an
-/// event (I/O, timers, other tasks): those need ringo::run, and sync_wait throws
-/// std::logic_error if the task suspends on one.
+/// event (I/O, a timer, another task, a lock, a queue): those need an event loop, so co_await
+/// the task from a task instead, or run it with ringo::run. Such a wait throws
+/// std::logic_error in the task before anything is armed, and unless the task catches it,
+/// sync_wait rethrows it. That holds inside a running loop too: there sync_wait runs `t`
+/// without the loop, which goes on after it as if nothing had happened. A task that suspends
+/// on some other awaiter (not one of ringo's) makes sync_wait destroy it and throw
+/// std::logic_error.
 template <class T>
 T sync_wait(task<T> t) {
   auto h = detail::task_access::release(t);
@@ -21,7 +27,10 @@ T sync_wait(task<T> t) {
     ~owner() { handle.destroy(); }
   } own{h};
   h.promise().continuation_ = std::noop_coroutine();
-  detail::resume(h);
+  {
+    const detail::sync_wait_scope scope{true};
+    detail::resume(h);
+  }
   if (!h.done()) {
     throw std::logic_error(
         "ringo::sync_wait: the task suspended waiting for an event (I/O, a timer, another "

@@ -19,18 +19,7 @@
 
 #include <ringo/detail/suspension.hpp>
 #include <ringo/detail/waiter_list.hpp>
-
-namespace ringo {
-
-/// Thrown by a put on a closed queue at once, and by a get on a closed queue once it has
-/// drained what was left.
-class queue_closed : public std::runtime_error {
- public:
-  queue_closed() : std::runtime_error("ringo: the queue is closed") {}
-  using std::runtime_error::runtime_error;
-};
-
-}  // namespace ringo
+#include <ringo/error.hpp>
 
 namespace ringo::detail {
 

@@ -3,16 +3,16 @@
 #include <coroutine>
 #include <source_location>
 
+#include <ringo/detail/loop.hpp>
 #include <ringo/detail/task_record.hpp>
 #include <ringo/error.hpp>
-#include <ringo/io_context.hpp>
 
 namespace ringo::detail {
 
-/// The context running on this thread, for an awaiter about to suspend; throws
-/// std::logic_error outside of an event loop.
-inline io_context& context_of_awaiter() {
-  io_context* ctx = io_context::current();
+/// The loop running on this thread, for an awaiter about to suspend; throws std::logic_error
+/// outside of an event loop.
+inline loop& context_of_awaiter() {
+  loop* ctx = current_loop();
   if (ctx == nullptr) [[unlikely]]
     throw_outside_loop();
   return *ctx;
@@ -21,7 +21,7 @@ inline io_context& context_of_awaiter() {
 /// Base of awaiters that suspend the running task until someone schedules it again. Derived
 /// classes fill in wait_node::cancel and describe, and call park() from await_suspend.
 struct suspension : wait_node {
-  io_context* context = nullptr;
+  context_ptr context;
   task_record* task = nullptr;
   bool cancelled = false;
 
@@ -30,8 +30,9 @@ struct suspension : wait_node {
   /// Looks up the running task; returns false (do not suspend) if a cancellation is due,
   /// which await_resume then throws.
   bool prepare() {
-    context = &context_of_awaiter();
-    task = &context->running_task();
+    loop& ctx = context_of_awaiter();
+    context = &ctx;
+    task = &ctx.running_task();
     if (task->take_cancellation()) {
       cancelled = true;
       return false;

@@ -6,11 +6,9 @@
 #include <source_location>
 #include <string>
 
-namespace ringo {
-class io_context;
-}
-
 namespace ringo::detail {
+
+class loop;
 
 /// A place where a task is suspended: lives in the awaiter, in the task's frame.
 struct wait_node {
@@ -35,7 +33,7 @@ struct join_waiter;
 struct task_record {
   std::uint64_t id = 0;
   std::source_location spawned_at{};
-  io_context* context = nullptr;
+  loop* context = nullptr;  // the context the task was spawned on
   union {
     wait_node* waiting_on = nullptr;  // while waiting: where (read only in that state)
     task_record* next_ready;          // while ready: the next task in the ready queue

@@ -8,8 +8,11 @@
 // at freed memory.
 #include <cstddef>
 #include <source_location>
+#include <string>
 
+#include <ringo/detail/loop.hpp>
 #include <ringo/detail/suspension.hpp>
+#include <ringo/detail/task_record.hpp>
 
 namespace ringo::detail {
 
@@ -117,7 +120,7 @@ inline void append_task(const task_record* t, std::string& out, const char* none
 
 /// The task running on this thread's context, or nullptr outside of a task.
 inline task_record* current_task() noexcept {
-  io_context* ctx = io_context::current();
+  loop* ctx = current_loop();
   return ctx != nullptr ? ctx->running_task_or_null() : nullptr;
 }
 
