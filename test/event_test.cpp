@@ -68,7 +68,11 @@ TEST_CASE("a cancelled event waiter leaves the list and the others still wake", 
     co_await ringo::yield();
     a.cancel();
     CHECK(e.waiting() == 1);
-    CHECK_THROWS_AS(co_await a, ringo::operation_cancelled);
+    try {
+      co_await a;
+      FAIL_CHECK("co_await a returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
     e.set();
     co_await b;
     co_return order;

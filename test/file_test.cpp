@@ -68,13 +68,16 @@ TEST_CASE("a file is written, sized, read back at offsets and closed", "[file]")
     auto f = co_await ringo::file::open(
         path, ringo::open_mode::read_write | ringo::open_mode::create | ringo::open_mode::truncate);
     CHECK(f.path() == path);
-    CHECK(co_await f.write_at(bytes_of("hello, world"), 0) == 12);
-    CHECK(co_await f.write_at(bytes_of("W"), 7) == 1);
+    const auto written = co_await f.write_at(bytes_of("hello, world"), 0);
+    CHECK(written == 12);
+    const auto patched = co_await f.write_at(bytes_of("W"), 7);
+    CHECK(patched == 1);
     CHECK(f.size() == 12);
     std::array<std::byte, 32> buf{};
     const auto n = co_await f.read_at(buf, 7);
     CHECK(std::string(reinterpret_cast<const char*>(buf.data()), n) == "World");
-    CHECK(co_await f.read_at(buf, 100) == 0);
+    const auto past_end = co_await f.read_at(buf, 100);
+    CHECK(past_end == 0);
     co_await f.close();
     CHECK_FALSE(f.is_open());
 

@@ -149,7 +149,11 @@ TEST_CASE("a cancelled lock waiter leaves the queue and the lock goes to the nex
     CHECK(m.waiting() == 2);
     a.cancel();
     CHECK(m.waiting() == 1);
-    CHECK_THROWS_AS(co_await a, ringo::operation_cancelled);
+    try {
+      co_await a;
+      FAIL_CHECK("co_await a returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
     g.unlock();
     co_await b;
     CHECK_FALSE(m.locked());
@@ -168,7 +172,11 @@ TEST_CASE("a waiter handed the lock before its cancellation gets it and then rel
     co_await ringo::yield();
     g.unlock();  // hands the lock to `a`, which is now ready, not waiting
     a.cancel();  // delivered at a's next suspension point, after it took the lock
-    CHECK_THROWS_AS(co_await a, ringo::operation_cancelled);
+    try {
+      co_await a;
+      FAIL_CHECK("co_await a returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
     CHECK_FALSE(m.locked());  // a's guard gave it back while unwinding
     auto again = co_await m.lock();
     co_return order;

@@ -99,10 +99,18 @@ TEST_CASE("a cancelled recursive_mutex waiter leaves the queue; a handed-over on
     co_await ringo::yield();
     a.cancel();
     CHECK(m.waiting() == 1);
-    CHECK_THROWS_AS(co_await a, ringo::operation_cancelled);
+    try {
+      co_await a;
+      FAIL_CHECK("co_await a returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
     g.unlock();  // to b, which is ready now
     b.cancel();  // too late to stop it taking the lock: it throws at its next suspension
-    CHECK_THROWS_AS(co_await b, ringo::operation_cancelled);
+    try {
+      co_await b;
+      FAIL_CHECK("co_await b returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
     CHECK_FALSE(m.locked());
     co_return order;
   };

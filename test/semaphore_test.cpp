@@ -105,7 +105,11 @@ TEST_CASE("a cancelled acquire loses no permit", "[semaphore]") {
     auto b = ringo::spawn(acquire_and_record(s, order, 2));
     co_await ringo::yield();
     a.cancel();
-    CHECK_THROWS_AS(co_await a, ringo::operation_cancelled);
+    try {
+      co_await a;
+      FAIL_CHECK("co_await a returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
     s.release();
     co_await b;
     CHECK(s.available() == 0);
@@ -131,7 +135,11 @@ TEST_CASE("a scoped permit handed to a cancelled waiter comes back when it unwin
     co_await ringo::yield();
     first.unlock();  // permit to h
     h.cancel();
-    CHECK_THROWS_AS(co_await h, ringo::operation_cancelled);
+    try {
+      co_await h;
+      FAIL_CHECK("co_await h returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
     CHECK(o.most == 1);
     CHECK(s.available() == 1);
   };

@@ -92,7 +92,11 @@ TEST_CASE("cancelling the task that joins a group cancels the children and waits
     auto h = ringo::spawn(parent());
     co_await ringo::sleep_for(5ms);
     h.cancel();
-    CHECK_THROWS_AS(co_await h, ringo::operation_cancelled);
+    try {
+      co_await h;
+      FAIL_CHECK("co_await h returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
   };
   ringo::run(main());
   CHECK(log == std::vector<std::string>{"child cancelled", "parent cancelled"});

@@ -251,7 +251,11 @@ TEST_CASE("a read deadline throws timed_out and leaves the stream usable", "[tcp
     auto p = co_await connected_pair(l);
     std::array<std::byte, 8> buf{};
     const auto start = std::chrono::steady_clock::now();
-    CHECK_THROWS_AS(co_await p.client.read_some(buf, 50ms), ringo::timed_out);
+    try {
+      co_await p.client.read_some(buf, 50ms);
+      FAIL_CHECK("co_await p.client.read_some(buf, 50ms) returned instead of throwing timed_out");
+    } catch (const ringo::timed_out&) {
+    }
     CHECK(std::chrono::steady_clock::now() - start >= 45ms);
     try {
       (void)co_await p.client.receive(10ms);
@@ -704,8 +708,16 @@ TEST_CASE("cancelling a gathered write and a receive_some throws operation_cance
     co_await ringo::sleep_for(20ms);
     writer.cancel();
     reader.cancel();
-    CHECK_THROWS_AS(co_await writer, ringo::operation_cancelled);
-    CHECK_THROWS_AS(co_await reader, ringo::operation_cancelled);
+    try {
+      co_await writer;
+      FAIL_CHECK("co_await writer returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
+    try {
+      co_await reader;
+      FAIL_CHECK("co_await reader returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
     // The stream still reads: the server's bytes arrive after the cancelled receive_some.
     co_await p.server.write_all("after");
     auto bufs = co_await p.client.receive_some(5s);
@@ -740,7 +752,11 @@ TEST_CASE("writing a batch to a peer that does not read times out, then cancels"
         }(q.client, bufs));
     co_await ringo::sleep_for(20ms);
     writer.cancel();
-    CHECK_THROWS_AS(co_await writer, ringo::operation_cancelled);
+    try {
+      co_await writer;
+      FAIL_CHECK("co_await writer returned instead of throwing operation_cancelled");
+    } catch (const ringo::operation_cancelled&) {
+    }
   }());
 }
 

@@ -67,8 +67,12 @@ TEST_CASE("when_all of a vector keeps input order", "[when_all]") {
 TEST_CASE("when_all rethrows the first failure after cancelling the rest", "[when_all]") {
   auto main = []() -> ringo::task<void> {
     const auto start = std::chrono::steady_clock::now();
-    CHECK_THROWS_WITH(co_await ringo::when_all(number_after(10s, 1), fail_after(5ms)),
-                      "racer failed");
+    try {
+      co_await ringo::when_all(number_after(10s, 1), fail_after(5ms));
+      FAIL_CHECK("co_await ringo::when_all(...) returned instead of throwing");
+    } catch (const std::exception& e) {
+      CHECK(std::string(e.what()) == "racer failed");
+    }
     CHECK(std::chrono::steady_clock::now() - start < 5s);
   };
   ringo::run(main());
@@ -109,16 +113,23 @@ TEST_CASE("when_any of a vector gives the index and value", "[when_any]") {
 
 TEST_CASE("when_any propagates the exception of the first to finish", "[when_any]") {
   auto main = []() -> ringo::task<void> {
-    CHECK_THROWS_WITH(co_await ringo::when_any(number_after(10s, 1), fail_after(1ms)),
-                      "racer failed");
+    try {
+      co_await ringo::when_any(number_after(10s, 1), fail_after(1ms));
+      FAIL_CHECK("co_await ringo::when_any(...) returned instead of throwing");
+    } catch (const std::exception& e) {
+      CHECK(std::string(e.what()) == "racer failed");
+    }
   };
   ringo::run(main());
 }
 
 TEST_CASE("when_any of no tasks is refused", "[when_any]") {
   auto main = []() -> ringo::task<void> {
-    CHECK_THROWS_AS(co_await ringo::when_any(std::vector<ringo::task<int>>{}),
-                    std::invalid_argument);
+    try {
+      co_await ringo::when_any(std::vector<ringo::task<int>>{});
+      FAIL_CHECK("co_await ringo::when_any({}) returned instead of throwing invalid_argument");
+    } catch (const std::invalid_argument&) {
+    }
   };
   ringo::run(main());
 }
