@@ -28,8 +28,9 @@ bool close_awaiter::await_suspend(std::coroutine_handle<> h) {
     self.name_(self, out);
   };
   if (!prepare()) {
-    // Cancelled before it started: close at once so the descriptor is not lost.
-    ::close(fd);
+    // Cancelled before it started: close it anyway so the descriptor is not lost, behind what
+    // the ring still has queued for it.
+    context->io().close_later(fd);
     closed_at_once_ = true;
     return false;
   }
@@ -42,8 +43,16 @@ bool close_awaiter::await_suspend(std::coroutine_handle<> h) {
 
 close_awaiter::~close_awaiter() {
   // Never awaited (`(void)s.close();`): the stream already let go of the descriptor, so this
-  // is the last one that can close it.
-  if (fd >= 0 && !submitted_ && !closed_at_once_) ::close(fd);
+  // is the last one that can close it. Through the ring, after the cancels and requests still
+  // queued for it (one of them could otherwise meet the next file to get the number), and at
+  // once: a close that was asked for should not wait for the loop's next turn.
+  if (fd < 0 || submitted_ || closed_at_once_) return;
+  if (io_context* ctx = io_context::current()) {
+    ctx->io().close_later(fd);
+    ctx->io().flush();
+  } else {
+    ::close(fd);
+  }
 }
 
 void close_awaiter::await_resume() {

@@ -55,8 +55,9 @@ void listener_state::on_accept(io_operation& op, int res, std::uint32_t flags,
     return;
   }
   // The multishot accept ends on an error (EMFILE, ENFILE, ...). It is armed again only when
-  // a task calls accept(), so a full descriptor table costs nothing while no one asks.
-  if (!ours) s.push(res);
+  // a task calls accept(), so a full descriptor table costs nothing while no one asks. A
+  // cancellation is ours, or the context's as it shuts down: not an error to hand on.
+  if (!ours && res != -ECANCELED) s.push(res);
   if (s.pending() >= pause_at) s.pause();
   accept_awaiter* w = s.waiter;
   if (w == nullptr || w->mode_ != accept_awaiter::mode::waiting) return;
@@ -86,7 +87,7 @@ void listener_state::orphan() noexcept {
 // ---- accept_awaiter ------------------------------------------------------------------------
 
 bool accept_awaiter::await_ready() {
-  if (s_->pending() == 0) return false;
+  if (s_->pending() == 0 || s_->handing_over) return false;
   io_context* ctx = io_context::current();
   task_record* t = ctx != nullptr ? ctx->running_task_or_null() : nullptr;
   return t == nullptr || !t->cancel_pending;
@@ -94,13 +95,20 @@ bool accept_awaiter::await_ready() {
 
 bool accept_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (s_->orphaned) throw_closed();  // closed after this accept was made, before it began
+  if (!s_->on_owner_thread()) {
+    throw std::logic_error(fmt::format(
+        "tcp_listener on {} accepted from a second io_context: a listener belongs to the "
+        "context of its first accept ({}); bind one listener per context "
+        "(listen_options::reuse_port)",
+        s_->local, fmt::ptr(s_->context)));
+  }
   if (!prepare()) return false;
-  if (s_->pending() != 0) return false;
-  if (s_->waiter != nullptr) {
+  if (s_->waiter != nullptr || s_->handing_over) {
     throw std::logic_error(fmt::format(
         "two tasks accept on {} at once: accept in one task and spawn a task per connection",
         s_->local));
   }
+  if (s_->pending() != 0) return false;
   describe = [](const wait_node& n, std::string& out) {
     out += static_cast<const accept_awaiter&>(n).what();
   };
@@ -135,6 +143,7 @@ bool accept_awaiter::await_suspend(std::coroutine_handle<> h) {
 
 void accept_awaiter::wake_waiter() noexcept {
   s_->waiter = nullptr;
+  s_->handing_over = true;  // until this task takes the connection
   context->remove_timer(*this);
   wake();
 }
@@ -209,10 +218,12 @@ net::tcp_stream accept_awaiter::await_resume() {
       return net::tcp_stream::adopt(fd_or_error, peer);
     }
   } else {
+    if (mode_ == mode::waiting) s_->handing_over = false;
     if (cancelled)
       throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
                                                      : what() + ": operation cancelled");
-    if (detached_) throw_closed();
+    // Also when the listener went after this task was woken: its queue went with it.
+    if (detached_ || s_->orphaned || s_->pending() == 0) throw_closed();
     if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
     fd_or_error = s_->pop();
     if (fd_or_error >= 0) {

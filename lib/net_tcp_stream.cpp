@@ -97,8 +97,8 @@ void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
     }
   } else if (res == 0) {
     if (!s.push({0, 0})) s.fail(-ENOMEM);
-  } else if (ours) {
-    // our own cancellation: nothing to report
+  } else if (ours || res == -ECANCELED) {
+    // Our own cancellation, or the context's as it shuts down: nothing to report.
   } else if (res == -ENOBUFS) {
     s.starved = true;  // the ring is dry; bytes stay in the socket until a read asks
   } else if (res < 0) {
@@ -160,7 +160,8 @@ void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer
 
 bool stream_read_awaiter::await_ready() {
   if (!whole_buffer_ && into_.empty()) return true;
-  if (s_->orphaned || (!s_->eof && !s_->has_event())) return false;
+  // Not what the queue holds for a woken reader that has not run yet.
+  if (s_->orphaned || s_->handing_over || (!s_->eof && !s_->has_event())) return false;
   // Something is queued: take it without suspending, unless a cancellation must be delivered.
   io_context* ctx = io_context::current();
   task_record* t = ctx != nullptr ? ctx->running_task_or_null() : nullptr;
@@ -169,14 +170,18 @@ bool stream_read_awaiter::await_ready() {
 
 bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (s_->orphaned) throw_closed();  // closed after this read was made, before it began
+  // A read made on the owner's thread but awaited on another (inside read_exact, say).
+  if (io_context::current() != s_->context) [[unlikely]] {
+    throw_foreign_context(what(), s_->context);
+  }
   if (!prepare()) return false;
-  if (s_->eof || s_->has_event()) return false;
-  if (s_->reader != nullptr) {
+  if (s_->reader != nullptr || s_->handing_over) {
     throw std::logic_error(fmt::format(
         "two tasks read from the tcp_stream connected to {} at once: read from one task (or "
         "hand the bytes to the other through a queue)",
         s_->peer));
   }
+  if (s_->eof || s_->has_event()) return false;
   describe = &describe_read;
   cancel = &on_cancel_read;
   if (context->features().provided_buffers && !s_->starved) {
@@ -222,6 +227,7 @@ void stream_read_awaiter::start_oneshot(std::chrono::nanoseconds limit) {
 
 void stream_read_awaiter::wake_reader() noexcept {
   s_->reader = nullptr;
+  s_->handing_over = true;  // until this reader takes the event
   context->remove_timer(*this);
   wake();
 }
@@ -299,6 +305,7 @@ void stream_read_awaiter::throw_closed() const {
 }
 
 bool stream_read_awaiter::check_outcome() {
+  if (mode_ == mode::waiting) s_->handing_over = false;
   if (mode_ == mode::oneshot) {
     if (res_ == -ECANCELED) {
       if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
@@ -315,13 +322,16 @@ bool stream_read_awaiter::check_outcome() {
   if (cancelled)
     throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
                                                    : what() + ": operation cancelled");
-  if (detached_) throw_closed();
+  // Also when the stream went after this reader was woken: the event it was woken for went
+  // with the stream's queue.
+  if (detached_ || s_->orphaned) throw_closed();
   if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
   return false;
 }
 
 bool stream_read_awaiter::lend_own_buffer() noexcept {
-  if (detached_) return false;
+  // Bytes that arrived before a close are still handed over: the state is held, and takes the
+  // buffer back (orphaned or not) when it is released.
   if (res_ == 0) {  // end of stream: the buffer goes back home
     if (!s_->spare) s_->spare = std::move(own_);
     return false;
@@ -439,6 +449,9 @@ bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
   if (s_->orphaned) {
     detached_ = true;  // closed before this part of the write began: await_resume throws EBADF
     return false;
+  }
+  if (io_context::current() != s_->context) [[unlikely]] {
+    throw_foreign_context(fmt::format("send on {}", s_->peer), s_->context);
   }
   if (s_->writer != nullptr) {
     throw std::logic_error(fmt::format(

@@ -72,7 +72,16 @@ bool socket_state<Derived>::note_completion(std::uint32_t flags) noexcept {
 template <class Derived>
 void socket_state<Derived>::let_go(bool close_fd) noexcept {
   pause();
-  if (close_fd) ::close(fd);
+  if (close_fd) {
+    if (ring == nullptr) {
+      ::close(fd);  // never used on a loop: nothing can be queued for it
+    } else {
+      // Through the ring, behind the cancels just queued and any request not yet submitted:
+      // closed at once, such a request could meet another socket under the same number.
+      ring->close_later(fd);
+      if (io_context::current() != context) ring->flush();  // the loop is not turning
+    }
+  }
   // While the kernel still holds the multishot request, the context keeps reaping for it.
   if (armed) context->add_orphan();
   free_if_unused();

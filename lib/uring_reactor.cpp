@@ -112,6 +112,7 @@ class uring_reactor final : public reactor {
 
   ~uring_reactor() override {
     drain();
+    flush();  // closes of sockets dropped since the loop last turned
     io_uring_queue_exit(&ring_);
     if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_bytes_);
     if (buffers_ != nullptr) ::munmap(buffers_, std::size_t{buffer_count_} * buffer_size_);
@@ -129,10 +130,16 @@ class uring_reactor final : public reactor {
     try {
       draining_ = true;
       if (features_.cancel_any) {
-        push_cancel(nullptr);  // every request
+        reserve_one();
+        push({nullptr, deferred::cancel, -1});  // every request
       } else {
-        push_cancel(&wake_op_);
-        for (io_operation* op : tracked_) push_cancel(op);
+        const std::vector<io_operation*> all = tracked_;
+        for (io_operation* op : all) {
+          reserve_one();
+          push({op, deferred::cancel, -1});
+        }
+        reserve_one();
+        push({&wake_op_, deferred::cancel, -1});
       }
       const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
       while (in_flight_ > 0 && std::chrono::steady_clock::now() < until) {
@@ -153,18 +160,40 @@ class uring_reactor final : public reactor {
       }
       disabled_ = false;
     }
+    reserve_one();
     queue(wake_op_);
   }
 
+  // Each of these first reserves room in every list the request may enter, so that a failure
+  // (std::bad_alloc) leaves nothing half done; after that nothing throws.
   void submit(io_operation& op) override {
+    reserve_one();
     queue(op);
     ++in_flight_;
     if (!features_.cancel_any) track(op);
   }
 
   void cancel(io_operation& op) override {
+    reserve_one();
     op.cancel_requested = true;
-    push_cancel(&op);
+    push({&op, deferred::cancel, -1});
+  }
+
+  void close_later(int fd) noexcept override {
+    try {
+      reserve_one();
+    } catch (...) {
+      flush();  // no room to queue the close: what is queued goes first, then the close
+      ::close(fd);
+      return;
+    }
+    push({nullptr, deferred::close, fd});
+  }
+
+  void flush() noexcept override {
+    if (dispatching_) return;
+    flush_backlog();
+    io_uring_submit(&ring_);
   }
 
   void wait(std::chrono::nanoseconds timeout) override {
@@ -177,10 +206,20 @@ class uring_reactor final : public reactor {
         timeout = std::chrono::ceil<std::chrono::nanoseconds>(left);
       }
     }
-    flush_backlog();
+    // The backlog goes first; what does not fit waits for the kernel to take entries, which
+    // it does once completions are reaped.
+    while (!flush_backlog()) {
+      enter(std::chrono::nanoseconds{0});
+      reap();
+    }
     enter(timeout);
     reap();
     flush_backlog();  // what the handlers submitted, now that the completion queue advanced
+    if (rearm_wake_) {
+      rearm_wake_ = false;
+      reserve_one();
+      queue(wake_op_);
+    }
     if (!deadlines_.empty()) expire_deadlines();
     recycle_returned();
   }
@@ -197,9 +236,7 @@ class uring_reactor final : public reactor {
       recycle_from_other_thread(id);
       return;
     }
-    io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size_, id,
-                          io_uring_buf_ring_mask(buffer_count_), 0);
-    io_uring_buf_ring_advance(buffer_ring_, 1);
+    give_back(id);
   }
 
   void wake() noexcept override {
@@ -218,36 +255,45 @@ class uring_reactor final : public reactor {
       std::lock_guard lock{returned_mutex_};
       returned_.push_back(id);
     }
-    returned_pending_.store(true, std::memory_order_release);
-    wake();
+    // One wake-up for a burst, as posts do.
+    if (!returned_pending_.exchange(true, std::memory_order_acq_rel)) wake();
   }
 
   void recycle_returned() noexcept {
-    if (!returned_pending_.exchange(false, std::memory_order_acquire)) return;
+    if (!returned_pending_.exchange(false, std::memory_order_acq_rel)) return;
     std::lock_guard lock{returned_mutex_};
-    for (const std::uint16_t id : returned_) recycle_buffer(id);
+    for (const std::uint16_t id : returned_) give_back(id);
     returned_.clear();
   }
 
-  // A request that found no free submission entry while completions were being dispatched
-  // (or behind one that did): it reaches the ring, in order, once the completion queue has
-  // advanced. Reaping never nests, so no completion is seen twice.
-  struct deferred {
-    io_operation* op;  // the request, or what to cancel (null: every request)
-    bool cancel;
-  };
-
-  // Cancels `op` (null: every request, IORING_ASYNC_CANCEL_ANY) with the next submission.
-  void push_cancel(io_operation* op) {
-    io_uring_sqe* sqe = next_sqe();
-    if (sqe == nullptr) {
-      backlog_.push_back({op, true});
-      return;
-    }
-    prepare_cancel(sqe, op);
+  void give_back(std::uint16_t id) noexcept {
+    io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size_, id,
+                          io_uring_buf_ring_mask(buffer_count_), 0);
+    io_uring_buf_ring_advance(buffer_ring_, 1);
   }
 
-  static void prepare_cancel(io_uring_sqe* sqe, io_operation* op) {
+  // A request, cancel or close that found no free submission entry (the queue full while
+  // completions were dispatched, or after a submit the kernel could not take): it reaches the
+  // ring, in order, once the completion queue has advanced. Only wait() reaps, so reaping
+  // never nests inside a handler or a task, and no completion is seen twice.
+  struct deferred {
+    enum kind_t : std::uint8_t { request, cancel, close };
+    io_operation* op;  // the request, or what to cancel (null: every request)
+    kind_t kind;
+    int fd;  // close
+  };
+
+  // Room for one more entry in each list a request may enter; the only call that throws.
+  void reserve_one() {
+    auto room = [](auto& v) {
+      if (v.size() == v.capacity()) v.reserve(v.size() * 2 + 16);
+    };
+    room(backlog_);
+    room(deadlines_);
+    if (!features_.cancel_any) room(tracked_);
+  }
+
+  static void prepare_cancel(io_uring_sqe* sqe, io_operation* op) noexcept {
     if (op == nullptr) {
       io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
     } else {
@@ -256,11 +302,72 @@ class uring_reactor final : public reactor {
     io_uring_sqe_set_data64(sqe, ignored_user_data);
   }
 
+  void write_sqe(io_uring_sqe* sqe, const deferred& d) noexcept {
+    switch (d.kind) {
+      case deferred::request:
+        prepare(sqe, *d.op);
+        io_uring_sqe_set_data(sqe, d.op);
+        break;
+      case deferred::cancel:
+        prepare_cancel(sqe, d.op);
+        break;
+      case deferred::close:
+        io_uring_prep_close(sqe, d.fd);  // nobody waits for it: the descriptor is let go of
+        io_uring_sqe_set_data64(sqe, ignored_user_data);
+        break;
+    }
+  }
+
+  // Into the submission queue, or the backlog behind what waits there. Room is reserved.
+  void push(const deferred& d) noexcept {
+    if (io_uring_sqe* sqe = next_sqe()) {
+      write_sqe(sqe, d);
+    } else {
+      backlog_.push_back(d);
+    }
+  }
+
+  void queue(io_operation& op) noexcept {
+    push({&op, deferred::request, -1});
+    if (op.timeout.count() > 0) {
+      op.timed_out = false;
+      op.deadline_passed = false;
+      add_deadline(op, std::chrono::steady_clock::now() + op.timeout);
+    }
+  }
+
+  // A free submission entry, or null when the entry must wait in the backlog: nothing may
+  // overtake the backlog, and while completions are dispatched nothing is submitted.
+  io_uring_sqe* next_sqe() noexcept {
+    if (!backlog_.empty()) return nullptr;
+    if (io_uring_sq_space_left(&ring_) == 0) {
+      if (dispatching_) return nullptr;
+      io_uring_submit(&ring_);  // the kernel takes the entries; failures leave them queued
+      if (io_uring_sq_space_left(&ring_) == 0) return nullptr;
+    }
+    return io_uring_get_sqe(&ring_);
+  }
+
+  // Moves the backlog into the submission queue, in order, as far as it fits; true when it
+  // is empty. Never while dispatching; never reaps.
+  bool flush_backlog() noexcept {
+    std::size_t done = 0;
+    while (done < backlog_.size()) {
+      if (io_uring_sq_space_left(&ring_) == 0) {
+        io_uring_submit(&ring_);
+        if (io_uring_sq_space_left(&ring_) == 0) break;
+      }
+      write_sqe(io_uring_get_sqe(&ring_), backlog_[done++]);
+    }
+    backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<std::ptrdiff_t>(done));
+    return backlog_.empty();
+  }
+
   // The requests in flight, kept only where the kernel cannot cancel them all at once, so that
   // drain() can cancel each. An operation knows its slot; removal swaps the last one in.
-  void track(io_operation& op) {
-    op.tracking_slot = static_cast<std::uint32_t>(tracked_.size());
-    tracked_.push_back(&op);
+  void track(io_operation& op) noexcept {
+    tracked_.push_back(&op);  // room is reserved
+    op.tracking_slot = static_cast<std::uint32_t>(tracked_.size() - 1);
   }
   void untrack(io_operation& op) noexcept {
     const std::uint32_t i = op.tracking_slot;
@@ -293,66 +400,6 @@ class uring_reactor final : public reactor {
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       throw_errno(-rc, "io_uring_enter");
     }
-  }
-
-  // A free submission entry for the next request, or null when it must wait in the backlog:
-  // while completions are dispatched nothing may reap, and nothing may overtake the backlog.
-  io_uring_sqe* next_sqe() {
-    if (!backlog_.empty()) {
-      if (dispatching_) return nullptr;
-      flush_backlog();
-    }
-    if (io_uring_sq_space_left(&ring_) == 0) {
-      if (dispatching_) return nullptr;
-      make_room();
-    }
-    return io_uring_get_sqe(&ring_);
-  }
-
-  // Flushes a full submission queue to the kernel, never dropping a request. Not while
-  // dispatching: it may reap.
-  void make_room() {
-    const int rc = io_uring_submit(&ring_);
-    if (rc < 0 && rc != -EAGAIN && rc != -EBUSY) throw_errno(-rc, "io_uring_submit");
-    while (io_uring_sq_space_left(&ring_) == 0) {
-      // The kernel could not take the entries (completion queue pressure): make room by
-      // reaping, then try again.
-      reap();
-      const int again = io_uring_submit_and_get_events(&ring_);
-      if (again < 0 && again != -EAGAIN && again != -EBUSY) throw_errno(-again, "io_uring_submit");
-    }
-  }
-
-  // Moves the backlog into the submission queue, in order. Not while dispatching.
-  void flush_backlog() {
-    std::size_t done = 0;
-    while (done < backlog_.size()) {
-      if (io_uring_sq_space_left(&ring_) == 0) make_room();  // may reap and add to the backlog
-      const deferred d = backlog_[done++];
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-      if (d.cancel) {
-        prepare_cancel(sqe, d.op);
-      } else {
-        prepare(sqe, *d.op);
-        io_uring_sqe_set_data(sqe, d.op);
-      }
-    }
-    backlog_.clear();
-  }
-
-  void queue(io_operation& op) {
-    if (op.timeout.count() > 0) {
-      op.timed_out = false;
-      op.deadline_passed = false;
-      add_deadline(op, std::chrono::steady_clock::now() + op.timeout);
-    }
-    io_uring_sqe* sqe = next_sqe();
-    if (sqe == nullptr) {
-      backlog_.push_back({&op, false});
-      return;
-    }
-    prepare(sqe, op);
-    io_uring_sqe_set_data(sqe, &op);
   }
 
   // Request deadlines live in a user-space min-heap rather than in linked timeout requests:
@@ -388,7 +435,7 @@ class uring_reactor final : public reactor {
     place_deadline(i, d);
   }
 
-  void add_deadline(io_operation& op, std::chrono::steady_clock::time_point at) {
+  void add_deadline(io_operation& op, std::chrono::steady_clock::time_point at) noexcept {
     if (op.deadline_slot != io_operation::no_slot) remove_deadline(op);
     deadlines_.push_back({at, &op});
     sift_deadline(deadlines_.size() - 1);
@@ -412,7 +459,8 @@ class uring_reactor final : public reactor {
       remove_deadline(op);
       if (op.cancel_requested) continue;  // already on its way out: that cancel decides
       op.deadline_passed = true;
-      push_cancel(&op);  // submitted with the next wait
+      reserve_one();
+      push({&op, deferred::cancel, -1});  // submitted with the next wait
     }
   }
 
@@ -473,16 +521,9 @@ class uring_reactor final : public reactor {
       unsigned seen = 0;
       io_uring_cqe* cqe = nullptr;
       dispatching_ = true;
-      try {
-        io_uring_for_each_cqe(&ring_, head, cqe) {
-          ++seen;
-          dispatch(*cqe);
-        }
-      } catch (...) {
-        // The wake-up's re-arm found no memory for the backlog: what was seen stays seen.
-        dispatching_ = false;
-        io_uring_cq_advance(&ring_, seen);
-        throw;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        dispatch(*cqe);
       }
       dispatching_ = false;
       io_uring_cq_advance(&ring_, seen);
@@ -497,14 +538,14 @@ class uring_reactor final : public reactor {
     }
   }
 
-  void dispatch(const io_uring_cqe& cqe) {
+  void dispatch(const io_uring_cqe& cqe) noexcept {
     const std::uint64_t data = cqe.user_data;
     if (data == ignored_user_data || data == LIBURING_UDATA_TIMEOUT) return;
     auto& op = *reinterpret_cast<io_operation*>(data);
     if (&op == &wake_op_) {
       // Stay armed (the loop looks at its posted work after every wait), unless the ring is
-      // going away.
-      if (!draining_ && (cqe.res >= 0 || cqe.res == -EINTR)) queue(wake_op_);
+      // going away. Re-armed after the reap, where a failure to find memory may throw.
+      if (!draining_ && (cqe.res >= 0 || cqe.res == -EINTR)) rearm_wake_ = true;
       return;
     }
     std::uint32_t flags = 0;
@@ -573,6 +614,7 @@ class uring_reactor final : public reactor {
   bool disabled_ = false;
   bool draining_ = false;
   bool dispatching_ = false;  // completion handlers run: submissions go to the backlog
+  bool rearm_wake_ = false;   // the wake-up read completed and is armed again after the reap
   std::size_t in_flight_ = 0;
   std::vector<deferred> backlog_;
   std::vector<io_operation*> tracked_;  // without cancel_any: every request in flight

@@ -19,7 +19,10 @@
 #include <new>
 #include <string>
 #include <system_error>
+#include <vector>
 
+#include <ringo/detail/reactor.hpp>
+#include <ringo/io_context.hpp>
 #include <ringo/net.hpp>
 #include <ringo/run.hpp>
 #include <ringo/sleep.hpp>
@@ -132,4 +135,76 @@ TEST_CASE("a receive that finds no memory to queue its bytes fails the stream wi
     }
     ::close(peer);
   }());
+}
+
+TEST_CASE("a submit that finds no memory queues nothing and leaves the backend usable",
+          "[reactor]") {
+  if (RINGO_TEST_FAILS_ALLOCATIONS == 0) {
+    WARN("allocations cannot be failed under AddressSanitizer");
+    return;
+  }
+  // Without cancel-any the backend also lists each request: one more list to grow.
+  ringo::io_context_options options;
+  options.disabled_features = static_cast<unsigned>(ringo::kernel_feature::cancel_any);
+  ringo::io_context ctx{options};
+  ctx.run([]() -> ringo::task<void> { co_return; }());  // starts the backend
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  struct op : ringo::detail::io_operation {
+    char byte = 0;
+    int completions = 0;
+  } o;
+  o.opcode = ringo::detail::io_opcode::read;
+  o.fd = fds[0];
+  o.buf = &o.byte;
+  o.len = 1;
+  o.offset = static_cast<std::uint64_t>(-1);
+  o.on_complete = [](ringo::detail::io_operation& x, int, std::uint32_t, std::uint16_t) noexcept {
+    ++static_cast<op&>(x).completions;
+  };
+  // Requests that wait for ever (another pipe) until the backend's lists must grow.
+  int idle[2];
+  REQUIRE(::pipe(idle) == 0);
+  std::vector<op> waiting(4096);
+  bool threw = false;
+  std::size_t submitted = 0;
+  for (op& w : waiting) {
+    w.opcode = ringo::detail::io_opcode::read;
+    w.fd = idle[0];
+    w.buf = &w.byte;
+    w.len = 1;
+    w.offset = static_cast<std::uint64_t>(-1);
+    w.on_complete = o.on_complete;
+    fail_next_allocation = true;
+    try {
+      ctx.io().submit(w);
+      ++submitted;
+      fail_next_allocation = false;  // it needed no memory
+    } catch (const std::bad_alloc&) {
+      threw = true;
+      break;
+    }
+  }
+  fail_next_allocation = false;
+  REQUIRE(threw);  // some submit had to grow a list
+  ctx.io().wait(std::chrono::nanoseconds{0});
+  CHECK(ctx.io().in_flight() == submitted);  // the one that threw is not in flight
+  // The one that threw reached nothing: a byte for it is not read by it.
+  op& refused = waiting[submitted];
+  ::close(idle[1]);  // the waiting reads now end (end of file)
+  ctx.io().wait(std::chrono::milliseconds{100});
+  CHECK(refused.completions == 0);
+  // The backend goes on: a read submitted now completes once.
+  ctx.io().submit(o);
+  REQUIRE(::write(fds[1], "x", 1) == 1);
+  for (int i = 0; i < 20 && o.completions == 0; ++i)
+    ctx.io().wait(std::chrono::milliseconds{50});
+  CHECK(o.completions == 1);
+  CHECK(o.byte == 'x');
+  for (int i = 0; i < 20 && ctx.io().in_flight() != 0; ++i)
+    ctx.io().wait(std::chrono::milliseconds{50});
+  CHECK(ctx.io().in_flight() == 0);
+  ::close(idle[0]);
+  ::close(fds[0]);
+  ::close(fds[1]);
 }

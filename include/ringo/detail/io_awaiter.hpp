@@ -52,8 +52,8 @@ class io_awaiter : protected suspension, protected io_operation {
     timeout = limit;
     timed_out = false;
     cancel_requested = false;
-    submitted_ = true;
     context->io().submit(*this);
+    submitted_ = true;  // (a submit that throws queued nothing)
   }
 
   /// The request's result (>= 0), or throws: operation_cancelled when the task was cancelled

@@ -88,13 +88,22 @@ class reactor {
   /// Binds the backend to the calling thread, which from now on is the only one to submit.
   virtual void start() = 0;
 
-  /// Queues `op`; it reaches the kernel at the next wait(). Never fails: a full submission
-  /// queue is flushed first.
+  /// Queues `op`; it reaches the kernel at the next wait() (or sooner). Throws only
+  /// std::bad_alloc, and then nothing was queued. A request queued while completions are
+  /// dispatched, or that finds the submission queue full, waits in order in a backlog.
   virtual void submit(io_operation& op) = 0;
 
   /// Asks the kernel to cancel `op`. The operation still completes (with -ECANCELED, or with
-  /// its result if it won the race), and only then may its memory go.
+  /// its result if it won the race), and only then may its memory go. Throws as submit().
   virtual void cancel(io_operation& op) = 0;
+
+  /// Closes `fd` once every request and cancel queued before has reached the kernel, so that
+  /// none of them can meet another file under the same number. For a socket that is let go
+  /// of: nothing waits for the close.
+  virtual void close_later(int fd) noexcept = 0;
+
+  /// Hands everything queued to the kernel now (not while completions are dispatched).
+  virtual void flush() noexcept = 0;
 
   /// Submits what is queued, waits for completions for at most `timeout` (zero: only reap
   /// what is there; negative: no limit) and calls their handlers.

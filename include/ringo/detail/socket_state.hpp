@@ -53,6 +53,9 @@ class socket_state : public io_operation {
   bool armed = false;           // the multishot request is in the kernel
   bool pausing = false;         // we cancelled it
   bool orphaned = false;        // no socket object refers to the state any more
+  /// A waiting task was woken with what it waited for and has not taken it yet: no other task
+  /// may take it first (a second reader or acceptor is a std::logic_error until then).
+  bool handing_over = false;
   std::uint32_t users = 0;      // awaiters that hold the state
   std::uint32_t lent = 0;       // the stream's own receive buffers out in received_buffers
 

@@ -60,9 +60,6 @@ class stream_state final : public socket_state<stream_state> {
     pause();
   }
 
-  /// Arms the multishot receive.
-  using socket_state::arm;
-
   net::endpoint peer;
   bool starved = false;            // the multishot receive's last run ended: the ring had no buffer
   bool eof = false;                // end of stream was read
@@ -79,7 +76,6 @@ class stream_state final : public socket_state<stream_state> {
   friend class socket_state<stream_state>;
   friend void return_spare_buffer(stream_state&, std::unique_ptr<std::byte[]>) noexcept;
 
- private:
   static void on_recv(io_operation& op, int res, std::uint32_t flags,
                       std::uint16_t buffer) noexcept;
   // A reader usually takes each completion in the loop turn it arrives in, and receive_some

@@ -230,10 +230,13 @@ namespace ringo::net {
 /// outlive it: using it from a thread that does not run that context is a std::logic_error.
 /// One task may read and another write at the same time; two concurrent reads, or two
 /// concurrent writes (whose bytes would interleave), are a std::logic_error. Every awaiting
-/// task resumes on its own context. Destroying an open stream closes it at once (the kernel is
-/// told to drop its pending requests); co_await close() to close it through the ring instead.
-/// Either way a read or write in flight in another task fails with EBADF, and no byte of a
-/// write is sent after the close.
+/// task resumes on its own context. Destroying an open stream closes it: its pending requests
+/// are cancelled and its descriptor is closed through the ring behind them, in the loop's next
+/// turn (at once when the loop is not running); co_await close() to wait for the close and
+/// learn its error. Either way a read or write in flight in another task fails with EBADF (or
+/// keeps what it completed before), and no byte of a write is sent after the close, on this
+/// connection or on the next one to get its descriptor number. Destroy a stream on its
+/// context's thread.
 ///
 /// With provided buffers (io_context::features().provided_buffers) the stream arms one
 /// multishot receive on its first read and keeps it armed: bytes arrive in buffers of the
