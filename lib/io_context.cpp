@@ -104,7 +104,10 @@ void report_posted_exception(const std::exception_ptr& e) noexcept {
 }  // namespace detail
 
 io_context::io_context(io_context_options options) {
-  reactor_ = detail::make_reactor(options);
+  detail::made_reactor made = detail::make_reactor(options);
+  reactor_ = std::move(made.backend);
+  backend_ = made.kind;
+  fallback_reason_ = std::move(made.fallback_reason);
 }
 
 io_context::~io_context() {

@@ -3,11 +3,15 @@
 #include "reactor_factory.hpp"
 
 #include <cstdlib>
+#include <iterator>
+#include <mutex>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
 
 #include <fmt/format.h>
 
+#include "epoll_reactor.hpp"
 #include "uring_reactor.hpp"
 
 namespace ringo::detail {
@@ -77,10 +81,53 @@ uring_options uring_options_from(const io_context_options& options) {
   return u;
 }
 
+// RINGO_BACKEND decides where the options leave the choice to ringo.
+io_backend backend_wanted(io_backend asked) {
+  if (asked != io_backend::automatic) return asked;
+  const char* env = std::getenv("RINGO_BACKEND");
+  if (env == nullptr) return io_backend::automatic;
+  const std::string_view v{env};
+  if (v == "io_uring") return io_backend::io_uring;
+  if (v == "epoll") return io_backend::epoll;
+  if (v == "auto" || v == "automatic" || v.empty()) return io_backend::automatic;
+  throw std::invalid_argument(fmt::format(
+      "RINGO_BACKEND is '{}': it takes io_uring, epoll or auto", v));
+}
+
+epoll_options epoll_options_from(const io_context_options& options) {
+  epoll_options e;
+  e.buffer_size = options.buffer_size != 0 ? options.buffer_size : 4096;
+  return e;
+}
+
 }  // namespace
 
-std::unique_ptr<reactor> make_reactor(const io_context_options& options) {
-  return make_uring_reactor(uring_options_from(options));
+made_reactor make_reactor(const io_context_options& options) {
+  // Read (and checked) whichever backend is taken, so that a bad name is always an error.
+  const uring_options uring = uring_options_from(options);
+  switch (backend_wanted(options.backend)) {
+    case io_backend::io_uring:
+      return {make_uring_reactor(uring), io_backend::io_uring, {}};
+    case io_backend::epoll:
+      return {make_epoll_reactor(epoll_options_from(options)), io_backend::epoll, {}};
+    case io_backend::automatic:
+      break;
+  }
+  std::string reason;
+  try {
+    return {make_uring_reactor(uring), io_backend::io_uring, {}};
+  } catch (const std::system_error& e) {
+    reason = e.what();  // the sentence an explicit io_uring request throws
+  }
+  // Said once per process: a server that makes a context per thread says it once.
+  static std::once_flag said;
+  std::call_once(said, [&] {
+    try {
+      fmt::print(stderr, "ringo: io_uring unavailable ({}); using epoll\n", reason);
+    } catch (...) {
+    }
+  });
+  return {make_epoll_reactor(epoll_options_from(options)), io_backend::epoll, std::move(reason)};
 }
 
 }  // namespace ringo::detail

@@ -1,6 +1,8 @@
 // The io_uring backend: one ring per context, driven only by the context's thread.
 #include "uring_reactor.hpp"
 
+#include "deadline_heap.hpp"
+
 #include <liburing.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -197,15 +199,7 @@ class uring_reactor final : public reactor {
   }
 
   void wait(std::chrono::nanoseconds timeout) override {
-    if (!deadlines_.empty()) {
-      // Wake for the nearest request deadline too.
-      const auto left = deadlines_.front().at - std::chrono::steady_clock::now();
-      if (left <= std::chrono::nanoseconds::zero()) {
-        timeout = std::chrono::nanoseconds::zero();
-      } else if (timeout.count() < 0 || left < timeout) {
-        timeout = std::chrono::ceil<std::chrono::nanoseconds>(left);
-      }
-    }
+    timeout = deadlines_.bound(timeout);  // wake for the nearest request deadline too
     // The backlog goes first; what does not fit waits for the kernel to take entries, which
     // it does once completions are reaped.
     while (!flush_backlog()) {
@@ -220,7 +214,12 @@ class uring_reactor final : public reactor {
       reserve_one();
       queue(wake_op_);
     }
-    if (!deadlines_.empty()) expire_deadlines();
+    if (!deadlines_.empty()) {
+      deadlines_.expire([this](io_operation& op) {
+        reserve_one();
+        push({&op, deferred::cancel, -1});  // submitted with the next wait
+      });
+    }
     recycle_returned();
   }
 
@@ -289,7 +288,7 @@ class uring_reactor final : public reactor {
       if (v.size() == v.capacity()) v.reserve(v.size() * 2 + 16);
     };
     room(backlog_);
-    room(deadlines_);
+    deadlines_.reserve_one();
     if (!features_.cancel_any) room(tracked_);
   }
 
@@ -329,11 +328,7 @@ class uring_reactor final : public reactor {
 
   void queue(io_operation& op) noexcept {
     push({&op, deferred::request, -1});
-    if (op.timeout.count() > 0) {
-      op.timed_out = false;
-      op.deadline_passed = false;
-      add_deadline(op, std::chrono::steady_clock::now() + op.timeout);
-    }
+    deadlines_.arm(op);
   }
 
   // A free submission entry, or null when the entry must wait in the backlog: nothing may
@@ -399,68 +394,6 @@ class uring_reactor final : public reactor {
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       throw_errno(-rc, "io_uring_enter");
-    }
-  }
-
-  // Request deadlines live in a user-space min-heap rather than in linked timeout requests:
-  // most requests (a send into a socket with room, say) finish long before their deadline,
-  // and then the deadline costs a heap push and pop instead of a kernel timer armed and
-  // disarmed, a second completion, and a submission of its own (a linked timeout's timespec
-  // must reach the kernel before the next one is written). When a deadline passes, the
-  // request is cancelled like any other.
-  struct deadline {
-    std::chrono::steady_clock::time_point at;
-    io_operation* op;
-  };
-
-  void place_deadline(std::size_t i, deadline d) noexcept {
-    deadlines_[i] = d;
-    d.op->deadline_slot = static_cast<std::uint32_t>(i);
-  }
-
-  void sift_deadline(std::size_t i) noexcept {
-    const deadline d = deadlines_[i];
-    while (i > 0 && d.at < deadlines_[(i - 1) / 2].at) {  // up
-      place_deadline(i, deadlines_[(i - 1) / 2]);
-      i = (i - 1) / 2;
-    }
-    for (;;) {  // down
-      std::size_t child = 2 * i + 1;
-      if (child >= deadlines_.size()) break;
-      if (child + 1 < deadlines_.size() && deadlines_[child + 1].at < deadlines_[child].at) ++child;
-      if (!(deadlines_[child].at < d.at)) break;
-      place_deadline(i, deadlines_[child]);
-      i = child;
-    }
-    place_deadline(i, d);
-  }
-
-  void add_deadline(io_operation& op, std::chrono::steady_clock::time_point at) noexcept {
-    if (op.deadline_slot != io_operation::no_slot) remove_deadline(op);
-    deadlines_.push_back({at, &op});
-    sift_deadline(deadlines_.size() - 1);
-  }
-
-  void remove_deadline(io_operation& op) noexcept {
-    const std::size_t i = op.deadline_slot;
-    op.deadline_slot = io_operation::no_slot;
-    const deadline last = deadlines_.back();
-    deadlines_.pop_back();
-    if (i < deadlines_.size()) {
-      deadlines_[i] = last;
-      sift_deadline(i);
-    }
-  }
-
-  void expire_deadlines() {
-    const auto now = std::chrono::steady_clock::now();
-    while (!deadlines_.empty() && deadlines_.front().at <= now) {
-      io_operation& op = *deadlines_.front().op;
-      remove_deadline(op);
-      if (op.cancel_requested) continue;  // already on its way out: that cancel decides
-      op.deadline_passed = true;
-      reserve_one();
-      push({&op, deferred::cancel, -1});  // submitted with the next wait
     }
   }
 
@@ -557,7 +490,7 @@ class uring_reactor final : public reactor {
     }
     if ((flags & more_completions) == 0) {
       --in_flight_;
-      if (op.deadline_slot != io_operation::no_slot) remove_deadline(op);
+      deadlines_.remove(op);
       untrack(op);
     }
     if (cqe.res == -ECANCELED && op.deadline_passed && !op.cancel_requested) op.timed_out = true;
@@ -618,7 +551,7 @@ class uring_reactor final : public reactor {
   std::size_t in_flight_ = 0;
   std::vector<deferred> backlog_;
   std::vector<io_operation*> tracked_;  // without cancel_any: every request in flight
-  std::vector<deadline> deadlines_;  // a binary min-heap on `at`
+  deadline_heap deadlines_;
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
   io_operation wake_op_{};

@@ -141,6 +141,13 @@ TEST_CASE("the best kernel features are probed and used", "[reactor]") {
   }
   ringo::io_context ctx;
   const auto& f = ctx.features();
+  if (ctx.backend() == ringo::io_backend::epoll) {
+    // epoll has none of them: the paths for kernels without them serve it.
+    CHECK_FALSE(f.multishot_accept);
+    CHECK_FALSE(f.provided_buffers);
+    CHECK_FALSE(f.cancel_any);
+    return;
+  }
   utsname u{};
   ::uname(&u);
   int major = 0;

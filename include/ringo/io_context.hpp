@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// ringo::io_context: one thread's event loop: an io_uring ring, the ready queue, the timers
-/// and the live tasks.
+/// ringo::io_context: one thread's event loop: an I/O backend (io_uring, or epoll where
+/// io_uring is refused), the ready queue, the timers and the live tasks.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -69,6 +69,11 @@ class io_context : public detail::loop {
 
   /// What the kernel offered and the loop uses.
   using detail::loop::features;
+  /// The backend in use: io_uring or epoll, never automatic.
+  io_backend backend() const noexcept { return backend_; }
+  /// Empty, unless the options (or RINGO_BACKEND) left the choice to ringo and io_uring could
+  /// not be set up: then why, as the sentence an explicit io_uring request would throw.
+  std::string_view fallback_reason() const noexcept { return fallback_reason_; }
   /// Live tasks (spawned and not finished).
   using detail::loop::live_tasks;
 
@@ -89,6 +94,8 @@ class io_context : public detail::loop {
   std::atomic<bool> remote_pending_{false};
   std::atomic<std::uint64_t> wakeups_{0};
   std::thread::id owner_{};
+  io_backend backend_ = io_backend::io_uring;
+  std::string fallback_reason_;
 };
 
 inline io_context& detail::context_ptr::operator*() const noexcept {

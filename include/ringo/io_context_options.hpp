@@ -1,8 +1,34 @@
 #pragma once
 /// \file
-/// ringo::io_context_options: how an io_context sets up its I/O backend.
+/// ringo::io_context_options: how an io_context sets up its I/O backend, and which backend.
+#include <string_view>
+
+#include <fmt/format.h>
 
 namespace ringo {
+
+/// The I/O backend of a context. `automatic` takes io_uring where it can be set up and falls
+/// back to epoll where it is refused (a seccomp profile such as Docker's default,
+/// kernel.io_uring_disabled, an old kernel), saying so once on stderr; the environment
+/// variable RINGO_BACKEND (io_uring, epoll or auto) decides where the options say automatic.
+enum class io_backend : unsigned char {
+  automatic,
+  io_uring,
+  epoll,
+};
+
+/// "automatic", "io_uring" or "epoll".
+constexpr std::string_view to_string(io_backend b) noexcept {
+  switch (b) {
+    case io_backend::automatic:
+      return "automatic";
+    case io_backend::io_uring:
+      return "io_uring";
+    case io_backend::epoll:
+      return "epoll";
+  }
+  return "?";
+}
 
 /// Kernel features the io_uring backend uses when the kernel has them. Each can be switched
 /// off to force its fallback path (tests do; so can a user on a kernel with a buggy feature).
@@ -18,9 +44,11 @@ enum class kernel_feature : unsigned {
   cancel_any = 1u << 6,
 };
 
-/// How an io_context is set up. The fields are the io_uring backend's section: they size its
-/// ring and its provided buffers and say which kernel features it may use.
+/// How an io_context is set up: the backend, then the io_uring backend's section (the sizes of
+/// its ring and provided buffers, the kernel features it may use). buffer_size also sizes a
+/// stream's own receive buffer where there are no provided buffers (epoll).
 struct io_context_options {
+  io_backend backend = io_backend::automatic;
   /// Submission queue entries; the completion queue gets four times as many.
   unsigned ring_entries = 1024;
   /// Provided buffers shared by every multishot receive on the context (a power of two), and
@@ -36,3 +64,12 @@ struct io_context_options {
 };
 
 }  // namespace ringo
+
+/// Formats a backend by its name.
+template <>
+struct fmt::formatter<ringo::io_backend> : fmt::formatter<std::string_view> {
+  template <class FormatContext>
+  auto format(ringo::io_backend b, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(ringo::to_string(b), ctx);
+  }
+};

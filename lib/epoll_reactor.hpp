@@ -1,0 +1,18 @@
+#pragma once
+// The epoll backend behind detail::reactor (private to the library): for machines where
+// io_uring is refused.
+#include <cstddef>
+#include <memory>
+
+#include <ringo/detail/reactor.hpp>
+
+namespace ringo::detail {
+
+struct epoll_options {
+  std::size_t buffer_size = 16384;  // a stream's own receive buffer (there is no shared ring)
+};
+
+/// Sets up epoll and its wake-up; throws std::system_error when the kernel refuses.
+std::unique_ptr<reactor> make_epoll_reactor(const epoll_options& options);
+
+}  // namespace ringo::detail
