@@ -745,15 +745,24 @@ task<tcp_stream> tcp_stream::connect(endpoint to, std::chrono::nanoseconds timeo
     sockaddr_storage storage{};
   };
 
+  // A failed connect's socket is closed through the backend, which may know its number (epoll
+  // registered it while the connect waited).
+  auto close_socket = [fd] {
+    if (io_context* ctx = io_context::current()) {
+      ctx->io().close_later(fd);
+    } else {
+      ::close(fd);
+    }
+  };
   int res = 0;
   try {
     res = co_await connect_awaiter{fd, to, timeout, where};
   } catch (...) {
-    ::close(fd);
+    close_socket();
     throw;
   }
   if (res < 0) {
-    ::close(fd);
+    close_socket();
     detail::throw_io_error(-res, fmt::format("connect to {}", to));
   }
   co_return adopt(fd, to);

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <ringo/io_context.hpp>
+
 namespace ringo::detail {
 
 datagram_awaiter::datagram_awaiter(int fd_, const net::endpoint& local, std::span<std::byte> data,
@@ -105,7 +107,14 @@ detail::receive_from_awaiter udp_socket::receive_from(std::span<std::byte> buf,
 }
 
 void udp_socket::close() noexcept {
-  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  if (fd_ < 0) return;
+  // Through the backend when on a loop: it may know the number (epoll registers it) and must
+  // forget it before another socket gets it.
+  if (io_context* ctx = io_context::current()) {
+    ctx->io().close_later(std::exchange(fd_, -1));
+  } else {
+    ::close(std::exchange(fd_, -1));
+  }
 }
 
 }  // namespace ringo::net
