@@ -93,15 +93,21 @@ bool accept_awaiter::await_ready() {
   return t == nullptr || !t->cancel_pending;
 }
 
+namespace {
+
+[[noreturn]] void throw_second_context(const listener_state& s) {
+  throw std::logic_error(fmt::format(
+      "tcp_listener on {} accepted from a second io_context: a listener belongs to the "
+      "context of its first accept ({}); bind one listener per context "
+      "(listen_options::reuse_port)",
+      s.local, fmt::ptr(s.context)));
+}
+
+}  // namespace
+
 bool accept_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (s_->orphaned) throw_closed();  // closed after this accept was made, before it began
-  if (!s_->on_owner_thread()) {
-    throw std::logic_error(fmt::format(
-        "tcp_listener on {} accepted from a second io_context: a listener belongs to the "
-        "context of its first accept ({}); bind one listener per context "
-        "(listen_options::reuse_port)",
-        s_->local, fmt::ptr(s_->context)));
-  }
+  if (!s_->on_owner_thread()) throw_second_context(*s_);
   if (!prepare()) return false;
   if (s_->waiter != nullptr || s_->handing_over) {
     throw std::logic_error(fmt::format(
@@ -278,13 +284,7 @@ detail::accept_awaiter tcp_listener::accept(std::chrono::nanoseconds timeout,
         "tcp_listener::accept on an empty listener (closed or moved from): bind one first");
   }
   if (io_context::current() == nullptr) detail::throw_outside_loop();
-  if (!s_->on_owner_thread()) {
-    throw std::logic_error(fmt::format(
-        "tcp_listener on {} accepted from a second io_context: a listener belongs to the "
-        "context of its first accept ({}); bind one listener per context "
-        "(listen_options::reuse_port)",
-        s_->local, fmt::ptr(s_->context)));
-  }
+  if (!s_->on_owner_thread()) detail::throw_second_context(*s_);
   return detail::accept_awaiter{*s_, timeout, where};
 }
 
