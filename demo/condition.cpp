@@ -21,6 +21,8 @@
 #include <ringo/spawn.hpp>
 #include <ringo/stdin_reader.hpp>
 
+#include "demo_main.hpp"
+
 namespace {
 
 struct shared {
@@ -62,7 +64,9 @@ ringo::task<void> main_task(shared& s) {
 
 }  // namespace
 
-int main() {
+int main() try {
   shared s;  // outlives the daemon waiters, which run cancels after main_task ends
   ringo::run(main_task(s));
+} catch (const std::exception& e) {
+  return demo::failed("condition", e);
 }

@@ -14,6 +14,8 @@
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
+#include "demo_main.hpp"
+
 using namespace std::chrono_literals;
 
 // threading.Thread subclass with run(): the state lives in the object, the work in run().
@@ -50,7 +52,9 @@ ringo::task<void> main_task() {
   co_return;
 }
 
-int main() {
+int main() try {
   ringo::run(main_task());
   fmt::print("run() returned\n");
+} catch (const std::exception& e) {
+  return demo::failed("daemon", e);
 }

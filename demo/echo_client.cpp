@@ -23,6 +23,8 @@
 #include <ringo/run.hpp>
 #include <ringo/spawn.hpp>
 
+#include "demo_main.hpp"
+
 using ringo::net::endpoint;
 using ringo::net::tcp_stream;
 using clock_type = std::chrono::steady_clock;
@@ -95,7 +97,7 @@ ringo::task<results> run_clients(endpoint server, int connections, int seconds, 
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   std::string host = "127.0.0.1";
   int port = -1;
   int connections = 500;
@@ -123,29 +125,26 @@ int main(int argc, char** argv) {
   if (connections <= 0 || seconds <= 0 || size <= 0) usage("counts must be positive");
   if (host == "localhost") host = "127.0.0.1";
 
-  try {
-    const auto start = clock_type::now();
-    auto r = ringo::run(run_clients(endpoint{host, static_cast<std::uint16_t>(port)}, connections,
-                                    seconds, static_cast<std::size_t>(size)));
-    const double took = std::chrono::duration<double>(clock_type::now() - start).count();
-    auto& l = r.latencies_us;
-    std::uint32_t p50 = 0, p99 = 0;
-    if (!l.empty()) {
-      std::nth_element(l.begin(), l.begin() + static_cast<long>(l.size() / 2), l.end());
-      p50 = l[l.size() / 2];
-      std::nth_element(l.begin(), l.begin() + static_cast<long>(l.size() * 99 / 100), l.end());
-      p99 = l[l.size() * 99 / 100];
-    }
-    fmt::print("{} connections, {}-byte messages, {:.1f} s: {:.0f} requests/s\n", connections, size,
-               took, static_cast<double>(l.size()) / took);
-    fmt::print("latency p50 {} us, p99 {} us\n", p50, p99);
-    if (r.failures > 0) {
-      fmt::print(stderr, "echo_client: {} of {} connections failed\n", r.failures, connections);
-      return 1;
-    }
-    return 0;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "echo_client: {}\n", e.what());
+  const auto start = clock_type::now();
+  auto r = ringo::run(run_clients(endpoint{host, static_cast<std::uint16_t>(port)}, connections,
+                                  seconds, static_cast<std::size_t>(size)));
+  const double took = std::chrono::duration<double>(clock_type::now() - start).count();
+  auto& l = r.latencies_us;
+  std::uint32_t p50 = 0, p99 = 0;
+  if (!l.empty()) {
+    std::nth_element(l.begin(), l.begin() + static_cast<long>(l.size() / 2), l.end());
+    p50 = l[l.size() / 2];
+    std::nth_element(l.begin(), l.begin() + static_cast<long>(l.size() * 99 / 100), l.end());
+    p99 = l[l.size() * 99 / 100];
+  }
+  fmt::print("{} connections, {}-byte messages, {:.1f} s: {:.0f} requests/s\n", connections, size,
+             took, static_cast<double>(l.size()) / took);
+  fmt::print("latency p50 {} us, p99 {} us\n", p50, p99);
+  if (r.failures > 0) {
+    fmt::print(stderr, "echo_client: {} of {} connections failed\n", r.failures, connections);
     return 1;
   }
+  return 0;
+} catch (const std::exception& e) {
+  return demo::failed("echo_client", e);
 }

@@ -31,6 +31,8 @@
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
+#include "demo_main.hpp"
+
 using namespace std::chrono_literals;
 using ringo::net::endpoint;
 using ringo::net::tcp_listener;
@@ -118,7 +120,7 @@ ringo::task<void> serve(endpoint at, bool share_port, counters& n) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   std::string host = "127.0.0.1";
   int port = -1;
   int threads = 1;
@@ -143,24 +145,21 @@ int main(int argc, char** argv) {
   // with sigtimedwait, which an ignored signal never reaches: take the default back.
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  try {
-    endpoint at{host, static_cast<std::uint16_t>(port)};
-    if (port == 0) {
-      // Several listeners must share one port: pick it once.
-      at = tcp_listener::bind(at).local_endpoint();
-    }
-    ringo::context_pool pool{static_cast<unsigned>(threads)};
-    std::vector<counters> per_context(pool.size());
-    fmt::print("listening on {} with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
-    std::fflush(stdout);
-    pool.run([&](unsigned i) { return serve(at, threads > 1, per_context[i]); });
-    long served = 0;
-    for (const auto& n : per_context)
-      served += n.served;
-    fmt::print("stopped after serving {} connection{}\n", served, served == 1 ? "" : "s");
-    return 0;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "echo_server: {}\n", e.what());
-    return 1;
+  endpoint at{host, static_cast<std::uint16_t>(port)};
+  if (port == 0) {
+    // Several listeners must share one port: pick it once.
+    at = tcp_listener::bind(at).local_endpoint();
   }
+  ringo::context_pool pool{static_cast<unsigned>(threads)};
+  std::vector<counters> per_context(pool.size());
+  fmt::print("listening on {} with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
+  std::fflush(stdout);
+  pool.run([&](unsigned i) { return serve(at, threads > 1, per_context[i]); });
+  long served = 0;
+  for (const auto& n : per_context)
+    served += n.served;
+  fmt::print("stopped after serving {} connection{}\n", served, served == 1 ? "" : "s");
+  return 0;
+} catch (const std::exception& e) {
+  return demo::failed("echo_server", e);
 }

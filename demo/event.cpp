@@ -16,6 +16,8 @@
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
+#include "demo_main.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -50,6 +52,8 @@ ringo::task<void> main_task() {
 
 }  // namespace
 
-int main() {
+int main() try {
   ringo::run(main_task());
+} catch (const std::exception& e) {
+  return demo::failed("event", e);
 }

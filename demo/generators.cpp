@@ -15,6 +15,8 @@
 
 #include <ringo/generator.hpp>
 
+#include "demo_main.hpp"
+
 namespace {
 
 // def func():
@@ -55,11 +57,13 @@ void producer() {
 
 }  // namespace
 
-int main() {
+int main() try {
   // g = func(); print(next(g)); print(g.send('****'))
   auto g = func();
   fmt::print("{}\n", *g.next());
   fmt::print("{}\n", *g.send("****"));
 
   producer();
+} catch (const std::exception& e) {
+  return demo::failed("generators", e);
 }

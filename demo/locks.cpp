@@ -22,6 +22,8 @@
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
+#include "demo_main.hpp"
+
 namespace {
 
 constexpr int tasks = 4;
@@ -73,7 +75,7 @@ ringo::task<void> double_lock() {
 
 }  // namespace
 
-int main() {
+int main() try {
   fmt::print("{} tasks x {} increments, expected {}\n", tasks, rounds, tasks * rounds);
   fmt::print("without a lock: {}\n", ringo::run(race(false)));
   fmt::print("with ringo::mutex: {}\n", ringo::run(race(true)));
@@ -85,4 +87,6 @@ int main() {
   }
   std::fflush(stdout);
   return 0;
+} catch (const std::exception& e) {
+  return demo::failed("locks", e);
 }

@@ -21,6 +21,8 @@
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
+#include "demo_main.hpp"
+
 namespace {
 
 /// Python spells its booleans True and False.
@@ -103,10 +105,12 @@ ringo::task<void> pipeline() {
 
 }  // namespace
 
-int main() {
+int main() try {
   ringo::run(lifo());
   ringo::run(priority());
   ringo::run(nowait());
   ringo::run(pipeline());
   std::fflush(stdout);
+} catch (const std::exception& e) {
+  return demo::failed("queues", e);
 }

@@ -17,6 +17,8 @@
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
+#include "demo_main.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -48,8 +50,10 @@ ringo::task<int> main_task() {
 
 }  // namespace
 
-int main() {
+int main() try {
   const int most = ringo::run(main_task());
   fmt::print("at most {} tasks were inside at once (limit 4)\n", most);
   return most <= 4 ? 0 : 1;
+} catch (const std::exception& e) {
+  return demo::failed("semaphore", e);
 }

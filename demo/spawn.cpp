@@ -12,6 +12,8 @@
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
+#include "demo_main.hpp"
+
 using namespace std::chrono_literals;
 
 ringo::task<void> eat() {
@@ -36,4 +38,8 @@ ringo::task<void> main_task() {
   fmt::print("both done in {:.1f} s\n", took.count());
 }
 
-int main() { ringo::run(main_task()); }
+int main() try {
+  ringo::run(main_task());
+} catch (const std::exception& e) {
+  return demo::failed("spawn", e);
+}

@@ -19,6 +19,8 @@
 
 #include <ringo/generator.hpp>
 
+#include "demo_main.hpp"
+
 namespace {
 
 // A greenlet: a coroutine that yields the greenlet it switches to.
@@ -65,11 +67,13 @@ ringo::generator<greenlet*> play(greenlet* g1) {
 
 }  // namespace
 
-int main() {
+int main() try {
   // g1 = greenlet(eat); g2 = greenlet(play); g1.switch()
   greenlet g1;
   greenlet g2;
   g1.run = eat(&g2);
   g2.run = play(&g1);
   switch_to(g1);
+} catch (const std::exception& e) {
+  return demo::failed("switch", e);
 }

@@ -21,6 +21,8 @@
 #include <ringo/spawn.hpp>
 #include <ringo/thread_pool.hpp>
 
+#include "demo_main.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -64,7 +66,7 @@ ringo::task<> awaits_the_pool(ringo::thread_pool& pool) {
 
 }  // namespace
 
-int main() {
+int main() try {
   // t = ThreadPoolExecutor(5); for r in t.map(func, range(20)): print(r)
   {
     fmt::print("--- map ---\n");
@@ -111,4 +113,6 @@ int main() {
     ringo::thread_pool t{3};
     ringo::run(awaits_the_pool(t));
   }
+} catch (const std::exception& e) {
+  return demo::failed("thread_pool", e);
 }

@@ -10,6 +10,8 @@
 #include <ringo/run.hpp>
 #include <ringo/sleep.hpp>
 
+#include "demo_main.hpp"
+
 using namespace std::chrono_literals;
 
 ringo::task<void> main_task() {
@@ -26,4 +28,8 @@ ringo::task<void> main_task() {
   fmt::print("second timer cancelled at {:.1f} s\n", elapsed());
 }
 
-int main() { ringo::run(main_task()); }
+int main() try {
+  ringo::run(main_task());
+} catch (const std::exception& e) {
+  return demo::failed("timer", e);
+}

@@ -47,6 +47,8 @@
 #include <ringo/net.hpp>
 #include <ringo/task.hpp>
 
+#include "../demo_main.hpp"
+
 namespace {
 
 // One context's server: its own listener (SO_REUSEPORT when several contexts share the
@@ -77,7 +79,7 @@ long number(const char* text, long low, long high, const char* what) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   std::string host = "127.0.0.1";
   long port = 8080;
   long threads = 1;
@@ -110,25 +112,22 @@ int main(int argc, char** argv) {
   // with sigtimedwait, which an ignored signal never reaches: take the default back.
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  try {
-    // A root that does not exist is an error now, not at the first request.
-    if (!config.root.empty()) {
-      struct stat st {};
-      if (::stat(config.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fmt::print(stderr, "http_server: --root {}: not a directory\n", config.root);
-        return 2;
-      }
+  // A root that does not exist is an error now, not at the first request.
+  if (!config.root.empty()) {
+    struct stat st {};
+    if (::stat(config.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      fmt::print(stderr, "http_server: --root {}: not a directory\n", config.root);
+      return 2;
     }
-    ringo::net::endpoint at{host, static_cast<std::uint16_t>(port)};
-    if (port == 0) at = ringo::net::tcp_listener::bind(at).local_endpoint();  // one port for all
-    ringo::context_pool pool{static_cast<unsigned>(threads)};
-    fmt::print("listening on http://{}/ with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
-    std::fflush(stdout);
-    pool.run([&](unsigned) { return run_server(at, threads > 1, config); });
-    fmt::print("stopped\n");
-    return 0;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "http_server: {}\n", e.what());
-    return 1;
   }
+  ringo::net::endpoint at{host, static_cast<std::uint16_t>(port)};
+  if (port == 0) at = ringo::net::tcp_listener::bind(at).local_endpoint();  // one port for all
+  ringo::context_pool pool{static_cast<unsigned>(threads)};
+  fmt::print("listening on http://{}/ with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
+  std::fflush(stdout);
+  pool.run([&](unsigned) { return run_server(at, threads > 1, config); });
+  fmt::print("stopped\n");
+  return 0;
+} catch (const std::exception& e) {
+  return demo::failed("http_server", e);
 }
