@@ -118,8 +118,13 @@ class epoll_reactor final : public reactor {
         start_connect(op);
         break;
       default: {
+        fd_state& s = fds_[static_cast<std::size_t>(op.fd)];
         if (op.opcode == io_opcode::accept) make_nonblocking(op.fd);  // accept4 would block
-        const int r = attempt(op);
+        // A socket that a short read found empty has nothing until its next edge, which the
+        // registration reports: no need to try (and fail with EAGAIN) first.
+        const bool skip = op.opcode == io_opcode::recv && s.registered && s.drained && !s.hung_up;
+        const int r = skip ? -EAGAIN : attempt(op);
+        note_read(s, op, r);
         if (r == -EAGAIN) {
           wait_for(op, false);
         } else {
@@ -210,7 +215,17 @@ class epoll_reactor final : public reactor {
     bool registered = false;   // a socket: edge-triggered for reading and writing, for good
     bool oneshot = false;      // another kind: armed once per readiness report wanted
     bool nonblocking = false;  // a listener made non-blocking by the backend
+    bool drained = false;      // a receive found it empty (EAGAIN, or fewer bytes than asked)
+    bool hung_up = false;      // the peer closed (or an error came): no edge will announce it
   };
+
+  static void note_read(fd_state& s, const io_operation& op, int r) noexcept {
+    // (Not at end of stream, nor on an error: those stay, and raise no new edge.)
+    if (op.opcode == io_opcode::recv &&
+        (r == -EAGAIN || (r > 0 && static_cast<std::uint32_t>(r) < op.len))) {
+      s.drained = true;
+    }
+  }
 
   fd_state& state_of(int fd) {
     const auto i = static_cast<std::size_t>(fd);
@@ -354,8 +369,12 @@ class epoll_reactor final : public reactor {
     if (static_cast<std::size_t>(fd) >= fds_.size()) return;
     fd_state& s = fds_[static_cast<std::size_t>(fd)];
     const bool failed = (events & (EPOLLERR | EPOLLHUP)) != 0;
-    if ((events & (EPOLLIN | EPOLLRDHUP)) != 0 || failed) retry(s.readers, s.oneshot);
-    if ((events & EPOLLOUT) != 0 || failed) retry(s.writers, s.oneshot);
+    if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) s.hung_up = true;
+    if ((events & (EPOLLIN | EPOLLRDHUP)) != 0 || failed) {
+      s.drained = false;  // an edge: something came
+      retry(s, s.readers, s.oneshot);
+    }
+    if ((events & EPOLLOUT) != 0 || failed) retry(s, s.writers, s.oneshot);
     if (s.oneshot && (!s.readers.empty() || !s.writers.empty())) {
       const int err = arm_oneshot(fd, s);
       if (err != 0) fail_all(s, -err);
@@ -364,11 +383,12 @@ class epoll_reactor final : public reactor {
 
   // Retries the waiting requests in order until one must wait again; a descriptor that
   // reported readiness once (one-shot) gets one call.
-  void retry(std::vector<io_operation*>& waiting, bool once) noexcept {
+  void retry(fd_state& s, std::vector<io_operation*>& waiting, bool once) noexcept {
     std::size_t done = 0;
     while (done < waiting.size()) {
       io_operation& op = *waiting[done];
       const int r = attempt(op);
+      note_read(s, op, r);
       if (r == -EAGAIN) break;
       ++done;
       op.tracking_slot = nowhere;
@@ -397,6 +417,8 @@ class epoll_reactor final : public reactor {
     s.registered = false;
     s.oneshot = false;
     s.nonblocking = false;
+    s.drained = false;
+    s.hung_up = false;
   }
 
   // A descriptor that accept just made: nothing the backend knew of its number applies.
@@ -407,6 +429,8 @@ class epoll_reactor final : public reactor {
     s.registered = false;
     s.oneshot = false;
     s.nonblocking = false;
+    s.drained = false;
+    s.hung_up = false;
   }
 
   void take_off_fd(io_operation& op) noexcept {
