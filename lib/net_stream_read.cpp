@@ -1,0 +1,425 @@
+// A stream's state and its reads: the multishot receive and its queue, the read awaiters
+// (served from the queue, or a one-shot receive), and received buffers going home.
+//
+// An idle connection's task waits in a read awaiter: what the awaiters and the state keep is
+// what a server pays per connection. So the awaiters refer to the state (held, see
+// socket_state::hold) instead of copying the peer, and every message is formatted only when an
+// operation fails.
+#include <ringo/net/tcp_stream.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <ringo/detail/frame_allocator.hpp>
+#include <ringo/io_context.hpp>
+
+namespace ringo::detail {
+namespace {
+
+// The size of a stream's own receive buffer when the kernel has no provided buffers.
+std::size_t own_buffer_size(reactor& r) {
+  const std::size_t n = r.buffer_size();
+  return n != 0 ? n : 4096;
+}
+
+}  // namespace
+
+// ---- stream_state ------------------------------------------------------------------------
+
+stream_state::stream_state(io_context& ctx, int fd_, const net::endpoint& peer_) noexcept
+    : socket_state(&ctx, fd_, &stream_state::on_recv), peer(peer_) {
+  opcode = io_opcode::recv;
+  select_buffer = true;
+}
+
+bool stream_state::push(recv_event e) noexcept {
+  if (overflow_head_ == overflow_.size() && ring_count_ < inline_capacity) {
+    ring_[(ring_head_ + ring_count_) % inline_capacity] = e;
+    ++ring_count_;
+    return true;
+  }
+  try {
+    overflow_.push_back(e);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void stream_state::pop() noexcept {
+  if (ring_count_ != 0) {
+    ring_head_ = static_cast<std::uint8_t>((ring_head_ + 1) % inline_capacity);
+    --ring_count_;
+    return;
+  }
+  if (overflow_head_ == overflow_.size()) {
+    failure_ = {0, 0};  // the failure is taken once
+    return;
+  }
+  if (++overflow_head_ == overflow_.size()) {
+    overflow_.clear();
+    overflow_head_ = 0;
+  }
+}
+
+// No path here allocates after a failure, and every provided buffer that is not queued goes
+// straight back to the ring: a completion handler is noexcept, and a buffer it drops is lost to
+// every stream of the context.
+void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
+                           std::uint16_t buffer) noexcept {
+  auto& s = static_cast<stream_state&>(op);
+  const bool ours = res == -ECANCELED && (s.pausing || s.orphaned);
+  s.note_completion(flags);
+  const bool data = res > 0 && (flags & has_buffer) != 0;
+  if ((flags & has_buffer) != 0 && !data) s.ring->recycle_buffer(buffer);  // no bytes in it
+  if (s.orphaned || s.failure_.result != 0) {
+    // Nobody will read it, or the queue already ended in an error it must not be read past.
+    if (data) s.ring->recycle_buffer(buffer);
+    if (s.orphaned) {
+      s.free_if_unused();
+      return;
+    }
+  } else if (data) {
+    if (!s.push({res, buffer})) {
+      s.ring->recycle_buffer(buffer);
+      s.fail(-ENOMEM);  // these bytes are lost: the stream must not go on as if they came
+    }
+  } else if (res == 0) {
+    if (!s.push({0, 0})) s.fail(-ENOMEM);
+  } else if (ours || res == -ECANCELED) {
+    // Our own cancellation, or the context's as it shuts down: nothing to report.
+  } else if (res == -ENOBUFS) {
+    s.starved = true;  // the ring is dry; bytes stay in the socket until a read asks
+  } else if (res < 0) {
+    if (!s.push({res, 0})) s.fail(res);
+  }
+  if (s.queued() >= pause_at) s.pause();
+  stream_read_awaiter* r = s.reader;
+  if (r == nullptr || r->mode_ != stream_read_awaiter::mode::waiting) return;
+  if (s.has_event()) {
+    r->wake_reader();
+  } else if (!s.armed) {
+    if (s.starved) {
+      s.starved = false;
+      r->switch_to_oneshot();
+      return;
+    }
+    try {
+      s.arm();
+    } catch (...) {
+      // The backend could not take the request: fail the reader rather than leave it waiting
+      // for completions that will not come.
+      s.fail(-ENOMEM);
+      r->wake_reader();
+    }
+  }
+}
+
+void stream_state::orphan(bool close_fd) noexcept {
+  orphaned = true;
+  while (ring_count_ + (overflow_.size() - overflow_head_) != 0) {
+    if (front().result > 0) ring->recycle_buffer(front().buffer);
+    pop();
+  }
+  failure_ = {0, 0};
+  if (reader != nullptr) std::exchange(reader, nullptr)->detach();
+  if (writer != nullptr) std::exchange(writer, nullptr)->detach();
+  let_go(close_fd);
+}
+
+void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer) noexcept {
+  if (home.context != io_context::current()) [[unlikely]] {
+    // Released on another thread: the state belongs to its loop's thread, so the buffer goes
+    // back there. Without memory for that, the buffer is freed here and the state, which can
+    // no longer know it is unused, is left to leak rather than race.
+    try {
+      home.context->post([&home, b = std::move(buffer)]() mutable {
+        return_spare_buffer(home, std::move(b));
+      });
+    } catch (...) {
+    }
+    return;
+  }
+  --home.lent;
+  if (!home.orphaned && !home.spare) home.spare = std::move(buffer);
+  home.free_if_unused();
+}
+
+// ---- reads ---------------------------------------------------------------------------------
+
+bool stream_read_awaiter::await_ready() {
+  if (!whole_buffer_ && into_.empty()) return true;
+  // Not what the queue holds for a woken reader that has not run yet.
+  if (s_->orphaned || s_->handing_over || (!s_->eof && !s_->has_event())) return false;
+  // Something is queued: take it without suspending, unless a cancellation must be delivered.
+  io_context* ctx = io_context::current();
+  task_record* t = ctx != nullptr ? ctx->running_task_or_null() : nullptr;
+  return t == nullptr || !t->cancel_pending;
+}
+
+bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
+  if (s_->orphaned) throw_closed();  // closed after this read was made, before it began
+  // A read made on the owner's thread but awaited on another (inside read_exact, say).
+  if (io_context::current() != s_->context) [[unlikely]] {
+    throw_foreign_context(what(), s_->context);
+  }
+  if (!prepare()) return false;
+  if (s_->reader != nullptr || s_->handing_over) {
+    throw std::logic_error(fmt::format(
+        "two tasks read from the tcp_stream connected to {} at once: read from one task (or "
+        "hand the bytes to the other through a queue)",
+        s_->peer));
+  }
+  if (s_->eof || s_->has_event()) return false;
+  describe = &describe_read;
+  cancel = &on_cancel_read;
+  if (context->features().provided_buffers && !s_->starved) {
+    if (!s_->armed) s_->arm();
+    mode_ = mode::waiting;
+    if (timeout.count() > 0) {
+      deadline = std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+      fire = &on_deadline;
+      context->add_timer(*this);
+    }
+  } else {
+    s_->starved = false;  // try the multishot receive again on the next read
+    start_oneshot(timeout);
+  }
+  s_->reader = this;
+  park(h);
+  return true;
+}
+
+void stream_read_awaiter::start_oneshot(std::chrono::nanoseconds limit) {
+  mode_ = mode::oneshot;
+  on_complete = &on_oneshot;
+  opcode = io_opcode::recv;
+  multishot = false;
+  select_buffer = false;
+  fd = s_->fd;
+  if (whole_buffer_) {
+    const std::size_t n = own_buffer_size(*s_->ring);
+    own_ = s_->spare ? std::move(s_->spare) : std::make_unique_for_overwrite<std::byte[]>(n);
+    buf = own_.get();
+    len = static_cast<std::uint32_t>(n);
+  } else {
+    buf = into_.data();
+    len = static_cast<std::uint32_t>(std::min<std::size_t>(into_.size(), UINT32_MAX));
+  }
+  msg_flags = 0;
+  timeout = limit;
+  timed_out = false;
+  cancel_requested = false;
+  s_->ring->submit(*this);
+}
+
+void stream_read_awaiter::wake_reader() noexcept {
+  s_->reader = nullptr;
+  s_->handing_over = true;  // until this reader takes the event
+  context->remove_timer(*this);
+  wake();
+}
+
+void stream_read_awaiter::switch_to_oneshot() noexcept {
+  try {
+    start_oneshot(std::chrono::nanoseconds{0});  // a deadline stays with the timer
+  } catch (...) {
+    mode_ = mode::oneshot;
+    res_ = -ENOMEM;
+    s_->reader = nullptr;
+    context->remove_timer(*this);
+    wake();
+  }
+}
+
+void stream_read_awaiter::detach() noexcept {
+  detached_ = true;  // s_ stays valid (held) for the message, but nothing more is read from it
+  if (mode_ == mode::waiting) {
+    context->remove_timer(*this);
+    wake();
+  } else if (mode_ == mode::oneshot) {
+    try {
+      context->io().cancel(*this);
+    } catch (...) {
+    }
+  }
+}
+
+void stream_read_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t,
+                                     std::uint16_t) noexcept {
+  auto& self = static_cast<stream_read_awaiter&>(op);
+  self.res_ = res;
+  if (self.s_->reader == &self) self.s_->reader = nullptr;
+  self.context->remove_timer(self);
+  self.wake();
+}
+
+void stream_read_awaiter::on_cancel_read(wait_node& n) noexcept {
+  auto& self = static_cast<stream_read_awaiter&>(n);
+  self.cancelled = true;
+  if (self.mode_ == mode::waiting) {
+    // The multishot receive belongs to the stream and stays armed; only this reader leaves.
+    self.s_->reader = nullptr;
+    self.context->remove_timer(self);
+    self.wake();
+  } else {
+    self.context->io().cancel(self);  // resumes when the receive has completed
+  }
+}
+
+void stream_read_awaiter::on_deadline(timer_node& t) noexcept {
+  auto& self = static_cast<stream_read_awaiter&>(t);
+  self.deadline_passed_ = true;
+  if (self.mode_ == mode::waiting) {
+    self.s_->reader = nullptr;
+    self.wake();
+  } else {
+    self.context->io().cancel(self);
+  }
+}
+
+void stream_read_awaiter::describe_read(const wait_node& n, std::string& out) {
+  out += static_cast<const stream_read_awaiter&>(n).what();
+}
+
+std::string stream_read_awaiter::what() const {
+  return fmt::format("recv on {}", s_->peer);
+}
+
+void stream_read_awaiter::throw_closed() const {
+  throw std::system_error(
+      EBADF, std::system_category(),
+      fmt::format("{}: the stream was closed while this task read from it", what()));
+}
+
+bool stream_read_awaiter::check_outcome() {
+  if (mode_ == mode::waiting) s_->handing_over = false;
+  if (mode_ == mode::oneshot) {
+    if (res_ == -ECANCELED) {
+      if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
+      if (detached_) throw_closed();
+      if (deadline_passed_ || timed_out) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+    }
+    if (cancelled) task->cancel_pending = true;  // it completed anyway: nothing is lost
+    if (res_ < 0) {
+      if (detached_) throw_closed();
+      throw_io_error(-res_, what());
+    }
+    return true;
+  }
+  if (cancelled)
+    throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
+                                                   : what() + ": operation cancelled");
+  // Also when the stream went after this reader was woken: the event it was woken for went
+  // with the stream's queue.
+  if (detached_ || s_->orphaned) throw_closed();
+  if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+  return false;
+}
+
+bool stream_read_awaiter::lend_own_buffer() noexcept {
+  // Bytes that arrived before a close are still handed over: the state is held, and takes the
+  // buffer back (orphaned or not) when it is released.
+  if (res_ == 0) {  // end of stream: the buffer goes back home
+    if (!s_->spare) s_->spare = std::move(own_);
+    return false;
+  }
+  ++s_->lent;
+  return true;
+}
+
+bool stream_read_awaiter::at_end_of_queue() {
+  stream_state& s = *s_;
+  if (!s.has_event()) return true;  // end of stream, read before
+  const int result = s.front().result;
+  if (result > 0) return false;
+  if (result < 0) throw_queued_error();
+  s.pop();
+  s.eof = true;
+  return true;
+}
+
+void stream_read_awaiter::throw_queued_error() {
+  const int err = -s_->front().result;
+  s_->pop();
+  throw_io_error(err, what());
+}
+
+std::size_t stream_read_awaiter::take_bytes() {
+  if (!whole_buffer_ && into_.empty()) return 0;
+  if (check_outcome()) return static_cast<std::size_t>(res_);
+  if (at_end_of_queue()) return 0;
+  stream_state& s = *s_;
+  const recv_event& ev = s.front();
+  const std::size_t avail = static_cast<std::size_t>(ev.result) - s.front_offset;
+  const std::size_t n = std::min(avail, into_.size());
+  std::memcpy(into_.data(), s.ring->buffer_data(ev.buffer) + s.front_offset, n);
+  s.front_offset += static_cast<std::uint32_t>(n);
+  if (n == avail) {
+    s.ring->recycle_buffer(ev.buffer);
+    s.front_offset = 0;
+    s.pop();
+  }
+  return n;
+}
+
+net::received_buffer stream_read_awaiter::take_buffer() {
+  if (check_outcome()) {
+    if (!lend_own_buffer()) return {};
+    return net::received_buffer{*s_, std::move(own_), static_cast<std::size_t>(res_)};
+  }
+  if (at_end_of_queue()) return {};
+  stream_state& s = *s_;
+  const recv_event ev = s.front();
+  const std::uint32_t offset = std::exchange(s.front_offset, 0);
+  s.pop();
+  return net::received_buffer{*s.ring, ev.buffer, s.ring->buffer_data(ev.buffer) + offset,
+                              static_cast<std::size_t>(ev.result) - offset};
+}
+
+net::received_buffers stream_read_awaiter::take_buffers() {
+  net::received_buffers out;
+  if (check_outcome()) {  // a one-shot receive into the stream's own buffer
+    if (lend_own_buffer()) {
+      out.set_own_buffer(*s_, std::move(own_), static_cast<std::uint32_t>(res_));
+    }
+    return out;
+  }
+  if (at_end_of_queue()) return out;
+  // Take the data at the front; an end of stream or error behind it waits for the next call.
+  stream_state& s = *s_;
+  do {
+    const recv_event ev = s.front();
+    const std::uint32_t offset = std::exchange(s.front_offset, 0);
+    s.pop();
+    out.add_ring_buffer(*s.ring, ev.buffer, offset, static_cast<std::uint32_t>(ev.result) - offset);
+  } while (!out.full() && s.has_event() && s.front().result > 0);
+  return out;
+}
+
+}  // namespace ringo::detail
+
+namespace ringo::net {
+
+void received_buffer::release() noexcept {
+  if (ring_ != nullptr) {
+    std::exchange(ring_, nullptr)->recycle_buffer(id_);
+  } else if (home_ != nullptr) {
+    detail::return_spare_buffer(*std::exchange(home_, nullptr), std::move(owned_));
+  }
+  owned_.reset();
+  data_ = nullptr;
+  size_ = 0;
+}
+
+
+}  // namespace ringo::net
