@@ -125,7 +125,7 @@ void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
 
 void stream_state::orphan(bool close_fd) noexcept {
   orphaned = true;
-  while (ring_count_ + (overflow_.size() - overflow_head_) != 0) {
+  while (queued_events() != 0) {
     if (front().result > 0) ring->recycle_buffer(front().buffer);
     pop();
   }

@@ -44,7 +44,7 @@ class stream_state final : public socket_state<stream_state> {
   // ---- the receive queue: events in arrival order, then a failure, if one happened ----
   [[nodiscard]] bool has_event() const noexcept { return queued() != 0; }
   [[nodiscard]] std::size_t queued() const noexcept {
-    return ring_count_ + (overflow_.size() - overflow_head_) + (failure_.result != 0 ? 1 : 0);
+    return queued_events() + (failure_.result != 0 ? 1 : 0);
   }
   [[nodiscard]] recv_event& front() noexcept {
     if (ring_count_ != 0) return ring_[ring_head_];
@@ -76,6 +76,10 @@ class stream_state final : public socket_state<stream_state> {
   friend class socket_state<stream_state>;
   friend void return_spare_buffer(stream_state&, std::unique_ptr<std::byte[]>) noexcept;
 
+  /// Completions queued, the failure aside.
+  [[nodiscard]] std::size_t queued_events() const noexcept {
+    return ring_count_ + (overflow_.size() - overflow_head_);
+  }
   static void on_recv(io_operation& op, int res, std::uint32_t flags,
                       std::uint16_t buffer) noexcept;
   // A reader usually takes each completion in the loop turn it arrives in, and receive_some
