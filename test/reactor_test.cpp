@@ -156,8 +156,9 @@ TEST_CASE("the best kernel features are probed and used", "[reactor]") {
   INFO("kernel " << u.release << ": single_issuer=" << f.single_issuer << " defer_taskrun="
                  << f.defer_taskrun << " multishot_accept=" << f.multishot_accept
                  << " provided_buffers=" << f.provided_buffers << " send_zc=" << f.send_zc);
+  if (major > 6 || (major == 6 && minor >= 10)) CHECK(f.recv_bundle);
   if (major > 6 || (major == 6 && minor >= 1)) {
-    // Every feature ringo uses is in Linux 6.1.
+    // Every feature ringo uses, but receive bundles, is in Linux 6.1.
     CHECK(f.single_issuer);
     CHECK(f.defer_taskrun);
     CHECK(f.multishot_accept);
@@ -167,6 +168,33 @@ TEST_CASE("the best kernel features are probed and used", "[reactor]") {
     CHECK(f.cancel_any);
   } else {
     SUCCEED("older kernel: the suite runs through the fallbacks listed above");
+  }
+}
+
+TEST_CASE("the ring's descriptor is registered when the loop starts, unless switched off",
+          "[reactor]") {
+  if (std::getenv("RINGO_DISABLE_FEATURES") != nullptr) {
+    WARN("RINGO_DISABLE_FEATURES is set: the features are off on purpose");
+    return;
+  }
+  for (const bool allowed : {true, false}) {
+    ringo::io_context_options options;
+    if (!allowed)
+      options.disabled_features = static_cast<unsigned>(ringo::kernel_feature::registered_ring);
+    ringo::io_context ctx{options};
+    if (ctx.backend() == ringo::io_backend::epoll) {
+      CHECK_FALSE(ctx.features().registered_ring);
+      return;
+    }
+    CHECK_FALSE(ctx.features().registered_ring);  // registered by the thread that runs it
+    // Requests and waits work through the registered index (or the descriptor).
+    CHECK(ctx.run(many_nops(100)) == 100);
+    CHECK(ctx.features().registered_ring == allowed);
+    ringo::io_context_options bundles;
+    bundles.disabled_features =
+        allowed ? 0 : static_cast<unsigned>(ringo::kernel_feature::recv_bundle);
+    ringo::io_context other{bundles};
+    if (!allowed) CHECK_FALSE(other.features().recv_bundle);
   }
 }
 
