@@ -88,7 +88,8 @@ struct connection {
   std::size_t slot = 0;  // its place in server::all_
   bool recv_armed = false;
   bool send_in_flight = false;
-  bool closing = false;
+  bool closing = false;       // an error: nothing more is sent
+  bool peer_done = false;     // end of stream: what is queued is still sent
   bool starved = false;      // its receive ran out of buffers: re-armed when some come back
   unsigned sent_of_front = 0;  // bytes of queue[head] already sent
   std::size_t head = 0;        // queue[head..] still to send
@@ -293,8 +294,9 @@ class server {
   }
 
   void arm_accept() {
-    io_uring_prep_multishot_accept(get_sqe(), listen_fd_, nullptr, nullptr,
-                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+    // Blocking sockets: io_uring waits for a socket itself, where on an O_NONBLOCK one it
+    // would hand a full send buffer back as EAGAIN.
+    io_uring_prep_multishot_accept(get_sqe(), listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     last_sqe_->user_data = tag_accept;
   }
 
@@ -365,10 +367,12 @@ class server {
       // Every buffer is queued for sending somewhere: try again once some came back.
       c.starved = true;
       starved_.push_back(&c);
+    } else if (res == 0) {
+      c.peer_done = true;
     } else {
-      if (res < 0 && res != -ECONNRESET && res != -ENOBUFS)
+      if (res != -ECONNRESET && res != -ENOBUFS)
         fmt::print(stderr, "uring_echo_server: recv: {}\n", std::strerror(-res));
-      c.closing = true;  // end of stream or an error
+      c.closing = true;
     }
     finish_if_closed(c);
   }
@@ -427,9 +431,11 @@ class server {
     finish_if_closed(c);
   }
 
-  // Frees a closing connection once no request of it is left in the ring.
+  // Frees a connection that failed, or whose peer is done and everything was echoed, once no
+  // request of it is left in the ring.
   void finish_if_closed(connection& c) {
-    if (!c.closing || c.recv_armed || c.send_in_flight) return;
+    if (c.recv_armed || c.send_in_flight) return;
+    if (!c.closing && !(c.peer_done && c.head == c.queue.size())) return;
     for (std::size_t i = c.head; i < c.queue.size(); ++i) {
       if (c.queue[i].bid >= 0) give_back(c.queue[i].bid);
     }
@@ -473,6 +479,10 @@ int main(int argc, char** argv) {
   options o = parse(argc, argv);
   raise_fd_limit();
   signal(SIGPIPE, SIG_IGN);
+  // A shell's background job starts with SIGINT ignored, and an ignored signal never reaches
+  // the signalfd: take the default back before blocking it.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
 
   sigset_t mask;
   sigemptyset(&mask);
