@@ -46,8 +46,8 @@
 #           under valgrind --tool=callgrind (instructions per operation = the difference
 #           between a run of 2N and one of N units, divided by N: start-up cost cancels out)
 #   profile where the echo server's CPU goes, kernel included (bench/profile.sh: perf with
-#           a cpu-clock timer, ringo and epoll, 50 connections x 64 B): the "why" behind the
-#           CPU figures
+#           a cpu-clock timer, ringo, ringo-epoll, epoll, uring and Asio, 50 connections x
+#           64 B): the "why" behind the CPU figures
 #
 # Usage:
 #   bench/suite.sh [--quick] [--runs N] [--seconds S] [--warmup W] [--only "echo http ..."]
