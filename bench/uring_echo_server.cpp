@@ -72,8 +72,13 @@ struct options {
 };
 
 // What a completion is for: the low bits of its user_data (a connection pointer, or nothing).
-enum tag : std::uint64_t { tag_recv = 1, tag_send = 2, tag_accept = 3, tag_signal = 4,
-                           tag_accept_retry = 5 };
+enum tag : std::uint64_t {
+  tag_recv = 1,
+  tag_send = 2,
+  tag_accept = 3,
+  tag_signal = 4,
+  tag_accept_retry = 5
+};
 constexpr std::uint64_t tag_mask = 7;
 
 /// Bytes waiting to be sent back: a provided buffer (bid >= 0) or the greeting (bid < 0).
@@ -88,9 +93,9 @@ struct connection {
   std::size_t slot = 0;  // its place in server::all_
   bool recv_armed = false;
   bool send_in_flight = false;
-  bool closing = false;       // an error: nothing more is sent
-  bool peer_done = false;     // end of stream: what is queued is still sent
-  bool starved = false;      // its receive ran out of buffers: re-armed when some come back
+  bool closing = false;        // an error: nothing more is sent
+  bool peer_done = false;      // end of stream: what is queued is still sent
+  bool starved = false;        // its receive ran out of buffers: re-armed when some come back
   unsigned sent_of_front = 0;  // bytes of queue[head] already sent
   std::size_t head = 0;        // queue[head..] still to send
   std::vector<chunk> queue;
@@ -129,10 +134,12 @@ options parse(int argc, char** argv) {
       if (!o.greeting.empty() && o.greeting.back() != '\n') o.greeting += '\n';
     } else if (arg == "--setup") {
       std::string m = value();
-      if (m == "defer") o.setup = 0;
-      else if (m == "coop") o.setup = 1;
-      else if (m == "plain") o.setup = 2;
-      else usage("--setup is defer, coop or plain");
+      const char* const modes[] = {"defer", "coop", "plain"};
+      o.setup = -1;
+      for (int k = 0; k < 3; ++k) {
+        if (m == modes[k]) o.setup = k;
+      }
+      if (o.setup < 0) usage("--setup is defer, coop or plain");
     } else if (arg == "--no-ring-fd") {
       o.ring_fd = false;
     } else if (arg == "--buffers") {
@@ -192,12 +199,15 @@ class server {
   }
 
   /// The set-up the kernel took, for the start-up line.
-  const char* setup_name() const { return setup_name_; }
+  std::string setup() const {
+    return fmt::format("{}{}", setup_name_, ring_fd_registered_ ? ", registered ring fd" : "");
+  }
 
   void run() {
     while (!stop_) {
       int rc = io_uring_submit_and_wait(&ring_, 1);
-      if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) die("io_uring_submit_and_wait", -rc);
+      if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+        die("io_uring_submit_and_wait", -rc);
       unsigned head;
       unsigned seen = 0;
       io_uring_cqe* cqe;
@@ -231,22 +241,19 @@ class server {
     int rc = -EINVAL;
     for (int i = opts_.setup; i < 3 && rc < 0; ++i) {
       io_uring_params p{};
-      p.flags = attempts[i].flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP |
-                IORING_SETUP_SUBMIT_ALL;
+      p.flags =
+          attempts[i].flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
       p.cq_entries = 4 * ring_entries;
       rc = io_uring_queue_init_params(ring_entries, &ring_, &p);
       if (rc == 0) setup_name_ = attempts[i].name;
     }
     if (rc < 0) die("io_uring_queue_init_params", -rc);
-    if (opts_.ring_fd && io_uring_register_ring_fd(&ring_) < 0) {
-      fmt::print(stderr, "uring_echo_server: the ring descriptor cannot be registered here\n");
-    }
+    ring_fd_registered_ = opts_.ring_fd && io_uring_register_ring_fd(&ring_) == 1;
   }
 
   void setup_buffers() {
     const unsigned n = opts_.buffers;
-    ring_bytes_ = sizeof(io_uring_buf) * n;
-    void* ring_mem = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE,
+    void* ring_mem = mmap(nullptr, sizeof(io_uring_buf) * n, PROT_READ | PROT_WRITE,
                           MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (ring_mem == MAP_FAILED) die("mmap of the buffer ring", errno);
     void* data = mmap(nullptr, std::size_t{n} * opts_.buffer_size, PROT_READ | PROT_WRITE,
@@ -261,7 +268,8 @@ class server {
     reg.bgid = buffer_group;
     if (int rc = io_uring_register_buf_ring(&ring_, &reg, 0); rc < 0)
       die("io_uring_register_buf_ring (needs Linux 5.19)", -rc);
-    for (unsigned i = 0; i < n; ++i) give_back(static_cast<int>(i));
+    for (unsigned i = 0; i < n; ++i)
+      give_back(static_cast<int>(i));
     give_back_buffers();
   }
 
@@ -311,12 +319,23 @@ class server {
   void handle(const io_uring_cqe& cqe) {
     connection* c = reinterpret_cast<connection*>(cqe.user_data & ~tag_mask);
     switch (cqe.user_data & tag_mask) {
-      case tag_recv: on_recv(*c, cqe.res, cqe.flags); break;
-      case tag_send: on_send(*c, cqe.res); break;
-      case tag_accept: on_accept(cqe.res, cqe.flags); break;
-      case tag_accept_retry: arm_accept(); break;
-      case tag_signal: stop_ = true; break;
-      default: break;
+      case tag_recv:
+        on_recv(*c, cqe.res, cqe.flags);
+        break;
+      case tag_send:
+        on_send(*c, cqe.res);
+        break;
+      case tag_accept:
+        on_accept(cqe.res, cqe.flags);
+        break;
+      case tag_accept_retry:
+        arm_accept();
+        break;
+      case tag_signal:
+        stop_ = true;
+        break;
+      default:
+        break;
     }
   }
 
@@ -329,7 +348,8 @@ class server {
       c->slot = all_.size();
       all_.push_back(c);
       if (!opts_.greeting.empty()) {
-        c->queue.push_back({opts_.greeting.data(), static_cast<unsigned>(opts_.greeting.size()), -1});
+        c->queue.push_back(
+            {opts_.greeting.data(), static_cast<unsigned>(opts_.greeting.size()), -1});
         start_send(*c);
       }
       arm_recv(*c);
@@ -462,11 +482,11 @@ class server {
   io_uring ring_{};
   io_uring_sqe* last_sqe_ = nullptr;
   const char* setup_name_ = "";
+  bool ring_fd_registered_ = false;
   io_uring_buf_ring* br_ = nullptr;
-  std::size_t ring_bytes_ = 0;
   char* buffers_ = nullptr;
-  int returned_ = 0;       // buffers given back since the last give_back_buffers()
-  unsigned in_ring_ = 0;   // buffers the kernel may pick
+  int returned_ = 0;      // buffers given back since the last give_back_buffers()
+  unsigned in_ring_ = 0;  // buffers the kernel may pick
   bool stop_ = false;
   bool warned_accept_ = false;
   std::vector<connection*> all_;
@@ -494,8 +514,7 @@ int main(int argc, char** argv) {
 
   int lfd = listen_on(o);
   server s(o, lfd, sfd);
-  fmt::print("uring_echo_server: listening on {}:{} (ring: {})\n", o.host, o.port,
-             s.setup_name());
+  fmt::print("uring_echo_server: listening on {}:{} (ring: {})\n", o.host, o.port, s.setup());
   std::fflush(stdout);
   s.run();
   close(lfd);

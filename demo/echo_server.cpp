@@ -142,7 +142,8 @@ ringo::task<void> serve(endpoint at, bool share_port, bool plain, counters& n) {
 
 [[noreturn]] void usage(const char* why) {
   fmt::print(stderr,
-             "echo_server: {}\nusage: echo_server --port P [--host ADDRESS] [--threads N] [--plain]\n",
+             "echo_server: {}\n"
+             "usage: echo_server --port P [--host ADDRESS] [--threads N] [--plain]\n",
              why);
   std::exit(2);
 }
