@@ -5,13 +5,17 @@
 #     configures it with meson (ringo from the subproject) and runs the program;
 #   check.sh pkgconfig SOURCE_ROOT BUILD_ROOT SANITIZE COMPILER...
 #     builds it against BUILD_ROOT's uninstalled pkg-config file, once with meson's
-#     dependency('ringo') and once by hand with `pkg-config --cflags --libs`, and runs both.
+#     dependency('ringo') and once by hand with `pkg-config --cflags --libs`, and runs both;
+#   check.sh cmake SOURCE_ROOT BUILD_ROOT SANITIZE COMPILER...
+#     installs BUILD_ROOT into a temporary DESTDIR, builds the CMake project cmake/ against it
+#     with find_package(ringo 0.1 CONFIG REQUIRED) and runs it; checks that asking for ringo 9.0
+#     is refused. Exits 77 when cmake is not installed.
 # Exits 77 (meson's "skipped") in a sanitized build: an unsanitized consumer cannot link a
 # sanitized libringo without the sanitizer's runtime.
 set -euo pipefail
 
 if (($# < 5)); then
-  echo "usage: $0 subproject|pkgconfig SOURCE_ROOT BUILD_ROOT SANITIZE COMPILER..." >&2
+  echo "usage: $0 subproject|pkgconfig|cmake SOURCE_ROOT BUILD_ROOT SANITIZE COMPILER..." >&2
   exit 2
 fi
 mode=$1 src=$2 build=$3 sanitize=$4
@@ -79,8 +83,53 @@ case $mode in
       "$tmp/project/main.cpp" "${flags[@]}"
     "$tmp/consumer-by-hand"
     ;;
+  cmake)
+    if ! command -v cmake >/dev/null; then
+      echo "skipped: cmake is not installed"
+      exit 77
+    fi
+    # The build keeps its configured prefix: DESTDIR puts the installed tree under $tmp/root.
+    quietly meson install -C "$build" --no-rebuild --destdir "$tmp/root"
+    prefix=$(meson introspect "$build" --buildoptions |
+      python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')
+    config=$(find "$tmp/root" -path '*/cmake/ringo/ringoConfig.cmake')
+    if [[ -z $config || ! -f $(dirname -- "$config")/ringoConfigVersion.cmake ]]; then
+      echo "meson install did not install <libdir>/cmake/ringo/ringoConfig.cmake and ringoConfigVersion.cmake" >&2
+      exit 1
+    fi
+    # find_package() finds the package under the prefix as a user's CMAKE_PREFIX_PATH=/opt/x does.
+    # Without LD_LIBRARY_PATH (meson test points it at the build tree) the program must load
+    # the installed library through the RPATH that CMake gives it.
+    unset LD_LIBRARY_PATH
+    cmake_args=(-G Ninja -DCMAKE_PREFIX_PATH="$tmp/root$prefix" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror")
+    quietly env CXX="${compiler[*]}" cmake -S "$src/test/consumer/cmake" -B "$tmp/build" "${cmake_args[@]}"
+    quietly cmake --build "$tmp/build"
+    # (Nothing to load when ringo was built as a static library.)
+    loaded=$(ldd "$tmp/build/consumer" | awk '$1 ~ /^libringo\./ { print $3 }')
+    if [[ -n $loaded && $loaded != "$tmp/root/"* ]]; then
+      echo "the CMake-built program does not load the installed libringo:" >&2
+      ldd "$tmp/build/consumer" >&2
+      exit 1
+    fi
+    "$tmp/build/consumer"
+
+    # A version the installed package is not compatible with is refused, naming the version.
+    if env CXX="${compiler[*]}" cmake -S "$src/test/consumer/cmake" -B "$tmp/build-9" "${cmake_args[@]}" \
+        -DRINGO_VERSION_WANTED=9.0 >"$tmp/out.txt" 2>&1; then
+      echo "find_package(ringo 9.0 CONFIG REQUIRED) accepted the installed ringo:" >&2
+      cat "$tmp/out.txt" >&2
+      exit 1
+    fi
+    # (CMake wraps its messages: join the lines before looking.)
+    if ! tr -s ' \n' ' ' <"$tmp/out.txt" | grep 'compatible with requested version "9.0"' >/dev/null; then
+      echo "find_package(ringo 9.0) failed, but not because of the version:" >&2
+      cat "$tmp/out.txt" >&2
+      exit 1
+    fi
+    echo "find_package(ringo 9.0 CONFIG REQUIRED) refused the installed ringo$(grep -o ', version: .*' "$tmp/out.txt" | head -n 1)"
+    ;;
   *)
-    echo "unknown mode '$mode': use subproject or pkgconfig" >&2
+    echo "unknown mode '$mode': use subproject, pkgconfig or cmake" >&2
     exit 2
     ;;
 esac
