@@ -9,9 +9,10 @@
 #   check.sh cmake SOURCE_ROOT BUILD_ROOT SANITIZE COMPILER...
 #     installs BUILD_ROOT into a temporary DESTDIR, builds the CMake project cmake/ against it
 #     with find_package(ringo 0.1 CONFIG REQUIRED) and runs it; checks that asking for ringo 9.0
-#     is refused. Exits 77 when cmake is not installed.
-# Exits 77 (meson's "skipped") in a sanitized build: an unsanitized consumer cannot link a
-# sanitized libringo without the sanitizer's runtime.
+#     is refused. Exits 77 when cmake is not installed. In a sanitized build the project is
+#     compiled with the same -fsanitize, as a user of a sanitized libringo must.
+# The other two exit 77 (meson's "skipped") in a sanitized build: an unsanitized consumer
+# cannot link a sanitized libringo without the sanitizer's runtime.
 set -euo pipefail
 
 if (($# < 5)); then
@@ -22,7 +23,7 @@ mode=$1 src=$2 build=$3 sanitize=$4
 shift 4
 compiler=("$@")
 
-if [[ $sanitize != none ]]; then
+if [[ $sanitize != none && $mode != cmake ]]; then
   echo "skipped: this build uses -Db_sanitize=$sanitize"
   exit 77
 fi
@@ -101,7 +102,9 @@ case $mode in
     # Without LD_LIBRARY_PATH (meson test points it at the build tree) the program must load
     # the installed library through the RPATH that CMake gives it.
     unset LD_LIBRARY_PATH
-    cmake_args=(-G Ninja -DCMAKE_PREFIX_PATH="$tmp/root$prefix" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror")
+    cxxflags="-Wall -Wextra -Werror"
+    [[ $sanitize == none ]] || cxxflags+=" -fsanitize=$sanitize"
+    cmake_args=(-G Ninja -DCMAKE_PREFIX_PATH="$tmp/root$prefix" -DCMAKE_CXX_FLAGS="$cxxflags")
     quietly env CXX="${compiler[*]}" cmake -S "$src/test/consumer/cmake" -B "$tmp/build" "${cmake_args[@]}"
     quietly cmake --build "$tmp/build"
     # (Nothing to load when ringo was built as a static library.)
