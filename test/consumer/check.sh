@@ -52,6 +52,24 @@ expect_found() {
   fi
 }
 
+# cmake_refuses WHAT PATTERN COMMAND...: the CMake configure COMMAND must fail, and its output
+# (CMake wraps its messages: the lines are joined before looking) must contain PATTERN.
+cmake_refuses() {
+  local what=$1 pattern=$2
+  shift 2
+  if "$@" >"$tmp/out.txt" 2>&1; then
+    echo "$what: accepted, but should have been refused:" >&2
+    cat "$tmp/out.txt" >&2
+    exit 1
+  fi
+  if ! tr -s ' \n' ' ' <"$tmp/out.txt" | grep -F "$pattern" >/dev/null; then
+    echo "$what: refused, but without saying '$pattern':" >&2
+    cat "$tmp/out.txt" >&2
+    exit 1
+  fi
+  echo "$what: refused, as it should be"
+}
+
 case $mode in
   subproject)
     mkdir "$tmp/project/subprojects"
@@ -99,6 +117,8 @@ case $mode in
       exit 1
     fi
     # find_package() finds the package under the prefix as a user's CMAKE_PREFIX_PATH=/opt/x does.
+    # The package was made for the configured prefix: used under $tmp/root, it must find its
+    # files relative to its own place.
     # Without LD_LIBRARY_PATH (meson test points it at the build tree) the program must load
     # the installed library through the RPATH that CMake gives it.
     unset LD_LIBRARY_PATH
@@ -116,20 +136,15 @@ case $mode in
     fi
     "$tmp/build/consumer"
 
-    # A version the installed package is not compatible with is refused, naming the version.
-    if env CXX="${compiler[*]}" cmake -S "$src/test/consumer/cmake" -B "$tmp/build-9" "${cmake_args[@]}" \
-        -DRINGO_VERSION_WANTED=9.0 >"$tmp/out.txt" 2>&1; then
-      echo "find_package(ringo 9.0 CONFIG REQUIRED) accepted the installed ringo:" >&2
-      cat "$tmp/out.txt" >&2
-      exit 1
-    fi
-    # (CMake wraps its messages: join the lines before looking.)
-    if ! tr -s ' \n' ' ' <"$tmp/out.txt" | grep 'compatible with requested version "9.0"' >/dev/null; then
-      echo "find_package(ringo 9.0) failed, but not because of the version:" >&2
-      cat "$tmp/out.txt" >&2
-      exit 1
-    fi
-    echo "find_package(ringo 9.0 CONFIG REQUIRED) refused the installed ringo$(grep -o ', version: .*' "$tmp/out.txt" | head -n 1)"
+    # A version the installed package is not compatible with is refused, naming the version;
+    # so is a project where pkg-config finds no liburing, with the package's own reason.
+    cmake_refuses 'find_package(ringo 9.0 CONFIG REQUIRED)' 'compatible with requested version "9.0"' \
+      env CXX="${compiler[*]}" cmake -S "$src/test/consumer/cmake" -B "$tmp/build-9" "${cmake_args[@]}" \
+      -DRINGO_VERSION_WANTED=9.0
+    mkdir "$tmp/no-pkgconfig"
+    cmake_refuses 'find_package(ringo) without liburing' 'Reason given by package: ringo needs liburing >=' \
+      env -u PKG_CONFIG_PATH PKG_CONFIG_LIBDIR="$tmp/no-pkgconfig" CXX="${compiler[*]}" \
+      cmake -S "$src/test/consumer/cmake" -B "$tmp/build-no-liburing" "${cmake_args[@]}"
     ;;
   *)
     echo "unknown mode '$mode': use subproject, pkgconfig or cmake" >&2
