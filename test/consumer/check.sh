@@ -125,7 +125,9 @@ case $mode in
     cxxflags="-Wall -Wextra -Werror"
     [[ $sanitize == none ]] || cxxflags+=" -fsanitize=$sanitize"
     cmake_args=(-G Ninja -DCMAKE_PREFIX_PATH="$tmp/root$prefix" -DCMAKE_CXX_FLAGS="$cxxflags")
-    quietly env CXX="${compiler[*]}" cmake -S "$src/test/consumer/cmake" -B "$tmp/build" "${cmake_args[@]}"
+    mkdir "$tmp/project/cmake"
+    cp -- "$src/test/consumer/cmake/CMakeLists.txt" "$tmp/project/cmake/"
+    quietly env CXX="${compiler[*]}" cmake -S "$tmp/project/cmake" -B "$tmp/build" "${cmake_args[@]}"
     quietly cmake --build "$tmp/build"
     # (Nothing to load when ringo was built as a static library.)
     loaded=$(ldd "$tmp/build/consumer" | awk '$1 ~ /^libringo\./ { print $3 }')
@@ -138,13 +140,19 @@ case $mode in
 
     # A version the installed package is not compatible with is refused, naming the version;
     # so is a project where pkg-config finds no liburing, with the package's own reason.
+    mkdir "$tmp/project/cmake-9"
+    sed 's/find_package(ringo 0\.1 /find_package(ringo 9.0 /' "$tmp/project/cmake/CMakeLists.txt" \
+      >"$tmp/project/cmake-9/CMakeLists.txt"
+    if ! grep -F 'find_package(ringo 9.0 ' "$tmp/project/cmake-9/CMakeLists.txt" >/dev/null; then
+      echo "test/consumer/cmake/CMakeLists.txt no longer says find_package(ringo 0.1 ...)" >&2
+      exit 1
+    fi
     cmake_refuses 'find_package(ringo 9.0 CONFIG REQUIRED)' 'compatible with requested version "9.0"' \
-      env CXX="${compiler[*]}" cmake -S "$src/test/consumer/cmake" -B "$tmp/build-9" "${cmake_args[@]}" \
-      -DRINGO_VERSION_WANTED=9.0
+      env CXX="${compiler[*]}" cmake -S "$tmp/project/cmake-9" -B "$tmp/build-9" "${cmake_args[@]}"
     mkdir "$tmp/no-pkgconfig"
     cmake_refuses 'find_package(ringo) without liburing' 'Reason given by package: ringo needs liburing >=' \
       env -u PKG_CONFIG_PATH PKG_CONFIG_LIBDIR="$tmp/no-pkgconfig" CXX="${compiler[*]}" \
-      cmake -S "$src/test/consumer/cmake" -B "$tmp/build-no-liburing" "${cmake_args[@]}"
+      cmake -S "$tmp/project/cmake" -B "$tmp/build-no-liburing" "${cmake_args[@]}"
     ;;
   *)
     echo "unknown mode '$mode': use subproject, pkgconfig or cmake" >&2
