@@ -29,7 +29,9 @@ unsigned publish_submissions(io_uring& ring) noexcept {
 
 int uring_submit_and_wait(io_uring& ring, std::chrono::nanoseconds timeout,
                           const uring_batching& batching, bool registered_ring) {
-  if (batching.batch <= 1) {
+  // A wait shorter than the batching window returns at its first completion: holding out
+  // would make a timer late.
+  if (batching.batch <= 1 || (timeout.count() >= 0 && timeout < batching.min_wait)) {
     if (timeout.count() < 0) return io_uring_submit_and_wait(&ring, 1);
     __kernel_timespec ts{};
     ts.tv_sec = timeout.count() / 1'000'000'000;
