@@ -5,6 +5,11 @@
 // for the child. A wait polls the pidfd through the reactor seam, like any descriptor, and
 // reaps with waitid(P_PIDFD, WNOHANG) once it is readable: no SIGCHLD handler, and nothing
 // blocks the loop thread.
+//
+// The parent's pipe ends stay blocking (and close-on-exec). io_uring waits for a blocking pipe
+// by itself, where it would hand a non-blocking one's EAGAIN back; the epoll backend reads one
+// only after readiness, and writes at most PIPE_BUF bytes after readiness, which a pipe always
+// has room for then (lib/epoll_reactor.cpp).
 #include <ringo/process.hpp>
 
 #include <fcntl.h>

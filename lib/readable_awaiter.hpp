@@ -6,8 +6,6 @@
 #include <source_location>
 #include <string>
 
-#include <fmt/format.h>
-
 #include <ringo/detail/io_awaiter.hpp>
 
 namespace ringo::detail {
@@ -31,7 +29,7 @@ class readable_awaiter final : io_awaiter {
   }
   void await_resume() {
     const int res = result([this] { return *what_; });
-    if (res < 0) throw_io_error(-res, fmt::format("poll for {}", *what_));
+    if (res < 0) throw_io_error(-res, *what_);
   }
 
  private:

@@ -2,6 +2,8 @@
 /// \file
 /// ringo::signal_set: POSIX signals awaited by a task (asyncio's loop.add_signal_handler), read
 /// from a signalfd on the loop instead of run in a handler that may interrupt anything.
+#include <signal.h>  // SIGINT, SIGTERM ... for the set's users
+
 #include <initializer_list>
 #include <source_location>
 #include <string>
