@@ -52,7 +52,8 @@ ringo::task<void> talk(tcp_stream s, int& open) {
 }
 
 ringo::task<void> accept_loop(tcp_listener& listener, int& open) {
-  for (;;) ringo::spawn(talk(co_await listener.accept(), open), ringo::daemon);
+  for (;;)
+    ringo::spawn(talk(co_await listener.accept(), open), ringo::daemon);
 }
 
 // The scripted client of a run without arguments: one exchange, then SIGTERM to the process.
@@ -86,7 +87,8 @@ ringo::task<void> serve(std::uint16_t port, bool self_stop) {
   } catch (const ringo::operation_cancelled&) {
   }
   listener.close();
-  for (int i = 0; i < 100 && open > 0; ++i) co_await ringo::sleep_for(10ms);
+  for (int i = 0; i < 100 && open > 0; ++i)
+    co_await ringo::sleep_for(10ms);
   fmt::print("stopped cleanly ({} connection{} cut off)\n", open, open == 1 ? "" : "s");
 }
 

@@ -41,8 +41,8 @@ ringo::task<void> demo_main() {
   shell.pipe_stdout = shell.pipe_stderr = true;
   shell.cwd = "/";
   shell.env = {"GREETING=hi"};
-  auto sh = ringo::process::spawn({"/bin/sh", "-c", "echo $GREETING from $(pwd); echo oops >&2; exit 3"},
-                                  shell);
+  auto sh = ringo::process::spawn(
+      {"/bin/sh", "-c", "echo $GREETING from $(pwd); echo oops >&2; exit 3"}, shell);
   const auto r = co_await sh.communicate();
   fmt::print("sh wrote {:?}, {:?} on stderr, and exited with {}\n", r.out, r.err, r.status);
 

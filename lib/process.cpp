@@ -226,12 +226,14 @@ process process::spawn(std::vector<std::string> argv, process_options options) {
 
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
-  for (std::string& a : argv) args.push_back(a.data());
+  for (std::string& a : argv)
+    args.push_back(a.data());
   args.push_back(nullptr);
   std::vector<char*> env;
   if (!options.env.empty()) {
     env.reserve(options.env.size() + 1);
-    for (std::string& e : options.env) env.push_back(e.data());
+    for (std::string& e : options.env)
+      env.push_back(e.data());
     env.push_back(nullptr);
   }
   if (options.pipe_stdin) ignore_sigpipe_if_default();
@@ -295,7 +297,9 @@ file& process::stderr_pipe() {
   return s.err;
 }
 
-task<int> process::wait(std::source_location where) { return wait_on(checked("wait"), where); }
+task<int> process::wait(std::source_location where) {
+  return wait_on(checked("wait"), where);
+}
 
 task<int> process::wait_on(state& s, std::source_location where) {
   for (;;) {
@@ -333,10 +337,10 @@ task<process_output> process::communicate(std::string input, std::source_locatio
 task<process_output> process::communicate_with(state& s, std::string input,
                                                std::source_location where) {
   if (!input.empty() && !s.in.is_open()) {
-    throw std::logic_error(fmt::format(
-        "ringo::process::communicate: input given, but {}'s stdin is {}; spawn it with "
-        "process_options::pipe_stdin and call communicate once",
-        s.program, s.piped[0] ? "closed already" : "not piped"));
+    throw std::logic_error(
+        fmt::format("ringo::process::communicate: input given, but {}'s stdin is {}; spawn it with "
+                    "process_options::pipe_stdin and call communicate once",
+                    s.program, s.piped[0] ? "closed already" : "not piped"));
   }
   process_output result;
   co_await when_all(feed(s.in, input, where), drain(s.out, result.out, where),
@@ -345,7 +349,9 @@ task<process_output> process::communicate_with(state& s, std::string input,
   co_return result;
 }
 
-pid_t process::pid() const noexcept { return state_ ? state_->pid : 0; }
+pid_t process::pid() const noexcept {
+  return state_ ? state_->pid : 0;
+}
 
 std::optional<int> process::returncode() const noexcept {
   return state_ ? state_->status : std::nullopt;

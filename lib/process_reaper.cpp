@@ -53,14 +53,16 @@ class reaper {
   [[noreturn]] void run() noexcept {
     std::vector<pollfd> fds{{wake_fd_, POLLIN, 0}};
     for (;;) {
-      for (auto& p : fds) p.revents = 0;
+      for (auto& p : fds)
+        p.revents = 0;
       if (::poll(fds.data(), fds.size(), -1) < 0) continue;  // EINTR
       if ((fds[0].revents & POLLIN) != 0) {
         std::uint64_t count = 0;
         [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof count);
         std::lock_guard lock{mutex_};
         try {
-          for (const int fd : incoming_) fds.push_back({fd, POLLIN, 0});
+          for (const int fd : incoming_)
+            fds.push_back({fd, POLLIN, 0});
           incoming_.clear();
         } catch (...) {
           // No memory for one more: the rest waits for the next wake-up, which the next add

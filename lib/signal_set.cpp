@@ -50,9 +50,9 @@ std::string signal_name(int sig) {
 
 void check_signal(int sig) {
   if (sig < 1 || sig > highest_signal) {
-    throw std::invalid_argument(fmt::format(
-        "ringo::signal_set: {} is not a signal number (they run from 1 to {})", sig,
-        highest_signal));
+    throw std::invalid_argument(
+        fmt::format("ringo::signal_set: {} is not a signal number (they run from 1 to {})", sig,
+                    highest_signal));
   }
   if (sig == SIGKILL || sig == SIGSTOP) {
     throw std::invalid_argument(fmt::format(

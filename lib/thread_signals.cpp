@@ -10,7 +10,8 @@ namespace ringo::detail {
 sigset_t async_signals() noexcept {
   sigset_t set;
   sigfillset(&set);
-  for (const int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&set, sig);
+  for (const int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS})
+    sigdelset(&set, sig);
   return set;
 }
 

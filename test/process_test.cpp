@@ -65,11 +65,14 @@ ringo::process_options piped_out() {
   return o;
 }
 
-ringo::task<int> wait_for(ringo::process& p) { co_return co_await p.wait(); }
+ringo::task<int> wait_for(ringo::process& p) {
+  co_return co_await p.wait();
+}
 
 std::string pattern(std::size_t n) {
   std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
+  for (std::size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
   return s;
 }
 
@@ -157,8 +160,7 @@ TEST_CASE("the working directory and the environment reach the child", "[process
   ::unsetenv("RINGO_PROCESS_TEST_INHERITED");
 }
 
-TEST_CASE("communicate writes 1 MiB while reading 1 MiB from stdout and from stderr",
-          "[process]") {
+TEST_CASE("communicate writes 1 MiB while reading 1 MiB from stdout and from stderr", "[process]") {
   ringo::run([]() -> ringo::task<void> {
     const std::string input = pattern(1 << 20);
     ringo::process_options all;
@@ -239,8 +241,7 @@ TEST_CASE("the pipes are files: written, closed and read to their end", "[proces
   }());
 }
 
-TEST_CASE("a cancelled wait leaves the child running, and a later wait sees its end",
-          "[process]") {
+TEST_CASE("a cancelled wait leaves the child running, and a later wait sees its end", "[process]") {
   ringo::run([]() -> ringo::task<void> {
     auto sleeper = ringo::process::spawn({"sleep", "10"});
     auto waiter = ringo::spawn(wait_for(sleeper));
@@ -287,7 +288,8 @@ TEST_CASE("a process destroyed before its end is killed and reaped: no zombie", 
     auto quick = ringo::process::spawn({"true"});
     ended = quick.pid();
     // Ended but not waited for: a zombie until the destructor reaps it.
-    for (int i = 0; i < 500 && proc_state(ended) != 'Z'; ++i) co_await ringo::sleep_for(2ms);
+    for (int i = 0; i < 500 && proc_state(ended) != 'Z'; ++i)
+      co_await ringo::sleep_for(2ms);
     CHECK(proc_state(ended) == 'Z');
     quick = ringo::process{};
     CHECK_FALSE(proc_state(ended).has_value());  // reaped at once

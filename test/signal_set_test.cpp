@@ -39,15 +39,17 @@ struct thread_mask {
 };
 thread_mask mask_of_this_thread() {
   thread_mask m;
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM,
-                        SIGPIPE, SIGWINCH}) {
+  for (const int sig :
+       {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM, SIGPIPE, SIGWINCH}) {
     if (!blocked_here(sig)) m.async_blocked = false;
   }
   m.segv_open = !blocked_here(SIGSEGV);
   return m;
 }
 
-void send_to_process(int sig) { REQUIRE(::kill(::getpid(), sig) == 0); }
+void send_to_process(int sig) {
+  REQUIRE(::kill(::getpid(), sig) == 0);
+}
 
 // Sends `sig` to the process after `delay`, from the loop, while the caller waits.
 ringo::task<void> send_later(std::chrono::milliseconds delay, int sig) {
@@ -55,7 +57,9 @@ ringo::task<void> send_later(std::chrono::milliseconds delay, int sig) {
   send_to_process(sig);
 }
 
-ringo::task<int> wait_once(ringo::signal_set& s) { co_return co_await s.wait(); }
+ringo::task<int> wait_once(ringo::signal_set& s) {
+  co_return co_await s.wait();
+}
 
 // The next signal of `s` within `limit`, or 0 when none comes.
 ringo::task<int> next_within(ringo::signal_set& s, std::chrono::milliseconds limit) {
@@ -167,7 +171,8 @@ TEST_CASE("two tasks wait on one set and each signal goes to one of them", "[sig
     auto b = ringo::spawn(wait_once(s));
     co_await ringo::sleep_for(10ms);
     send_to_process(SIGUSR1);
-    for (int i = 0; i < 400 && !a.done() && !b.done(); ++i) co_await ringo::sleep_for(5ms);
+    for (int i = 0; i < 400 && !a.done() && !b.done(); ++i)
+      co_await ringo::sleep_for(5ms);
     co_await ringo::sleep_for(10ms);  // time for the other to take it too, if it could
     CHECK(a.done() != b.done());      // exactly one of them took it
     send_to_process(SIGUSR2);
@@ -177,8 +182,7 @@ TEST_CASE("two tasks wait on one set and each signal goes to one of them", "[sig
   }());
 }
 
-TEST_CASE("the set blocks its signals and the last set for a signal unblocks it",
-          "[signal_set]") {
+TEST_CASE("the set blocks its signals and the last set for a signal unblocks it", "[signal_set]") {
   REQUIRE_FALSE(blocked_here(SIGUSR1));
   REQUIRE_FALSE(blocked_here(SIGUSR2));
   {
@@ -246,8 +250,10 @@ TEST_CASE("a signal sent while a thread_pool's workers exist reaches the set", "
   // the kernel would pick one of them, and SIGUSR1's default action would end the program.
   ringo::thread_pool pool{4};
   std::vector<ringo::future<int>> started;
-  for (int i = 0; i < 4; ++i) started.push_back(pool.submit([i] { return i; }));
-  for (auto& f : started) (void)f.get();
+  for (int i = 0; i < 4; ++i)
+    started.push_back(pool.submit([i] { return i; }));
+  for (auto& f : started)
+    (void)f.get();
   constexpr int rounds = 20;
   std::atomic<int> waiting{-1};  // the round whose wait the loop is in
   ringo::run([&]() -> ringo::task<void> {
@@ -261,7 +267,8 @@ TEST_CASE("a signal sent while a thread_pool's workers exist reaches the set", "
       sigaddset(&usr1, SIGUSR1);
       pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
       for (int i = 0; i < rounds; ++i) {
-        while (waiting.load() != i) std::this_thread::sleep_for(1ms);
+        while (waiting.load() != i)
+          std::this_thread::sleep_for(1ms);
         std::this_thread::sleep_for(2ms);
         ::kill(::getpid(), SIGUSR1);
       }

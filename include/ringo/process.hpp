@@ -107,7 +107,6 @@ class process {
   /// The program, argv[0].
   [[nodiscard]] const std::string& program() const noexcept;
 
-
  private:
   struct state;
   explicit process(std::unique_ptr<state> s) noexcept;
