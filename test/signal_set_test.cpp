@@ -1,11 +1,15 @@
 #include <ringo/signal_set.hpp>
 // (its own header first: proves it stands alone)
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <fstream>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -13,6 +17,9 @@
 #include <vector>
 
 #include <ringo/error.hpp>
+#include <ringo/file.hpp>
+#include <ringo/io_context.hpp>
+#include <ringo/process.hpp>
 #include <ringo/run.hpp>
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
@@ -282,4 +289,54 @@ TEST_CASE("a signal sent while a thread_pool's workers exist reaches the set", "
     sender.join();
     CHECK(received == rounds);
   }());
+}
+
+namespace {
+
+// The blocked-signal mask of every other thread of this process, from /proc.
+std::vector<std::uint64_t> masks_of_other_threads() {
+  std::vector<std::uint64_t> masks;
+  const long self = ::syscall(SYS_gettid);
+  DIR* dir = ::opendir("/proc/self/task");
+  REQUIRE(dir != nullptr);
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.' || std::stol(e->d_name) == self) continue;
+    std::ifstream status{std::string{"/proc/self/task/"} + e->d_name + "/status"};
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("SigBlk:", 0) == 0) masks.push_back(std::stoull(line.substr(7), nullptr, 16));
+    }
+  }
+  ::closedir(dir);
+  return masks;
+}
+
+ringo::task<void> read_a_file_on_epoll() {
+  auto f = co_await ringo::file::open("/proc/self/stat");  // through the file threads
+  std::array<std::byte, 64> buf{};
+  (void)co_await f.read_at(buf, 0);
+}
+
+}  // namespace
+
+TEST_CASE("every thread that ringo starts blocks the asynchronous signals", "[signal_set]") {
+  // Start them all: pool and to_thread workers, the epoll backend's file threads, the reaper
+  // of dropped children.
+  ringo::thread_pool pool{2};
+  (void)pool.submit([] { return 0; }).get();
+  ringo::run([]() -> ringo::task<void> { co_await ringo::to_thread([] {}); }());
+  ringo::io_context_options epoll;
+  epoll.backend = ringo::io_backend::epoll;
+  ringo::io_context on_epoll{epoll};  // its file threads live as long as it does
+  on_epoll.run(read_a_file_on_epoll());
+  ringo::run([]() -> ringo::task<void> {
+    auto dropped = ringo::process::spawn({"sleep", "10"});
+    co_return;
+  }());
+  const auto masks = masks_of_other_threads();
+  CHECK(masks.size() >= 5);  // 1 + 1 + 2 + 1, and any other of ringo's (io_uring's workers)
+  for (const std::uint64_t mask : masks) {
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD}) {
+      CHECK((mask >> (sig - 1) & 1u) == 1u);
+    }
+  }
 }
