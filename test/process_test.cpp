@@ -327,3 +327,23 @@ TEST_CASE("a child does not inherit the parent's blocked signals", "[process]") 
     CHECK(r.out == "SigBlk:\t0000000000000000\n");
   }());
 }
+
+TEST_CASE("a cancelled communicate leaves the child running, and a wait still sees its end",
+          "[process]") {
+  ringo::run([]() -> ringo::task<void> {
+    ringo::process_options all;
+    all.pipe_stdin = all.pipe_stdout = all.pipe_stderr = true;
+    auto child = ringo::process::spawn({"/bin/sh", "-c", "echo started; exec sleep 10"}, all);
+    bool timed_out = false;
+    try {
+      (void)co_await ringo::with_timeout(100ms, child.communicate("some input"));
+    } catch (const ringo::timed_out&) {
+      timed_out = true;
+    }
+    CHECK(timed_out);
+    CHECK_FALSE(child.returncode().has_value());
+    child.kill();
+    const int status = co_await child.wait();
+    CHECK(status == -SIGTERM);
+  }());
+}
