@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <mutex>
 #include <stdexcept>
 #include <system_error>
 
@@ -27,16 +26,16 @@ namespace {
 
 constexpr int highest_signal = 64;
 
-// Which signals live sets use, process-wide, and whether the thread that made the first set
-// for a signal had it blocked already: the last set to go puts that back.
+// Which signals the live sets made on this thread use, and whether the thread had a signal
+// blocked already when the first of them took it: the last set to go puts that back. Per
+// thread, as signal masks are.
 struct signal_users {
-  std::mutex mutex;
   unsigned count[highest_signal + 1] = {};
   bool was_blocked[highest_signal + 1] = {};
 };
 
-signal_users& users() {
-  static signal_users u;
+signal_users& users_of_this_thread() noexcept {
+  thread_local signal_users u;
   return u;
 }
 
@@ -95,8 +94,7 @@ signal_set::signal_set(std::initializer_list<int> signals) {
   waiting_ = fmt::format("wait for {}", names_);
 
   const sigset_t set = to_sigset(mask_);
-  signal_users& u = users();
-  std::lock_guard lock{u.mutex};
+  signal_users& u = users_of_this_thread();
   sigset_t old;
   if (const int rc = pthread_sigmask(SIG_BLOCK, &set, &old); rc != 0) {
     throw std::system_error(rc, std::system_category(),
@@ -111,14 +109,21 @@ signal_set::signal_set(std::initializer_list<int> signals) {
   for (int sig = 1; sig <= highest_signal; ++sig) {
     if (contains(sig) && u.count[sig]++ == 0) u.was_blocked[sig] = sigismember(&old, sig) == 1;
   }
+  owner_ = &u;
 }
 
 signal_set::~signal_set() {
-  signal_users& u = users();
-  std::lock_guard lock{u.mutex};
+  signal_users& u = users_of_this_thread();
+  if (owner_ != &u) {
+    // Destroyed on another thread than the one it blocked its signals on: that thread's mask
+    // is beyond reach from here, and this one's is not the set's to change.
+    ::close(fd_);
+    return;
+  }
   unsigned long long released = 0;  // signals no live set uses any more, open before
   for (int sig = 1; sig <= highest_signal; ++sig) {
-    if (contains(sig) && --u.count[sig] == 0 && !u.was_blocked[sig]) released |= 1ull << (sig - 1);
+    if (!contains(sig) || u.count[sig] == 0) continue;  // (0: a thread gone, its slot reused)
+    if (--u.count[sig] == 0 && !u.was_blocked[sig]) released |= 1ull << (sig - 1);
   }
   if (released != 0) {
     // A pending instance would be delivered the moment it is unblocked, to its handler or its

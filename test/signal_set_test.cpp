@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -219,6 +220,36 @@ TEST_CASE("the set blocks its signals and the last set for a signal unblocks it"
   { ringo::signal_set s{SIGHUP}; }
   CHECK(blocked_here(SIGHUP));
   pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
+}
+
+TEST_CASE("each thread's sets restore that thread's mask only", "[signal_set]") {
+  ringo::signal_set here{SIGUSR2};
+  bool blocked_there = false;
+  bool unblocked_there_after = false;
+  std::thread other{[&] {
+    // (It began with this thread's mask, SIGUSR2 blocked by `here`: open it first.)
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
+    {
+      ringo::signal_set there{SIGUSR2};
+      blocked_there = blocked_here(SIGUSR2);
+    }
+    unblocked_there_after = !blocked_here(SIGUSR2);
+  }};
+  other.join();
+  CHECK(blocked_there);
+  CHECK(unblocked_there_after);
+  CHECK(blocked_here(SIGUSR2));  // this thread's set is alive
+
+  // A set destroyed on another thread than its own leaves both masks alone.
+  std::optional<ringo::signal_set> moved_away;
+  std::thread maker{[&] { moved_away.emplace(std::initializer_list<int>{SIGUSR1}); }};
+  maker.join();
+  CHECK_FALSE(blocked_here(SIGUSR1));
+  moved_away.reset();
+  CHECK_FALSE(blocked_here(SIGUSR1));
 }
 
 TEST_CASE("bad signal numbers are refused with the number named", "[signal_set]") {

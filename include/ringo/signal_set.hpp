@@ -26,14 +26,14 @@ namespace ringo {
 ///   a thread that leaves them open may take a signal the set never sees.
 ///
 /// Make the set on the thread whose loop waits on it, and destroy it there: signal masks
-/// belong to threads. A signal sent while no wait is pending stays pending and is delivered to
+/// belong to threads (a set destroyed on another thread leaves every mask as it is). A signal sent while no wait is pending stays pending and is delivered to
 /// the next wait, so nothing is lost between two waits. The kernel keeps one pending instance
 /// of a standard signal: the same signal sent twice before a wait reads it is delivered once.
 /// Real-time signals (SIGRTMIN and above) queue, each sending delivered by its own wait.
 ///
-/// The destructor, for each of its signals that no other live signal_set uses, discards the
-/// instances still pending and puts back the mask that the calling thread had for it before
-/// the first set took it (blocked or not). Neither copyable nor movable; it must outlive its
+/// The destructor, for each of its signals that no other live signal_set of the thread uses,
+/// discards the instances still pending and puts back the mask that the thread had for it
+/// before the first set took it (blocked or not). Neither copyable nor movable; it must outlive its
 /// waits.
 class signal_set {
  public:
@@ -63,6 +63,7 @@ class signal_set {
  private:
   unsigned long long mask_ = 0;  // bit (n - 1) for signal n
   int fd_ = -1;
+  const void* owner_ = nullptr;  // the bookkeeping of the thread that made it
   std::string names_;
   std::string waiting_;  // "wait for SIGINT, SIGTERM", for task listings
 };
