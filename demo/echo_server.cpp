@@ -8,8 +8,8 @@
 // SO_REUSEPORT listener on the same port: the kernel spreads connections over them.
 //
 // Shutdown: the pool takes SIGINT and SIGTERM (blocked in every thread, waited for by a
-// signal_set on the main one) and cancels each context's server, which stops accepting, gives open connections
-// two seconds to finish, and ends; the program exits 0.
+// signal_set on the main one) and cancels each context's server, which stops accepting, gives
+// open connections two seconds to finish, and ends; the program exits 0.
 //
 //   build/release/demo/echo_server --port 9090 [--host 127.0.0.1] [--threads 2]
 //   build/release/demo/echo_client --port 9090 --connections 500 --seconds 5

@@ -325,7 +325,8 @@ class epoll_reactor final : public reactor {
         // Writable means room for PIPE_BUF bytes: a longer write to a blocking pipe would wait
         // for the reader to make room for the rest, on the loop's thread. So a blocking pipe
         // takes PIPE_BUF at a time (a short write, which the writer continues).
-        r = ::write(op.fd, op.cbuf, s.blocking ? std::min<std::uint32_t>(op.len, PIPE_BUF) : op.len);
+        r = ::write(op.fd, op.cbuf,
+                    s.blocking ? std::min<std::uint32_t>(op.len, PIPE_BUF) : op.len);
         break;
       case io_opcode::poll: {
         pollfd p{op.fd, POLLIN, 0};

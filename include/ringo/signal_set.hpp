@@ -20,21 +20,23 @@ namespace ringo {
 /// default action (for SIGINT and SIGTERM: ending the process). A signal sent to the process
 /// goes to one thread that does not block it, so every thread must block them:
 /// - ringo's own threads (thread_pool and to_thread workers, context_pool threads, the epoll
-///   backend's file threads) start with every asynchronous signal blocked;
+///   backend's file threads, the thread that reaps dropped child processes) start with every
+///   asynchronous signal blocked;
 /// - a thread of your own must block them too: make the signal_set before starting the thread
 ///   (a new thread inherits its creator's mask), or call pthread_sigmask(SIG_BLOCK, ...) in it;
 ///   a thread that leaves them open may take a signal the set never sees.
 ///
 /// Make the set on the thread whose loop waits on it, and destroy it there: signal masks
-/// belong to threads (a set destroyed on another thread leaves every mask as it is). A signal sent while no wait is pending stays pending and is delivered to
-/// the next wait, so nothing is lost between two waits. The kernel keeps one pending instance
-/// of a standard signal: the same signal sent twice before a wait reads it is delivered once.
-/// Real-time signals (SIGRTMIN and above) queue, each sending delivered by its own wait.
+/// belong to threads (a set destroyed on another thread leaves every mask as it is). A signal
+/// sent while no wait is pending stays pending and is delivered to the next wait, so nothing
+/// is lost between two waits. The kernel keeps one pending instance of a standard signal: the
+/// same signal sent twice before a wait reads it is delivered once. Real-time signals
+/// (SIGRTMIN and above) queue, each sending delivered by its own wait.
 ///
 /// The destructor, for each of its signals that no other live signal_set of the thread uses,
 /// discards the instances still pending and puts back the mask that the thread had for it
-/// before the first set took it (blocked or not). Neither copyable nor movable; it must outlive its
-/// waits.
+/// before the first set took it (blocked or not). Neither copyable nor movable; it must
+/// outlive its waits.
 class signal_set {
  public:
   /// Blocks `signals` on the calling thread and opens a signalfd for them. Throws
