@@ -10,9 +10,9 @@
 // --threads N runs one io_context per thread (ringo::context_pool), each with its own
 // SO_REUSEPORT listener on the same port: the kernel spreads connections over them.
 //
-// Shutdown: the pool takes SIGINT and SIGTERM (blocked in every thread, waited for on the
-// main one) and cancels each context's server, which stops accepting, gives open connections
-// two seconds to finish, and ends; the program exits 0.
+// Shutdown: the pool takes SIGINT and SIGTERM (blocked in every thread, waited for by a
+// signal_set on the main one) and cancels each context's server, which stops accepting, gives
+// open connections two seconds to finish, and ends; the program exits 0.
 //
 //   build/release/demo/echo_server --port 9090 [--host 127.0.0.1] [--threads 2] [--plain]
 //   build/release/demo/echo_client --port 9090 --connections 500 --seconds 5
@@ -176,8 +176,9 @@ int main(int argc, char** argv) try {
   if (threads < 1 || threads > 1024) usage("--threads takes 1 to 1024");
   if (host == "localhost") host = "127.0.0.1";
 
-  // A background job of a shell starts with SIGINT ignored, and the pool waits for the signal
-  // with sigtimedwait, which an ignored signal never reaches: take the default back.
+  // A background job of a shell starts with SIGINT ignored: take the default back, so that
+  // SIGINT ends the server before the pool runs too (while it runs, the pool's signal_set
+  // blocks SIGINT and reads it, ignored or not).
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   endpoint at{host, static_cast<std::uint16_t>(port)};

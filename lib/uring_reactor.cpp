@@ -5,6 +5,7 @@
 #include "uring_enter.hpp"
 
 #include <liburing.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -464,6 +465,9 @@ class uring_reactor final : public reactor {
         break;
       case io_opcode::openat:
         io_uring_prep_openat(sqe, op.fd, op.path, op.msg_flags, op.len);
+        break;
+      case io_opcode::poll:
+        io_uring_prep_poll_add(sqe, op.fd, POLLIN);
         break;
     }
   }

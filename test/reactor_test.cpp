@@ -1,5 +1,6 @@
 #include <ringo/detail/reactor.hpp>
 // (its own header first: proves it stands alone)
+#include <poll.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -65,10 +66,11 @@ struct read_awaiter : ringo::detail::suspension {
   char byte = 0;
   outcome out;
 
-  read_awaiter(int fd, std::chrono::nanoseconds timeout)
+  read_awaiter(int fd, std::chrono::nanoseconds timeout,
+               ringo::detail::io_opcode opcode = ringo::detail::io_opcode::read)
       : suspension(std::source_location::current()) {
     op.owner = this;
-    op.opcode = ringo::detail::io_opcode::read;
+    op.opcode = opcode;
     op.fd = fd;
     op.buf = &byte;
     op.len = 1;
@@ -331,4 +333,50 @@ TEST_CASE("a context shut down with requests in flight cancels each where cancel
       CHECK(std::chrono::steady_clock::now() - t0 < 900ms);
     }
   }
+}
+
+TEST_CASE("a poll request completes once its descriptor is readable, and takes nothing",
+          "[reactor]") {
+  ringo::io_context ctx;
+  pipe_pair p;
+  bool early = true;
+  const outcome o = ctx.run([&]() -> ringo::task<outcome> {
+    auto h = ringo::spawn([](int fd) -> ringo::task<outcome> {
+      co_return co_await read_awaiter{fd, 0s, ringo::detail::io_opcode::poll};
+    }(p.read_end()));
+    co_await ringo::sleep_for(10ms);
+    early = h.done();
+    p.put('x');
+    co_return co_await h;
+  }());
+  CHECK_FALSE(early);
+  CHECK(o.result > 0);
+  CHECK((o.result & POLLIN) != 0);
+  char c = 0;
+  CHECK(::read(p.read_end(), &c, 1) == 1);  // the byte is still there
+  CHECK(c == 'x');
+  CHECK(ctx.io().in_flight() == 0);
+}
+
+TEST_CASE("a poll request is cancelled, times out, and fails on a bad descriptor", "[reactor]") {
+  ringo::io_context ctx;
+  pipe_pair p;
+  const std::array<outcome, 3> o = ctx.run([&]() -> ringo::task<std::array<outcome, 3>> {
+    auto poll_of = [](int fd, std::chrono::nanoseconds limit) -> ringo::task<outcome> {
+      co_return co_await read_awaiter{fd, limit, ringo::detail::io_opcode::poll};
+    };
+    auto h = ringo::spawn(poll_of(p.read_end(), 0s));
+    co_await ringo::sleep_for(10ms);
+    h.cancel();
+    const outcome cancelled = co_await h;
+    const outcome timed_out = co_await poll_of(p.read_end(), 20ms);
+    const outcome bad = co_await poll_of(1000, 0s);  // no such descriptor
+    co_return std::array<outcome, 3>{cancelled, timed_out, bad};
+  }());
+  CHECK(o[0].result == -ECANCELED);
+  CHECK_FALSE(o[0].timed_out);
+  CHECK(o[1].result == -ECANCELED);
+  CHECK(o[1].timed_out);
+  CHECK(o[2].result == -EBADF);
+  CHECK(ctx.io().in_flight() == 0);
 }

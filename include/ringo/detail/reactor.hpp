@@ -26,6 +26,7 @@ enum class io_opcode : std::uint8_t {
   connect,   // fd, addr, addr_len
   close,     // fd
   openat,    // dirfd, path, open flags (msg_flags), mode (len)
+  poll,      // fd: completes once it is readable, with the poll events (POLLIN, POLLHUP ...)
 };
 
 /// Completion flags handed to on_complete.
