@@ -2,7 +2,6 @@
 // that nothing above the reactor seam knows a backend's sizes or flags.
 #include "reactor_factory.hpp"
 
-#include <cstdio>
 #include <cstdlib>
 #include <iterator>
 #include <mutex>
@@ -33,7 +32,6 @@ constexpr named_feature feature_names[] = {
     {"cancel_any", kernel_feature::cancel_any},
     {"registered_ring", kernel_feature::registered_ring},
     {"recv_bundle", kernel_feature::recv_bundle},
-    {"batched_wait", kernel_feature::batched_wait},
 };
 
 // RINGO_DISABLE_FEATURES: a comma-separated list of feature names, or "all".
@@ -85,15 +83,6 @@ uring_options uring_options_from(const io_context_options& options) {
   u.cancel_any = allowed(kernel_feature::cancel_any);
   u.registered_ring = allowed(kernel_feature::registered_ring);
   u.recv_bundle = allowed(kernel_feature::recv_bundle);
-  // An experiment's knobs until measured: RINGO_BATCH_WAIT=N/USEC.
-  if (const char* b = std::getenv("RINGO_BATCH_WAIT");
-      b != nullptr && allowed(kernel_feature::batched_wait)) {
-    unsigned n = 0, us = 0;
-    if (std::sscanf(b, "%u/%u", &n, &us) == 2) {
-      u.batch_wait = n;
-      u.batch_min_wait = std::chrono::microseconds{us};
-    }
-  }
   return u;
 }
 

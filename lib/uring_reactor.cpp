@@ -2,7 +2,6 @@
 #include "uring_reactor.hpp"
 
 #include "deadline_heap.hpp"
-#include "uring_enter.hpp"
 
 #include <liburing.h>
 #include <poll.h>
@@ -28,11 +27,10 @@ namespace {
 // timeout liburing submits itself on kernels without IORING_FEAT_EXT_ARG.
 constexpr std::uint64_t ignored_user_data = 0;
 
-// Newer than liburing 2.3's header: receive bundles (IORING_FEAT_RECVSEND_BUNDLE and
-// IORING_RECVSEND_BUNDLE, Linux 6.10) and batched waits (IORING_FEAT_MIN_TIMEOUT, 6.12).
+// Receive bundles (IORING_FEAT_RECVSEND_BUNDLE and IORING_RECVSEND_BUNDLE, Linux 6.10), newer
+// than liburing 2.3's header.
 constexpr unsigned recvsend_bundle_feature = 1u << 14;
 constexpr unsigned recvsend_bundle = 1u << 4;
-constexpr unsigned min_timeout_feature = 1u << 15;
 
 [[noreturn]] void throw_errno(int err, const char* what) {
   throw std::system_error(err, std::system_category(), what);
@@ -120,10 +118,6 @@ class uring_reactor final : public reactor {
     wake_op_.offset = static_cast<std::uint64_t>(-1);
     backlog_.reserve(options.ring_entries);
     allow_registered_ring_ = options.registered_ring;
-    if ((params.features & min_timeout_feature) != 0 && options.batch_wait > 1) {
-      batching_ = {options.batch_wait, options.batch_min_wait};
-      features_.batched_wait = true;
-    }
   }
 
   ~uring_reactor() override {
@@ -408,8 +402,14 @@ class uring_reactor final : public reactor {
       // DEFER_TASKRUN posts completions only when we enter the kernel asking for them.
       rc = features_.defer_taskrun ? io_uring_submit_and_get_events(&ring_)
                                    : io_uring_submit(&ring_);
+    } else if (timeout.count() < 0) {
+      rc = io_uring_submit_and_wait(&ring_, 1);
     } else {
-      rc = uring_submit_and_wait(ring_, timeout, batching_, features_.registered_ring);
+      __kernel_timespec ts{};
+      ts.tv_sec = timeout.count() / 1'000'000'000;
+      ts.tv_nsec = timeout.count() % 1'000'000'000;
+      io_uring_cqe* cqe = nullptr;
+      rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       throw_errno(-rc, "io_uring_enter");
@@ -580,7 +580,6 @@ class uring_reactor final : public reactor {
   reactor_features features_{};
   bool disabled_ = false;
   bool allow_registered_ring_ = false;
-  uring_batching batching_{};  // batched waits, where the kernel has them and they are asked for
   bool draining_ = false;
   bool dispatching_ = false;  // completion handlers run: submissions go to the backlog
   bool rearm_wake_ = false;   // the wake-up read completed and is armed again after the reap

@@ -48,9 +48,6 @@ enum class kernel_feature : unsigned {
   /// Multishot receives in bundles (IORING_RECVSEND_BUNDLE, 6.10): one completion for all the
   /// bytes a socket holds, across several provided buffers.
   recv_bundle = 1u << 8,
-  /// Waits that hold out briefly for several completions (min-wait, 6.12), where
-  /// io_context_options asks for them.
-  batched_wait = 1u << 9,
 };
 
 /// How an io_context is set up: the backend, then the io_uring backend's section (the sizes of

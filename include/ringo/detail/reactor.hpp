@@ -82,7 +82,6 @@ struct reactor_features {
   bool cancel_any = false;  // one request cancels every request (drain)
   bool registered_ring = false;  // io_uring_enter names the ring by its registered index
   bool recv_bundle = false;      // one multishot receive completion fills several buffers
-  bool batched_wait = false;     // a wait holds out briefly for several completions
 };
 
 class reactor {
