@@ -33,8 +33,8 @@
 // through a __tls_get_addr call (11 instructions); initial-exec makes each access one
 // %fs-relative load. The cost: libringo.so takes a few bytes of the static TLS block, which
 // glibc reserves with room to spare even for a library loaded with dlopen. (In a program's own
-// code, which would use local-exec, it costs a GOT load, so slots read mostly there, such as
-// this_thread_context, keep the default.)
+// code, which would use local-exec, it costs a GOT load; the current context is read mostly in
+// the library, so it is initial-exec too.)
 #if defined(__GNUC__) || defined(__clang__)
 #define RINGO_TLS_INITIAL_EXEC [[gnu::tls_model("initial-exec")]]
 #else

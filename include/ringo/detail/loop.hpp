@@ -25,7 +25,9 @@ class loop;
 
 /// The loop of the context running on this thread (set by io_context::run). Inline in the
 /// header so an awaiter's look-up is a plain thread-local load, not a call into the library.
-inline thread_local constinit loop* this_thread_context = nullptr;
+/// Initial-exec (detail/config.hpp): the library reads it several times per request (the
+/// owner checks of every stream operation), where the default model calls __tls_get_addr.
+RINGO_TLS_INITIAL_EXEC inline thread_local constinit loop* this_thread_context = nullptr;
 
 /// The loop running on this thread, or nullptr outside of io_context::run.
 inline loop* current_loop() noexcept { return this_thread_context; }
