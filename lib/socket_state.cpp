@@ -10,7 +10,7 @@
 
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/io_context.hpp>
-#include <ringo/net/tcp_listener.hpp>
+#include <ringo/detail/listener_state.hpp>
 
 namespace ringo::detail {
 

@@ -19,9 +19,12 @@
 #include <ringo/net/endpoint.hpp>
 #include <ringo/net/received_buffer.hpp>
 #include <ringo/net/received_buffers.hpp>
+#include <ringo/net/resolve.hpp>
 #include <ringo/net/tcp_listener.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/udp_socket.hpp>
+#include <ringo/net/unix_listener.hpp>
+#include <ringo/net/unix_stream.hpp>
 #include <ringo/queue.hpp>
 #include <ringo/recursive_mutex.hpp>
 #include <ringo/run.hpp>
