@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 
 #include <fmt/format.h>
@@ -32,6 +33,13 @@ class connect_awaiter final : io_awaiter {
     return start(h, limit_);
   }
   int await_resume() {
+    // A connect that io_uring had to hand to a worker thread (a Unix socket whose listener's
+    // backlog is full blocks there) ends with EINTR when it is cancelled or its deadline
+    // passes: the worker's wait is interrupted. That is the cancellation, not an error.
+    if (res_ == -EINTR && (cancelled || deadline_passed)) {
+      timed_out = deadline_passed && !cancelled;
+      res_ = -ECANCELED;
+    }
     return result([this] { return fmt::format("connect to {}", *to_); });
   }
 

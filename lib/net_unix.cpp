@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <stdexcept>
@@ -17,7 +19,9 @@
 #include <fmt/format.h>
 
 #include <ringo/detail/io_awaiter.hpp>
+#include <ringo/error.hpp>
 #include <ringo/io_context.hpp>
+#include <ringo/sleep.hpp>
 
 #include "net_connect.hpp"
 
@@ -78,12 +82,39 @@ task<unix_stream> unix_stream::connect(std::string path, std::chrono::nanosecond
   sockaddr_storage addr{};
   const socklen_t len = detail::unix_address(path, addr, "connect to");
   detail::socket_name name = detail::socket_name::path_of(std::move(path));
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) detail::throw_io_error(errno, fmt::format("socket for connect to {}", name));
-  co_await detail::connect_or_close(fd, addr, len, name, timeout, where);
-  unix_stream s;
-  s.adopt_fd(fd, std::move(name), "unix_stream");
-  co_return s;
+  using clock = std::chrono::steady_clock;
+  const bool bounded = timeout.count() > 0;
+  const clock::time_point until = bounded ? clock::now() + timeout : clock::time_point::max();
+  std::chrono::milliseconds pause{1};
+  for (;;) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) detail::throw_io_error(errno, fmt::format("socket for connect to {}", name));
+    const auto left = bounded ? std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    until - clock::now())
+                              : std::chrono::nanoseconds{0};
+    bool backlog_full = false;
+    try {
+      co_await detail::connect_or_close(fd, addr, len, name,
+                                        bounded ? std::max(left, std::chrono::nanoseconds{1})
+                                                : left,
+                                        where);
+      unix_stream s;
+      s.adopt_fd(fd, std::move(name), "unix_stream");
+      co_return s;
+    } catch (const std::system_error& e) {
+      if (e.code() != std::error_code{EAGAIN, std::system_category()}) throw;
+      backlog_full = true;
+    }
+    // The listener's backlog is full. A blocking connect would wait for room, and so does one
+    // through io_uring; a non-blocking one (the epoll backend's) is refused with EAGAIN, and
+    // its socket signals nothing when room is made. So wait a little and try again.
+    if (backlog_full && bounded && clock::now() + pause >= until) {
+      throw timed_out(fmt::format(
+          "connect to {}: deadline passed (the listener's backlog stayed full)", name));
+    }
+    co_await sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds{64});
+  }
 }
 
 unix_stream unix_stream::adopt(int fd, std::string path) {

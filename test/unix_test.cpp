@@ -504,3 +504,48 @@ TEST_CASE("an empty unix stream or listener says what to do", "[unix]") {
     co_await s.close();  // nothing
   }());
 }
+
+TEST_CASE("a connect to a listener whose backlog is full waits for room, or for its deadline",
+          "[unix]") {
+  const std::string name = abstract_name("backlog");
+  ringo::run([&]() -> ringo::task<void> {
+    auto l = unix_listener::bind(name, 1);
+    // More connections than the backlog holds, before anyone accepts: each waits (on every
+    // backend) until accepts make room.
+    std::vector<ringo::join_handle<unix_stream>> connecting;
+    for (int i = 0; i < 5; ++i)
+      connecting.push_back(ringo::spawn(unix_stream::connect(name, 5s)));
+    co_await ringo::sleep_for(30ms);
+    std::vector<unix_stream> accepted;
+    for (int i = 0; i < 5; ++i)
+      accepted.push_back(co_await l.accept(5s));
+    for (auto& h : connecting) {
+      auto s = co_await h;
+      CHECK(s.is_open());
+    }
+  }());
+}
+
+TEST_CASE("a connect waiting on a full backlog ends at its deadline or when cancelled",
+          "[unix]") {
+  const std::string name = abstract_name("backlog-full");
+  ringo::run([&]() -> ringo::task<void> {
+    auto l = unix_listener::bind(name, 1);  // never accepts: the backlog fills and stays full
+    std::vector<unix_stream> fill;
+    std::string what;
+    try {
+      for (int i = 0; i < 8; ++i)
+        fill.push_back(co_await unix_stream::connect(name, 50ms));
+    } catch (const ringo::timed_out& e) {
+      what = e.what();
+    }
+    INFO(fill.size());
+    CHECK(what.starts_with(fmt::format("connect to {}: deadline passed", name)));
+    auto h = ringo::spawn(unix_stream::connect(name));
+    co_await ringo::sleep_for(20ms);
+    CHECK_FALSE(h.done());
+    h.cancel();
+    const bool cancelled = co_await ended_cancelled(h);
+    CHECK(cancelled);
+}());
+}

@@ -27,7 +27,8 @@ const std::error_category& resolver_category() noexcept;
 /// resolver_category() (or std::system_category() for a system error);
 /// std::invalid_argument for an empty host or one with a NUL byte. Cancelling the task resumes
 /// it with operation_cancelled at once: a lookup already running finishes on its thread, and
-/// its result is dropped. Resumes on the calling task's context.
+/// its result is dropped (the pool lets it finish at exit too, as it does all its work); one
+/// still queued does not run. Resumes on the calling task's context.
 task<std::vector<endpoint>> resolve(std::string host, std::uint16_t port);
 
 }  // namespace ringo::net
