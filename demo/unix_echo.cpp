@@ -68,9 +68,9 @@ ringo::task<void> demo_main(std::string path) {
   co_await server;
   l.close();  // removes the socket file this listener made
   fmt::print("closed; {} {}\n", path,
-             path.front() == '@' ? "was an abstract name"
-                                 : (::access(path.c_str(), F_OK) == 0 ? "is still there"
-                                                                      : "is gone"));
+             path.front() == '@'
+                 ? "was an abstract name"
+                 : (::access(path.c_str(), F_OK) == 0 ? "is still there" : "is gone"));
 }
 
 }  // namespace

@@ -16,9 +16,8 @@ namespace {
 
 class connect_awaiter final : io_awaiter {
  public:
-  connect_awaiter(int fd_, const sockaddr_storage& to_addr, socklen_t to_len,
-                  const socket_name& to, std::chrono::nanoseconds limit,
-                  std::source_location w) noexcept
+  connect_awaiter(int fd_, const sockaddr_storage& to_addr, socklen_t to_len, const socket_name& to,
+                  std::chrono::nanoseconds limit, std::source_location w) noexcept
       : io_awaiter(w), to_(&to), limit_(limit), storage_(to_addr) {
     opcode = io_opcode::connect;
     fd = fd_;

@@ -173,10 +173,10 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   }
   if (!prepare()) return false;
   if (s_->reader != nullptr || s_->handing_over) {
-    throw std::logic_error(fmt::format(
-        "two tasks read from the {} connected to {} at once: read from one task (or "
-        "hand the bytes to the other through a queue)",
-        s_->peer.kind(false), s_->peer));
+    throw std::logic_error(
+        fmt::format("two tasks read from the {} connected to {} at once: read from one task (or "
+                    "hand the bytes to the other through a queue)",
+                    s_->peer.kind(false), s_->peer));
   }
   if (s_->eof || s_->has_event()) return false;
   describe = &describe_read;

@@ -65,10 +65,10 @@ bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
     throw_foreign_context(fmt::format("send on {}", s_->peer), s_->context);
   }
   if (s_->writer != nullptr) {
-    throw std::logic_error(fmt::format(
-        "two tasks write to the {} connected to {} at once (their bytes would "
-        "interleave): write from one task, or take turns with a ringo::mutex",
-        s_->peer.kind(false), s_->peer));
+    throw std::logic_error(
+        fmt::format("two tasks write to the {} connected to {} at once (their bytes would "
+                    "interleave): write from one task, or take turns with a ringo::mutex",
+                    s_->peer.kind(false), s_->peer));
   }
   const std::chrono::nanoseconds limit = time_left(until_);
   if (limit.count() < 0) {

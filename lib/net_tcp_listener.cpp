@@ -62,7 +62,7 @@ tcp_listener tcp_listener::bind(const endpoint& local, int backlog, listen_optio
 }
 
 detail::tcp_accept_awaiter tcp_listener::accept(std::chrono::nanoseconds timeout,
-                                            std::source_location where) {
+                                                std::source_location where) {
   if (s_ == nullptr) {
     throw std::logic_error(
         "tcp_listener::accept on an empty listener (closed or moved from): bind one first");

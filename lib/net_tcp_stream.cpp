@@ -38,8 +38,7 @@ task<tcp_stream> tcp_stream::connect(endpoint to, std::chrono::nanoseconds timeo
 }
 
 task<tcp_stream> tcp_stream::connect(std::string host, std::uint16_t port,
-                                     std::chrono::nanoseconds timeout,
-                                     std::source_location where) {
+                                     std::chrono::nanoseconds timeout, std::source_location where) {
   std::vector<endpoint> candidates = co_await resolve(host, port);
   co_return co_await detail::connect_in_turn(std::move(candidates), std::move(host), timeout,
                                              where);

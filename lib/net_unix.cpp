@@ -46,9 +46,9 @@ socklen_t unix_address(const std::string& path, sockaddr_storage& out, const cha
                                             std::string_view{path.data(), path.find('\0')}));
   }
   if (name_size > max_unix_path) {
-    throw std::invalid_argument(fmt::format(
-        "{} {}: the path is {} bytes long, and a Unix socket address holds at most {}", op,
-        path, name_size, max_unix_path));
+    throw std::invalid_argument(
+        fmt::format("{} {}: the path is {} bytes long, and a Unix socket address holds at most {}",
+                    op, path, name_size, max_unix_path));
   }
   out = sockaddr_storage{};
   auto& un = reinterpret_cast<sockaddr_un&>(out);
@@ -89,15 +89,13 @@ task<unix_stream> unix_stream::connect(std::string path, std::chrono::nanosecond
   for (;;) {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) detail::throw_io_error(errno, fmt::format("socket for connect to {}", name));
-    const auto left = bounded ? std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    until - clock::now())
-                              : std::chrono::nanoseconds{0};
+    const auto left =
+        bounded ? std::chrono::duration_cast<std::chrono::nanoseconds>(until - clock::now())
+                : std::chrono::nanoseconds{0};
     bool backlog_full = false;
     try {
-      co_await detail::connect_or_close(fd, addr, len, name,
-                                        bounded ? std::max(left, std::chrono::nanoseconds{1})
-                                                : left,
-                                        where);
+      co_await detail::connect_or_close(
+          fd, addr, len, name, bounded ? std::max(left, std::chrono::nanoseconds{1}) : left, where);
       unix_stream s;
       s.adopt_fd(fd, std::move(name), "unix_stream");
       co_return s;
@@ -109,8 +107,8 @@ task<unix_stream> unix_stream::connect(std::string path, std::chrono::nanosecond
     // through io_uring; a non-blocking one (the epoll backend's) is refused with EAGAIN, and
     // its socket signals nothing when room is made. So wait a little and try again.
     if (backlog_full && bounded && clock::now() + pause >= until) {
-      throw timed_out(fmt::format(
-          "connect to {}: deadline passed (the listener's backlog stayed full)", name));
+      throw timed_out(
+          fmt::format("connect to {}: deadline passed (the listener's backlog stayed full)", name));
     }
     co_await sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds{64});
@@ -119,8 +117,7 @@ task<unix_stream> unix_stream::connect(std::string path, std::chrono::nanosecond
 
 unix_stream unix_stream::adopt(int fd, std::string path) {
   unix_stream s;
-  s.adopt_fd(fd, detail::socket_name::path_of(std::move(path)),
-             "unix_stream");
+  s.adopt_fd(fd, detail::socket_name::path_of(std::move(path)), "unix_stream");
   return s;
 }
 
@@ -151,7 +148,7 @@ unix_listener unix_listener::bind(std::string path, int backlog) {
     fail(err, fmt::format("bind to {}", path));
   }
   made_file file;
-  struct stat st{};
+  struct stat st {};
   if (!abstract && ::lstat(path.c_str(), &st) == 0) file = {st.st_dev, st.st_ino, true};
   if (::listen(fd, backlog) != 0) {
     const int err = errno;
@@ -189,7 +186,7 @@ void unix_listener::close() noexcept {
   const made_file file = std::exchange(file_, {});
   if (file.made) {
     const std::string& path = s->local.path();
-    struct stat st{};
+    struct stat st {};
     if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == file.dev &&
         st.st_ino == file.ino) {
       ::unlink(path.c_str());

@@ -37,7 +37,7 @@ bool is_loopback(const endpoint& e) {
 // Whether awaiting `t` suspended the calling task: a task spawned before it runs only once the
 // caller suspends.
 ringo::task<std::pair<std::vector<endpoint>, bool>> resolve_noting_suspension(std::string host,
-                                                                             std::uint16_t port) {
+                                                                              std::uint16_t port) {
   bool other_ran = false;
   auto other = ringo::spawn([](bool& ran) -> ringo::task<void> {
     ran = true;
@@ -90,7 +90,8 @@ std::vector<endpoint> failing_lookup(const std::string& host, std::uint16_t) {
 
 // Puts the real lookup back at the end of a test, whatever happens in it.
 struct lookup_swap {
-  explicit lookup_swap(ringo::detail::name_lookup f) : before(ringo::detail::replace_name_lookup(f)) {}
+  explicit lookup_swap(ringo::detail::name_lookup f)
+      : before(ringo::detail::replace_name_lookup(f)) {}
   ~lookup_swap() { ringo::detail::replace_name_lookup(before); }
   ringo::detail::name_lookup before;
 };
@@ -137,8 +138,7 @@ TEST_CASE("resolve keeps the resolver's order", "[resolve]") {
   }());
 }
 
-TEST_CASE("a numeric address is answered at once, without a thread or a suspension",
-          "[resolve]") {
+TEST_CASE("a numeric address is answered at once, without a thread or a suspension", "[resolve]") {
   lookup_calls = 0;
   lookup_swap swap{&counting_lookup};
   ringo::run([]() -> ringo::task<void> {
@@ -181,8 +181,8 @@ TEST_CASE("a name that does not exist fails naming the host, in the resolver's c
     INFO(what);
     CHECK(what.starts_with("resolve no-such-host.invalid: "));
     if (code.category() == ringo::net::resolver_category()) {
-      CHECK((code.value() == EAI_NONAME || code.value() == EAI_AGAIN ||
-             code.value() == EAI_FAIL || code.value() == EAI_NODATA));
+      CHECK((code.value() == EAI_NONAME || code.value() == EAI_AGAIN || code.value() == EAI_FAIL ||
+             code.value() == EAI_NODATA));
     } else {
       CHECK(code.category() == std::system_category());  // EAI_SYSTEM: the errno
     }
@@ -234,9 +234,10 @@ TEST_CASE("the lookup's error reaches the awaiting task as it was thrown", "[res
   }());
 }
 
-TEST_CASE("a resolve cancelled in the middle of its lookup ends at once; the lookup finishes "
-          "later on its thread",
-          "[resolve]") {
+TEST_CASE(
+    "a resolve cancelled in the middle of its lookup ends at once; the lookup finishes "
+    "later on its thread",
+    "[resolve]") {
   lookup_started = false;
   lookup_released = false;
   lookup_finished = false;

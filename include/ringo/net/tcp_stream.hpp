@@ -76,7 +76,6 @@ namespace ringo::detail {
 /// in turn and returns the first stream that connects; when none does, throws the last error
 /// naming `host` and the address. std::system_error (EADDRNOTAVAIL) for an empty list.
 task<net::tcp_stream> connect_in_turn(std::vector<net::endpoint> candidates, std::string host,
-                                      std::chrono::nanoseconds timeout,
-                                      std::source_location where);
+                                      std::chrono::nanoseconds timeout, std::source_location where);
 
 }  // namespace ringo::detail

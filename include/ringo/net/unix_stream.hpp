@@ -32,11 +32,12 @@ class unix_stream : public detail::stream_socket {
   unix_stream& operator=(unix_stream&&) noexcept = default;
   ~unix_stream() = default;
 
-  /// Connects to the Unix socket at `path` (Python's asyncio.open_unix_connection). Throws
-  /// std::system_error naming the path ("connect to /tmp/x.sock: No such file or directory";
-  /// ECONNREFUSED when no one listens there), ringo::timed_out after `timeout` (zero: none),
-  /// operation_cancelled, or std::invalid_argument for a path that is empty or too long.
-  /// Resumes on the calling task's context.
+  /// Connects to the Unix socket at `path` (Python's asyncio.open_unix_connection). When the
+  /// listener's backlog is full the connect waits for room, as a blocking connect does, on
+  /// every backend. Throws std::system_error naming the path ("connect to /tmp/x.sock: No such
+  /// file or directory"; ECONNREFUSED when no one listens there), ringo::timed_out after
+  /// `timeout` (zero: none), operation_cancelled, or std::invalid_argument for a path that is
+  /// empty or too long. Resumes on the calling task's context.
   static task<unix_stream> connect(std::string path, std::chrono::nanoseconds timeout = {},
                                    std::source_location where = std::source_location::current());
 
