@@ -74,22 +74,26 @@ task<std::vector<endpoint>> resolve(std::string host, std::uint16_t port) {
   if (auto e = numeric_address(host, port)) co_return std::vector<endpoint>{*e};
   // The job owns its copy of the name: a cancelled resolve leaves the lookup running on its
   // thread with nothing of this frame, and the future's shared state takes its result.
-  auto lookup = to_thread(current_lookup.load(std::memory_order_acquire), std::move(host), port);
+  auto lookup = to_thread(current_lookup.load(std::memory_order_acquire), host, port);
+  detail::lookup_result found;
   try {
-    co_return co_await std::move(lookup);  // moves the result out; `lookup` keeps the state
+    found = co_await std::move(lookup);  // moves the result out; `lookup` keeps the state
   } catch (const operation_cancelled&) {
     // Cancelled as it began (the job is submitted before the await suspends): a lookup that
     // has not started yet does not run. One that runs finishes on its thread.
     lookup.cancel();
     throw;
   }
+  // The error is thrown here, on the loop's thread, not carried over from the worker's.
+  if (found.error) throw std::system_error(found.error, fmt::format("resolve {}", host));
+  co_return std::move(found.addresses);
 }
 
 }  // namespace ringo::net
 
 namespace ringo::detail {
 
-std::vector<net::endpoint> getaddrinfo_lookup(const std::string& host, std::uint16_t port) {
+lookup_result getaddrinfo_lookup(const std::string& host, std::uint16_t port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -99,14 +103,10 @@ std::vector<net::endpoint> getaddrinfo_lookup(const std::string& host, std::uint
   // looked up as a service.
   addrinfo* found = nullptr;
   const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-  if (rc == EAI_SYSTEM) {
-    throw std::system_error(errno, std::system_category(), fmt::format("resolve {}", host));
-  }
-  if (rc != 0) {
-    throw std::system_error(rc, net::resolver_category(), fmt::format("resolve {}", host));
-  }
+  if (rc == EAI_SYSTEM) return {{}, std::error_code{errno, std::system_category()}};
+  if (rc != 0) return {{}, std::error_code{rc, net::resolver_category()}};
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list{found, &::freeaddrinfo};
-  std::vector<net::endpoint> out;
+  lookup_result out;
   for (const addrinfo* a = list.get(); a != nullptr; a = a->ai_next) {
     if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
     sockaddr_storage ss{};
@@ -117,12 +117,11 @@ std::vector<net::endpoint> getaddrinfo_lookup(const std::string& host, std::uint
       reinterpret_cast<sockaddr_in6&>(ss).sin6_port = htons(port);
     }
     const net::endpoint e = net::endpoint::from_sockaddr(ss);
-    if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
+    if (std::find(out.addresses.begin(), out.addresses.end(), e) == out.addresses.end()) {
+      out.addresses.push_back(e);
+    }
   }
-  if (out.empty()) {
-    throw std::system_error(EAI_NONAME, net::resolver_category(),
-                            fmt::format("resolve {}: no IPv4 or IPv6 address", host));
-  }
+  if (out.addresses.empty()) out.error = std::error_code{EAI_NONAME, net::resolver_category()};
   return out;
 }
 

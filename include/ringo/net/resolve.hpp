@@ -35,10 +35,18 @@ task<std::vector<endpoint>> resolve(std::string host, std::uint16_t port);
 
 namespace ringo::detail {
 
+/// What a lookup found: the addresses, or the error (in net::resolver_category(), or an errno
+/// in std::system_category()). A value rather than an exception, so that nothing whose
+/// reference count the sanitizers cannot see (an exception_ptr) crosses threads.
+struct lookup_result {
+  std::vector<net::endpoint> addresses;
+  std::error_code error;
+};
+
 /// The blocking lookup that resolve() runs on a pool thread: getaddrinfo by default.
-using name_lookup = std::vector<net::endpoint> (*)(const std::string& host, std::uint16_t port);
-/// getaddrinfo for a stream socket, with the errors resolve() documents.
-std::vector<net::endpoint> getaddrinfo_lookup(const std::string& host, std::uint16_t port);
+using name_lookup = lookup_result (*)(const std::string& host, std::uint16_t port);
+/// getaddrinfo for a stream socket: the addresses in its order, without duplicates.
+lookup_result getaddrinfo_lookup(const std::string& host, std::uint16_t port);
 /// Replaces the lookup (tests hold one in the middle with it) and returns the one before.
 /// Affects resolves started afterwards.
 name_lookup replace_name_lookup(name_lookup lookup) noexcept;
