@@ -24,7 +24,8 @@
 #                    [--rate R] [--seconds S] [--top K] [--no-install]
 #     --build-dir DIR   a release build with demos and benchmarks (default build/release; the
 #                       suite builds it)
-#     --servers LIST    any of ringo ringo-epoll epoll asio-epoll asio-uring (default "ringo epoll")
+#     --servers LIST    any of ringo ringo-plain ringo-epoll epoll uring asio-epoll asio-uring
+#                       (default "ringo epoll"; the names of bench/suite.sh)
 #     --connections N, --size M, --rate R   load_client's load (default 50 x 64 B ping-pong;
 #                       --rate R for a fixed rate instead)
 #     --seconds S       seconds sampled per server (default 3), after 1 s of warm-up
@@ -71,13 +72,14 @@ perf record -e cpu-clock -o /dev/null -- true >/dev/null 2>&1 ||
 
 declare -A EXE=(
   [ringo]=$BUILD/demo/echo_server [ringo-epoll]=$BUILD/demo/echo_server
-  [epoll]=$BUILD/bench/epoll_echo_server
+  [ringo-plain]=$BUILD/demo/echo_server
+  [epoll]=$BUILD/bench/epoll_echo_server [uring]=$BUILD/bench/uring_echo_server
   [asio-epoll]=$BUILD/bench/asio_echo_server_epoll [asio-uring]=$BUILD/bench/asio_echo_server_uring
 )
 CLIENT=$BUILD/bench/load_client
 [[ -x $CLIENT ]] || die "$CLIENT is not built (bench/suite.sh --only echo builds it)"
 for s in $SERVERS; do
-  [[ -n ${EXE[$s]:-} ]] || die "unknown server '$s' (ringo ringo-epoll epoll asio-epoll asio-uring)"
+  [[ -n ${EXE[$s]:-} ]] || die "unknown server '$s' (ringo ringo-plain ringo-epoll epoll uring asio-epoll asio-uring)"
   [[ -x ${EXE[$s]} ]] || die "${EXE[$s]} is not built"
 done
 
@@ -145,7 +147,10 @@ for s in $SERVERS; do
   port=$((port + 1))
   backend=()
   [[ $s == ringo-epoll ]] && backend=(RINGO_BACKEND=epoll)  # the same server on ringo's epoll backend
-  taskset -c 0 env --default-signal=INT "${backend[@]}" "${EXE[$s]}" --port "$port" >"$TMP/$s.log" 2>&1 &
+  variant=()
+  [[ $s == ringo-plain ]] && variant=(--plain)  # read_some + write_all
+  taskset -c 0 env --default-signal=INT "${backend[@]}" "${EXE[$s]}" "${variant[@]}" --port "$port" \
+    >"$TMP/$s.log" 2>&1 &
   server_pid=$!
   for ((i = 0; i < 100; i++)); do port_open "$port" && break; sleep 0.1; done
   port_open "$port" || die "$s did not accept on port $port"

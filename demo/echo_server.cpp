@@ -4,20 +4,26 @@
 // then writes them back with one gathered send (write_all), so an idle connection holds no
 // buffer at all.
 //
+// --plain echoes the way most programs would write it instead: read_some into a buffer of the
+// connection's own, then write_all of what was read (bench/suite.sh measures both).
+//
 // --threads N runs one io_context per thread (ringo::context_pool), each with its own
 // SO_REUSEPORT listener on the same port: the kernel spreads connections over them.
 //
-// Shutdown: the pool takes SIGINT and SIGTERM (blocked in every thread, waited for on the
-// main one) and cancels each context's server, which stops accepting, gives open connections
-// two seconds to finish, and ends; the program exits 0.
+// Shutdown: the pool takes SIGINT and SIGTERM (blocked in every thread, waited for by a
+// signal_set on the main one) and cancels each context's server, which stops accepting, gives
+// open connections two seconds to finish, and ends; the program exits 0.
 //
-//   build/release/demo/echo_server --port 9090 [--host 127.0.0.1] [--threads 2]
+//   build/release/demo/echo_server --port 9090 [--host 127.0.0.1] [--threads 2] [--plain]
 //   build/release/demo/echo_client --port 9090 --connections 500 --seconds 5
+#include <array>
 #include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -77,11 +83,33 @@ ringo::task<void> talk(tcp_stream s, counters& n) {
   ++n.served;
 }
 
-ringo::task<void> accept_loop(tcp_listener& l, counters& n) {
+// --plain: a buffer in the frame, read_some into it, write_all of what was read.
+ringo::task<void> talk_plain(tcp_stream s, counters& n) {
+  ++n.active;
+  try {
+    s.set_nodelay(true);
+    co_await greet(s);
+    std::array<std::byte, 16384> buf;
+    for (;;) {
+      const std::size_t got = co_await s.read_some(buf);
+      if (got == 0) break;  // the client is done
+      co_await s.write_all(std::span{buf.data(), got});
+    }
+  } catch (const ringo::operation_cancelled&) {
+    // shutting down
+  } catch (const std::system_error& e) {
+    if (!is_peer_gone(e)) fmt::print(stderr, "echo_server: {}\n", e.what());
+  }
+  --n.active;
+  ++n.served;
+}
+
+ringo::task<void> accept_loop(tcp_listener& l, bool plain, counters& n) {
   for (;;) {
     bool failed = false;
     try {
-      ringo::spawn(talk(co_await l.accept(), n), ringo::daemon);
+      tcp_stream s = co_await l.accept();
+      ringo::spawn(plain ? talk_plain(std::move(s), n) : talk(std::move(s), n), ringo::daemon);
     } catch (const ringo::operation_cancelled&) {
       throw;
     } catch (const std::system_error& e) {
@@ -95,12 +123,12 @@ ringo::task<void> accept_loop(tcp_listener& l, counters& n) {
 
 // One context's server: its own listener (SO_REUSEPORT when several contexts share the port),
 // accepting until the pool stops it, then two seconds of grace for open connections.
-ringo::task<void> serve(endpoint at, bool share_port, counters& n) {
+ringo::task<void> serve(endpoint at, bool share_port, bool plain, counters& n) {
   ringo::net::listen_options options;
   options.reuse_port = share_port;
   auto listener = tcp_listener::bind(at, 1024, options);
   try {
-    co_await accept_loop(listener, n);
+    co_await accept_loop(listener, plain, n);
   } catch (const ringo::operation_cancelled&) {
     // stopped by SIGINT/SIGTERM
   }
@@ -114,7 +142,9 @@ ringo::task<void> serve(endpoint at, bool share_port, counters& n) {
 
 [[noreturn]] void usage(const char* why) {
   fmt::print(stderr,
-             "echo_server: {}\nusage: echo_server --port P [--host ADDRESS] [--threads N]\n", why);
+             "echo_server: {}\n"
+             "usage: echo_server --port P [--host ADDRESS] [--threads N] [--plain]\n",
+             why);
   std::exit(2);
 }
 
@@ -124,8 +154,13 @@ int main(int argc, char** argv) try {
   std::string host = "127.0.0.1";
   int port = -1;
   int threads = 1;
+  bool plain = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
+    if (arg == "--plain") {
+      plain = true;
+      continue;
+    }
     if (i + 1 >= argc) usage("missing value after an option");
     if (arg == "--port") {
       port = std::atoi(argv[++i]);
@@ -141,8 +176,9 @@ int main(int argc, char** argv) try {
   if (threads < 1 || threads > 1024) usage("--threads takes 1 to 1024");
   if (host == "localhost") host = "127.0.0.1";
 
-  // A background job of a shell starts with SIGINT ignored, and the pool waits for the signal
-  // with sigtimedwait, which an ignored signal never reaches: take the default back.
+  // A background job of a shell starts with SIGINT ignored: take the default back, so that
+  // SIGINT ends the server before the pool runs too (while it runs, the pool's signal_set
+  // blocks SIGINT and reads it, ignored or not).
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   endpoint at{host, static_cast<std::uint16_t>(port)};
@@ -154,7 +190,7 @@ int main(int argc, char** argv) try {
   std::vector<counters> per_context(pool.size());
   fmt::print("listening on {} with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
   std::fflush(stdout);
-  pool.run([&](unsigned i) { return serve(at, threads > 1, per_context[i]); });
+  pool.run([&](unsigned i) { return serve(at, threads > 1, plain, per_context[i]); });
   long served = 0;
   for (const auto& n : per_context)
     served += n.served;

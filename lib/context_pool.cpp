@@ -1,17 +1,18 @@
 #include <ringo/context_pool.hpp>
 
-#include <pthread.h>
 #include <signal.h>
 
-#include <cerrno>
 #include <algorithm>
-#include <ctime>
-#include <stdexcept>
-#include <system_error>
+#include <initializer_list>
+#include <optional>
 #include <thread>
 
 #include <ringo/error.hpp>
+#include <ringo/event.hpp>
+#include <ringo/signal_set.hpp>
 #include <ringo/spawn.hpp>
+
+#include "thread_signals.hpp"
 
 namespace ringo {
 
@@ -43,29 +44,24 @@ task<void> supervise(task<void> body, bool& stop_requested, join_handle<void>*& 
   }
 }
 
-// SIGINT and SIGTERM blocked in the calling thread (and so in threads it starts) for its
-// lifetime; the previous mask is put back at the end.
-class blocked_signals {
- public:
-  blocked_signals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    if (const int rc = pthread_sigmask(SIG_BLOCK, &set_, &old_); rc != 0) {
-      throw std::system_error(rc, std::system_category(), "pthread_sigmask");
-    }
+// Stops the pool at each SIGINT or SIGTERM; cancelled (a daemon) once the pool has ended.
+task<void> stop_at_each_signal(signal_set& signals, context_pool& pool) {
+  for (;;) {
+    (void)co_await signals.wait();
+    pool.stop();
   }
-  ~blocked_signals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-  const sigset_t& set() const noexcept { return set_; }
+}
 
- private:
-  sigset_t set_{};
-  sigset_t old_{};
-};
+// The calling thread's loop while the pool runs: it watches the signals until the last of the
+// pool's threads says that it is done.
+task<void> watch_signals(signal_set& signals, context_pool& pool, event& finished) {
+  spawn(stop_at_each_signal(signals, pool), daemon);
+  co_await finished.wait();
+}
 
 }  // namespace
 
-context_pool::context_pool(unsigned threads, io_context_options options) {
+context_pool::context_pool(unsigned threads, io_context_options options) : options_(options) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   slots_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) {
@@ -103,30 +99,48 @@ void context_pool::fail(std::exception_ptr e) noexcept {
 }
 
 void context_pool::run(std::function<task<void>(unsigned index)> make_main, bool stop_on_signals) {
-  std::unique_ptr<blocked_signals> blocked;
-  if (stop_on_signals) blocked = std::make_unique<blocked_signals>();
+  // Made first, so that the signals are blocked on this thread before any pool thread exists
+  // (the pool's threads block every asynchronous signal in any case).
+  std::optional<signal_set> signals;
+  std::optional<io_context> watcher;
+  event finished;
+  struct finished_request : detail::remote_node {
+    event* done = nullptr;
+  } finished_node;
+  if (stop_on_signals) {
+    signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM});
+    watcher.emplace(options_);
+    finished_node.done = &finished;
+    finished_node.run = [](detail::remote_node& n) noexcept {
+      static_cast<finished_request&>(n).done->set();  // on the watcher's thread, this one
+    };
+  }
 
   std::atomic<unsigned> running{size()};
   std::vector<std::thread> threads;
   threads.reserve(size());
-  for (unsigned i = 0; i < size(); ++i) {
-    threads.emplace_back([this, i, &make_main, &running] {
-      slot& s = *slots_[i];
-      try {
-        s.context->run(supervise(make_main(i), s.stop_requested, s.main));
-      } catch (...) {
-        fail(std::current_exception());
-      }
-      running.fetch_sub(1, std::memory_order_acq_rel);
-    });
+  {
+    const detail::new_threads_block_signals blocked;
+    for (unsigned i = 0; i < size(); ++i) {
+      threads.emplace_back([this, i, &make_main, &running, &watcher, &finished_node] {
+        slot& s = *slots_[i];
+        try {
+          s.context->run(supervise(make_main(i), s.stop_requested, s.main));
+        } catch (...) {
+          fail(std::current_exception());
+        }
+        if (running.fetch_sub(1, std::memory_order_acq_rel) == 1 && watcher) {
+          watcher->post(finished_node);
+        }
+      });
+    }
   }
 
-  if (stop_on_signals) {
-    // Wait for a signal here, with a short timeout so that the pool ending by itself is
-    // noticed; the signals are blocked everywhere, so only this wait receives them.
-    while (running.load(std::memory_order_acquire) > 0) {
-      timespec tick{0, 50'000'000};
-      if (sigtimedwait(&blocked->set(), nullptr, &tick) > 0) stop();
+  if (watcher) {
+    try {
+      watcher->run(watch_signals(*signals, *this, finished));
+    } catch (...) {
+      fail(std::current_exception());  // the pool stops; its failure, if any, came first
     }
   }
   for (auto& t : threads) t.join();

@@ -4,12 +4,16 @@
 // for readiness only on EAGAIN. Sockets are registered once, edge-triggered, and every request
 // waiting on a socket is retried at each edge until one finds EAGAIN again. Other descriptors
 // (pipes, terminals: stdin_reader) may be blocking, so their reads and writes wait first, with
-// a one-shot registration, and make one system call per readiness report. Regular files, which
+// a one-shot registration, and make one system call per readiness report (a write to a
+// blocking one at most PIPE_BUF bytes, which readiness promises room for). A poll request
+// (pidfd, signalfd) is the readiness report itself. Regular files, which
 // epoll cannot wait for, go to the file threads. Completions are delivered from wait(), never
 // from inside submit(): the awaiter that submits has not parked its task yet.
 #include "epoll_reactor.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -42,7 +46,7 @@ enum where_t : std::uint32_t {
 
 bool reads(io_opcode op) noexcept {
   return op == io_opcode::recv || op == io_opcode::recvmsg || op == io_opcode::accept ||
-         op == io_opcode::read;
+         op == io_opcode::read || op == io_opcode::poll;
 }
 
 int result_of(long r) noexcept {
@@ -107,6 +111,17 @@ class epoll_reactor final : public reactor {
         }
         wait_for(op, true);
         break;
+      case io_opcode::poll:
+        // (A descriptor epoll cannot wait for fails when it is armed, with EPERM.)
+        if (op.fd < 0) {
+          complete_later(op, -EBADF);
+        } else if (const int r = attempt(op, fds_[static_cast<std::size_t>(op.fd)]);
+                   r == -EAGAIN) {
+          wait_for(op, true);
+        } else {
+          complete_later(op, r);
+        }
+        break;
       case io_opcode::nop:
         complete_later(op, 0);
         break;
@@ -123,7 +138,7 @@ class epoll_reactor final : public reactor {
         // A socket that a short read found empty has nothing until its next edge, which the
         // registration reports: no need to try (and fail with EAGAIN) first.
         const bool skip = op.opcode == io_opcode::recv && s.registered && s.drained && !s.hung_up;
-        const int r = skip ? -EAGAIN : attempt(op);
+        const int r = skip ? -EAGAIN : attempt(op, s);
         note_read(s, op, r);
         if (r == -EAGAIN) {
           wait_for(op, false);
@@ -217,6 +232,7 @@ class epoll_reactor final : public reactor {
     bool nonblocking = false;  // a listener made non-blocking by the backend
     bool drained = false;      // a receive found it empty (EAGAIN, or fewer bytes than asked)
     bool hung_up = false;      // the peer closed (or an error came): no edge will announce it
+    bool blocking = false;     // a pipe or terminal without O_NONBLOCK: see attempt()
   };
 
   static void note_read(fd_state& s, const io_operation& op, int r) noexcept {
@@ -263,10 +279,11 @@ class epoll_reactor final : public reactor {
   }
 
   // EBADF for a read of a descriptor open only for writing (or the other way round), which
-  // would otherwise wait for a readiness that never comes.
-  static int access_error(const io_operation& op) noexcept {
+  // would otherwise wait for a readiness that never comes. Notes whether it blocks.
+  int access_error(const io_operation& op) noexcept {
     const int flags = ::fcntl(op.fd, F_GETFL);
     if (flags < 0) return errno;
+    fds_[static_cast<std::size_t>(op.fd)].blocking = (flags & O_NONBLOCK) == 0;
     const int mode = flags & O_ACCMODE;
     const bool ok = op.opcode == io_opcode::read ? mode != O_WRONLY : mode != O_RDONLY;
     return ok ? 0 : EBADF;
@@ -280,8 +297,8 @@ class epoll_reactor final : public reactor {
     s.nonblocking = true;
   }
 
-  // The system call of a socket request; -EAGAIN when it must wait.
-  static int attempt(io_operation& op) noexcept {
+  // The system call of a request; -EAGAIN when it must wait.
+  static int attempt(io_operation& op, const fd_state& s) noexcept {
     long r = -1;
     switch (op.opcode) {
       case io_opcode::recv:
@@ -305,8 +322,19 @@ class epoll_reactor final : public reactor {
         r = ::read(op.fd, op.buf, op.len);  // only once the descriptor reported readiness
         break;
       case io_opcode::write:
-        r = ::write(op.fd, op.cbuf, op.len);
+        // Writable means room for PIPE_BUF bytes: a longer write to a blocking pipe would wait
+        // for the reader to make room for the rest, on the loop's thread. So a blocking pipe
+        // takes PIPE_BUF at a time (a short write, which the writer continues).
+        r = ::write(op.fd, op.cbuf,
+                    s.blocking ? std::min<std::uint32_t>(op.len, PIPE_BUF) : op.len);
         break;
+      case io_opcode::poll: {
+        pollfd p{op.fd, POLLIN, 0};
+        const int n = ::poll(&p, 1, 0);
+        if (n < 0) return -errno;
+        if ((p.revents & POLLNVAL) != 0) return -EBADF;
+        return n == 0 ? -EAGAIN : p.revents;
+      }
       case io_opcode::connect: {
         int err = 0;
         socklen_t len = sizeof err;
@@ -387,7 +415,7 @@ class epoll_reactor final : public reactor {
     std::size_t done = 0;
     while (done < waiting.size()) {
       io_operation& op = *waiting[done];
-      const int r = attempt(op);
+      const int r = attempt(op, s);
       note_read(s, op, r);
       if (r == -EAGAIN) break;
       ++done;
@@ -419,6 +447,7 @@ class epoll_reactor final : public reactor {
     s.nonblocking = false;
     s.drained = false;
     s.hung_up = false;
+    s.blocking = false;
   }
 
   // A descriptor that accept just made: nothing the backend knew of its number applies.
@@ -431,6 +460,7 @@ class epoll_reactor final : public reactor {
     s.nonblocking = false;
     s.drained = false;
     s.hung_up = false;
+    s.blocking = false;
   }
 
   void take_off_fd(io_operation& op) noexcept {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -116,6 +117,33 @@ detail::file_io_awaiter file::read_some(std::span<std::byte> buf,
   return detail::file_io_awaiter{fd_,        name_.get(), detail::io_opcode::read,
                                  buf.data(), buf.size(),  static_cast<std::uint64_t>(-1),
                                  where};
+}
+
+detail::file_io_awaiter file::write_some(std::span<const std::byte> data,
+                                         std::source_location where) const {
+  return write_at(data, static_cast<std::uint64_t>(-1), where);
+}
+
+namespace {
+// The descriptor and the name are taken when write_all is called, as an awaiter would take
+// them, so that the loop does not reach through the file object.
+task<void> write_all_to(int fd, const std::string* name, std::span<const std::byte> data,
+                        std::source_location where) {
+  while (!data.empty()) {
+    const std::size_t n = co_await detail::file_io_awaiter{
+        fd,          name,        detail::io_opcode::write, const_cast<std::byte*>(data.data()),
+        data.size(), static_cast<std::uint64_t>(-1), where};
+    if (n == 0) {  // (the kernel writes at least a byte or fails; never loop on nothing)
+      throw std::system_error(EIO, std::system_category(),
+                              fmt::format("write on {} wrote nothing", *name));
+    }
+    data = data.subspan(n);
+  }
+}
+}  // namespace
+
+task<void> file::write_all(std::span<const std::byte> data, std::source_location where) const {
+  return write_all_to(fd_, name_.get(), data, where);
 }
 
 std::uint64_t file::size() const {

@@ -2,11 +2,12 @@
 #include "file_workers.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "thread_signals.hpp"
 
 namespace ringo::detail {
 
@@ -24,16 +25,12 @@ void file_workers::push(io_operation& op) {
   if (workers_.empty()) {
     workers_.reserve(threads);
     // The workers take no signals: a signal for the process is for its loops to handle.
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    const new_threads_block_signals blocked;
     try {
       for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
     } catch (...) {
-      pthread_sigmask(SIG_SETMASK, &old, nullptr);
       if (workers_.empty()) throw;
     }
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
   }
   finished_.reserve(finished_.size() + queue_.size() + running_ + 1);  // so work() never allocates
   queue_.push_back(&op);

@@ -2,6 +2,7 @@
 // that nothing above the reactor seam knows a backend's sizes or flags.
 #include "reactor_factory.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <iterator>
 #include <mutex>
@@ -30,6 +31,9 @@ constexpr named_feature feature_names[] = {
     {"provided_buffers", kernel_feature::provided_buffers},
     {"send_zc", kernel_feature::send_zc},
     {"cancel_any", kernel_feature::cancel_any},
+    {"registered_ring", kernel_feature::registered_ring},
+    {"recv_bundle", kernel_feature::recv_bundle},
+    {"batched_wait", kernel_feature::batched_wait},
 };
 
 // RINGO_DISABLE_FEATURES: a comma-separated list of feature names, or "all".
@@ -56,7 +60,8 @@ unsigned features_from_environment() {
     }
     if (!known) {
       std::string names;
-      for (const auto& n : feature_names) fmt::format_to(std::back_inserter(names), "{}, ", n.name);
+      for (const auto& n : feature_names)
+        fmt::format_to(std::back_inserter(names), "{}, ", n.name);
       throw std::invalid_argument(fmt::format(
           "RINGO_DISABLE_FEATURES names an unknown feature '{}' (known: {}all)", word, names));
     }
@@ -78,6 +83,17 @@ uring_options uring_options_from(const io_context_options& options) {
   u.provided_buffers = allowed(kernel_feature::provided_buffers);
   u.send_zc = allowed(kernel_feature::send_zc);
   u.cancel_any = allowed(kernel_feature::cancel_any);
+  u.registered_ring = allowed(kernel_feature::registered_ring);
+  u.recv_bundle = allowed(kernel_feature::recv_bundle);
+  // An experiment's knobs until measured: RINGO_BATCH_WAIT=N/USEC.
+  if (const char* b = std::getenv("RINGO_BATCH_WAIT");
+      b != nullptr && allowed(kernel_feature::batched_wait)) {
+    unsigned n = 0, us = 0;
+    if (std::sscanf(b, "%u/%u", &n, &us) == 2) {
+      u.batch_wait = n;
+      u.batch_min_wait = std::chrono::microseconds{us};
+    }
+  }
   return u;
 }
 
@@ -90,8 +106,8 @@ io_backend backend_wanted(io_backend asked) {
   if (v == "io_uring") return io_backend::io_uring;
   if (v == "epoll") return io_backend::epoll;
   if (v == "auto" || v == "automatic" || v.empty()) return io_backend::automatic;
-  throw std::invalid_argument(fmt::format(
-      "RINGO_BACKEND is '{}': it takes io_uring, epoll or auto", v));
+  throw std::invalid_argument(
+      fmt::format("RINGO_BACKEND is '{}': it takes io_uring, epoll or auto", v));
 }
 
 epoll_options epoll_options_from(const io_context_options& options) {

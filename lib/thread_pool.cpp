@@ -7,6 +7,8 @@
 
 #include <ringo/to_thread.hpp>
 
+#include "thread_signals.hpp"
+
 namespace ringo {
 namespace detail {
 
@@ -105,6 +107,7 @@ void thread_pool::enqueue(std::shared_ptr<detail::pool_job> job) {
     // Start a thread when the idle ones cannot take every queued job (Python starts one per
     // submit that finds no idle worker), up to the pool's size.
     if (queued_ > idle_ && threads_.size() < max_threads_) {
+      const detail::new_threads_block_signals blocked;  // signals are for the loops' signal_sets
       threads_.emplace_back([this] { worker_main(); });
     }
     wake = idle_ != 0;

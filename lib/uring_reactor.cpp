@@ -2,8 +2,10 @@
 #include "uring_reactor.hpp"
 
 #include "deadline_heap.hpp"
+#include "uring_enter.hpp"
 
 #include <liburing.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -25,6 +27,12 @@ namespace {
 // user_data values that name no operation: the completions of cancel requests and of the
 // timeout liburing submits itself on kernels without IORING_FEAT_EXT_ARG.
 constexpr std::uint64_t ignored_user_data = 0;
+
+// Newer than liburing 2.3's header: receive bundles (IORING_FEAT_RECVSEND_BUNDLE and
+// IORING_RECVSEND_BUNDLE, Linux 6.10) and batched waits (IORING_FEAT_MIN_TIMEOUT, 6.12).
+constexpr unsigned recvsend_bundle_feature = 1u << 14;
+constexpr unsigned recvsend_bundle = 1u << 4;
+constexpr unsigned min_timeout_feature = 1u << 15;
 
 [[noreturn]] void throw_errno(int err, const char* what) {
   throw std::system_error(err, std::system_category(), what);
@@ -99,6 +107,8 @@ class uring_reactor final : public reactor {
       if (has_send_zc && options.provided_buffers) {
         features_.provided_buffers = setup_buffers(options.buffer_count, options.buffer_size);
       }
+      features_.recv_bundle = features_.provided_buffers && options.recv_bundle &&
+                              (params.features & recvsend_bundle_feature) != 0;
     }
 
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
@@ -109,6 +119,11 @@ class uring_reactor final : public reactor {
     wake_op_.len = sizeof wake_value_;
     wake_op_.offset = static_cast<std::uint64_t>(-1);
     backlog_.reserve(options.ring_entries);
+    allow_registered_ring_ = options.registered_ring;
+    if ((params.features & min_timeout_feature) != 0 && options.batch_wait > 1) {
+      batching_ = {options.batch_wait, options.batch_min_wait};
+      features_.batched_wait = true;
+    }
   }
 
   ~uring_reactor() override {
@@ -161,6 +176,10 @@ class uring_reactor final : public reactor {
       }
       disabled_ = false;
     }
+    // The registration belongs to this thread, the only one that enters the ring (a ring torn
+    // down on another thread cannot enter it by index; with SINGLE_ISSUER it could not enter
+    // it at all).
+    if (allow_registered_ring_) features_.registered_ring = io_uring_register_ring_fd(&ring_) == 1;
     reserve_one();
     queue(wake_op_);
   }
@@ -260,11 +279,18 @@ class uring_reactor final : public reactor {
   void recycle_returned() noexcept {
     if (!returned_pending_.exchange(false, std::memory_order_acq_rel)) return;
     std::lock_guard lock{returned_mutex_};
-    for (const std::uint16_t id : returned_) give_back(id);
+    for (const std::uint16_t id : returned_)
+      give_back(id);
     returned_.clear();
   }
 
+  // Where each buffer goes in the ring is kept, for bundles: a completion names the first
+  // buffer it filled, and the others are the ones after it in the ring. The kernel takes
+  // buffers in ring order and reports them in that order, and a slot is written again only
+  // after every buffer taken before it has been reported, so the slots after a completion's
+  // first one still hold its other buffers when it is dispatched.
   void give_back(std::uint16_t id) noexcept {
+    buffer_slot_[id] = buffer_ring_->tail & (buffer_count_ - 1);
     io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size_, id,
                           io_uring_buf_ring_mask(buffer_count_), 0);
     io_uring_buf_ring_advance(buffer_ring_, 1);
@@ -382,14 +408,8 @@ class uring_reactor final : public reactor {
       // DEFER_TASKRUN posts completions only when we enter the kernel asking for them.
       rc = features_.defer_taskrun ? io_uring_submit_and_get_events(&ring_)
                                    : io_uring_submit(&ring_);
-    } else if (timeout.count() < 0) {
-      rc = io_uring_submit_and_wait(&ring_, 1);
     } else {
-      __kernel_timespec ts{};
-      ts.tv_sec = timeout.count() / 1'000'000'000;
-      ts.tv_nsec = timeout.count() % 1'000'000'000;
-      io_uring_cqe* cqe = nullptr;
-      rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      rc = uring_submit_and_wait(ring_, timeout, batching_, features_.registered_ring);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       throw_errno(-rc, "io_uring_enter");
@@ -417,6 +437,8 @@ class uring_reactor final : public reactor {
         if (op.select_buffer) {
           sqe->flags |= IOSQE_BUFFER_SELECT;
           sqe->buf_group = buffer_group;
+          // One completion for everything the socket holds, across as many buffers as it needs.
+          if (op.multishot && features_.recv_bundle) sqe->ioprio |= recvsend_bundle;
         }
         break;
       case io_opcode::send:
@@ -443,6 +465,9 @@ class uring_reactor final : public reactor {
         break;
       case io_opcode::openat:
         io_uring_prep_openat(sqe, op.fd, op.path, op.msg_flags, op.len);
+        break;
+      case io_opcode::poll:
+        io_uring_prep_poll_add(sqe, op.fd, POLLIN);
         break;
     }
   }
@@ -487,13 +512,26 @@ class uring_reactor final : public reactor {
       flags |= has_buffer;
       buffer_id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     }
+    int res = cqe.res;
+    if ((flags & has_buffer) != 0 && res > 0 && static_cast<unsigned>(res) > buffer_size_ &&
+        features_.recv_bundle) {
+      // A bundle: the bytes fill consecutive buffers of the ring, each but the last one whole.
+      // The handler gets one completion per buffer, all but the last marked to be followed.
+      std::uint32_t slot = buffer_slot_[buffer_id];
+      while (static_cast<unsigned>(res) > buffer_size_) {
+        op.on_complete(op, static_cast<int>(buffer_size_), flags | more_completions, buffer_id);
+        res -= static_cast<int>(buffer_size_);
+        slot = (slot + 1) & (buffer_count_ - 1);
+        buffer_id = buffer_ring_->bufs[slot].bid;
+      }
+    }
     if ((flags & more_completions) == 0) {
       --in_flight_;
       deadlines_.remove(op);
       untrack(op);
     }
-    if (cqe.res == -ECANCELED && op.deadline_passed && !op.cancel_requested) op.timed_out = true;
-    op.on_complete(op, cqe.res, flags, buffer_id);  // may free `op` if this was its last
+    if (res == -ECANCELED && op.deadline_passed && !op.cancel_requested) op.timed_out = true;
+    op.on_complete(op, res, flags, buffer_id);  // may free `op` if this was its last
   }
 
   bool setup_buffers(unsigned count, unsigned size) {
@@ -529,12 +567,9 @@ class uring_reactor final : public reactor {
       buffers_ = nullptr;
       return false;
     }
-    const int mask = io_uring_buf_ring_mask(count);
-    for (unsigned i = 0; i < count; ++i) {
-      io_uring_buf_ring_add(buffer_ring_, buffer_data(static_cast<std::uint16_t>(i)), size,
-                            static_cast<unsigned short>(i), mask, static_cast<int>(i));
-    }
-    io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(count));
+    buffer_slot_.resize(count);
+    for (unsigned i = 0; i < count; ++i)
+      give_back(static_cast<std::uint16_t>(i));
     returned_.reserve(count);
     return true;
   }
@@ -544,6 +579,8 @@ class uring_reactor final : public reactor {
   io_uring ring_{};
   reactor_features features_{};
   bool disabled_ = false;
+  bool allow_registered_ring_ = false;
+  uring_batching batching_{};  // batched waits, where the kernel has them and they are asked for
   bool draining_ = false;
   bool dispatching_ = false;  // completion handlers run: submissions go to the backlog
   bool rearm_wake_ = false;   // the wake-up read completed and is armed again after the reap
@@ -561,6 +598,7 @@ class uring_reactor final : public reactor {
   io_uring_buf_ring* buffer_ring_ = nullptr;
   std::size_t buffer_ring_bytes_ = 0;
   std::byte* buffers_ = nullptr;
+  std::vector<std::uint32_t> buffer_slot_;  // buffer id -> its slot in the ring when last added
   unsigned buffer_count_ = 0;
   unsigned buffer_size_ = 0;
 };

@@ -1,5 +1,6 @@
 #pragma once
 // The io_uring backend behind detail::reactor (private to the library).
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,12 @@ struct uring_options {
   bool provided_buffers = true;
   bool send_zc = true;
   bool cancel_any = true;
+  bool registered_ring = true;
+  bool recv_bundle = true;
+  // A wait holds out up to batch_min_wait for batch_wait completions (kernel 6.12); 0 or 1:
+  // every wait returns at the first completion.
+  unsigned batch_wait = 0;
+  std::chrono::microseconds batch_min_wait{0};
 };
 
 /// Sets up a ring as `options` asks, using the best features the kernel offers. Throws

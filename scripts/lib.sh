@@ -5,8 +5,9 @@
 # What building ringo and running its demos needs (Debian 12 package names).
 RINGO_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libfmt-dev)
 # What the test suite needs on top: Catch2, clang 16 (clang 14 cannot compile libstdc++ 12's
-# <ranges>) and clang's sanitizer runtimes.
-RINGO_TEST_PACKAGES=("${RINGO_BUILD_PACKAGES[@]}" catch2 clang-16 libclang-rt-16-dev)
+# <ranges>), clang's sanitizer runtimes, cmake (the CMake consumer test) and doxygen (the API
+# reference, which the test `docs` builds).
+RINGO_TEST_PACKAGES=("${RINGO_BUILD_PACKAGES[@]}" catch2 clang-16 libclang-rt-16-dev cmake doxygen)
 
 # The source root, whatever directory the script was started from.
 RINGO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)

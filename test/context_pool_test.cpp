@@ -93,6 +93,35 @@ TEST_CASE("SIGINT and SIGTERM stop the pool cleanly", "[context_pool]") {
   }
 }
 
+TEST_CASE("the pool's threads block every asynchronous signal, and run() puts the mask back",
+          "[context_pool]") {
+  auto blocked_here = [](int sig) {
+    sigset_t now;
+    pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    return sigismember(&now, sig) == 1;
+  };
+  REQUIRE_FALSE(blocked_here(SIGINT));
+  for (const bool on_signals : {false, true}) {
+    ringo::context_pool pool{2};
+    std::array<bool, 2> blocked{};
+    std::array<bool, 2> segv_open{};
+    // (With stop_on_signals, the pool also ends by itself when its mains return.)
+    pool.run(
+        [&](unsigned i) -> ringo::task<void> {
+          co_await ringo::sleep_for(1ms);
+          blocked[i] = blocked_here(SIGINT) && blocked_here(SIGTERM) && blocked_here(SIGUSR1) &&
+                       blocked_here(SIGHUP) && blocked_here(SIGCHLD);
+          segv_open[i] = !blocked_here(SIGSEGV);
+        },
+        on_signals);
+    CHECK(blocked == std::array<bool, 2>{true, true});
+    CHECK(segv_open == std::array<bool, 2>{true, true});
+    CHECK_FALSE(pool.stopping());
+    CHECK_FALSE(blocked_here(SIGINT));
+    CHECK_FALSE(blocked_here(SIGTERM));
+  }
+}
+
 TEST_CASE("a failing main stops the others and its exception is rethrown", "[context_pool]") {
   ringo::context_pool pool{2};
   CHECK_THROWS_WITH(pool.run(

@@ -1,6 +1,7 @@
 #include <ringo/file.hpp>
 // (its own header first: proves it stands alone)
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <array>
@@ -236,4 +237,119 @@ TEST_CASE("a stdin_reader read that failed lets the next read in", "[file]") {
   }());
   ::close(fds[0]);
   ::close(fds[1]);
+}
+
+namespace {
+
+// A pipe whose two ends are files; the write end first.
+std::pair<ringo::file, ringo::file> file_pipe() {
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  return {ringo::file::adopt(fds[1], "the pipe's write end"),
+          ringo::file::adopt(fds[0], "the pipe's read end")};
+}
+
+ringo::task<std::string> read_to_end(const ringo::file& f) {
+  std::string out;
+  std::array<std::byte, 4096> buf{};
+  for (;;) {
+    const auto n = co_await f.read_some(buf);
+    if (n == 0) co_return out;
+    out.append(reinterpret_cast<const char*>(buf.data()), n);
+  }
+}
+
+ringo::task<void> write_and_close(ringo::file& f, const std::string& data) {
+  co_await f.write_all(data);
+  co_await f.close();
+}
+
+std::string byte_pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i * 31 + i / 4096);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("write_all sends more than a pipe holds, in order, to a reader reading meanwhile",
+          "[file]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto [out, in] = file_pipe();
+    const std::string data = byte_pattern(300 * 1024);  // several times a pipe's 64 KiB
+    auto writer = ringo::spawn(write_and_close(out, data));
+    const std::string got = co_await read_to_end(in);
+    co_await writer;
+    CHECK(got.size() == data.size());
+    CHECK(got == data);
+  }());
+}
+
+TEST_CASE("write_some writes at the current position and returns how much", "[file]") {
+  const std::string path = temp_path() + "_append";
+  ringo::run([&]() -> ringo::task<void> {
+    auto f = co_await ringo::file::open(path, ringo::open_mode::write | ringo::open_mode::create |
+                                                  ringo::open_mode::truncate);
+    const auto n = co_await f.write_some(bytes_of("one "));
+    CHECK(n == 4);
+    co_await f.write_all("two three");  // after the first: the position moved
+    co_await f.close();
+    auto g = co_await ringo::file::open(path);
+    std::array<std::byte, 64> buf{};
+    const auto m = co_await g.read_at(buf, 0);
+    CHECK(std::string(reinterpret_cast<const char*>(buf.data()), m) == "one two three");
+    ringo::file empty;
+    std::string refusal;
+    try {
+      (void)co_await empty.write_some(bytes_of("x"));
+    } catch (const std::logic_error& e) {
+      refusal = e.what();
+    }
+    CHECK(refusal == "ringo::file used while empty (closed or moved from): open one first");
+  }());
+  ::unlink(path.c_str());
+}
+
+TEST_CASE("write_all to a pipe without a reader fails with EPIPE naming the file", "[file]") {
+  struct sigaction ignore {}, old{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &old);
+  ringo::run([]() -> ringo::task<void> {
+    auto [out, in] = file_pipe();
+    in = ringo::file{};  // no reader any more
+    std::string error;
+    try {
+      co_await out.write_all("nobody reads this");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::error_code(EPIPE, std::system_category()));
+      error = e.what();
+    }
+    CHECK(error == fmt::format("write on the pipe's write end: {}", std::strerror(EPIPE)));
+  }());
+  ::sigaction(SIGPIPE, &old, nullptr);
+}
+
+TEST_CASE("a write_all cancelled while the pipe is full keeps what it wrote, in order",
+          "[file]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto [out, in] = file_pipe();
+    const std::string data = byte_pattern(1 << 20);  // far more than the pipe takes
+    bool timed_out = false;
+    try {
+      co_await ringo::with_timeout(std::chrono::milliseconds(50), out.write_all(data));
+    } catch (const ringo::timed_out&) {
+      timed_out = true;
+    }
+    CHECK(timed_out);
+    // The pipe holds a prefix of the data; the file still works for the rest.
+    auto reader = ringo::spawn(read_to_end(in));
+    co_await out.write_all("END");
+    co_await out.close();
+    const std::string got = co_await reader;
+    REQUIRE(got.size() > 3);
+    const std::size_t prefix = got.size() - 3;
+    CHECK(prefix < data.size());
+    CHECK(got.compare(0, prefix, data, 0, prefix) == 0);
+    CHECK(got.substr(prefix) == "END");
+  }());
 }

@@ -1,5 +1,6 @@
 #include <ringo/detail/reactor.hpp>
 // (its own header first: proves it stands alone)
+#include <poll.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -65,10 +66,11 @@ struct read_awaiter : ringo::detail::suspension {
   char byte = 0;
   outcome out;
 
-  read_awaiter(int fd, std::chrono::nanoseconds timeout)
+  read_awaiter(int fd, std::chrono::nanoseconds timeout,
+               ringo::detail::io_opcode opcode = ringo::detail::io_opcode::read)
       : suspension(std::source_location::current()) {
     op.owner = this;
-    op.opcode = ringo::detail::io_opcode::read;
+    op.opcode = opcode;
     op.fd = fd;
     op.buf = &byte;
     op.len = 1;
@@ -156,8 +158,9 @@ TEST_CASE("the best kernel features are probed and used", "[reactor]") {
   INFO("kernel " << u.release << ": single_issuer=" << f.single_issuer << " defer_taskrun="
                  << f.defer_taskrun << " multishot_accept=" << f.multishot_accept
                  << " provided_buffers=" << f.provided_buffers << " send_zc=" << f.send_zc);
+  if (major > 6 || (major == 6 && minor >= 10)) CHECK(f.recv_bundle);
   if (major > 6 || (major == 6 && minor >= 1)) {
-    // Every feature ringo uses is in Linux 6.1.
+    // Every feature ringo uses, but receive bundles, is in Linux 6.1.
     CHECK(f.single_issuer);
     CHECK(f.defer_taskrun);
     CHECK(f.multishot_accept);
@@ -167,6 +170,33 @@ TEST_CASE("the best kernel features are probed and used", "[reactor]") {
     CHECK(f.cancel_any);
   } else {
     SUCCEED("older kernel: the suite runs through the fallbacks listed above");
+  }
+}
+
+TEST_CASE("the ring's descriptor is registered when the loop starts, unless switched off",
+          "[reactor]") {
+  if (std::getenv("RINGO_DISABLE_FEATURES") != nullptr) {
+    WARN("RINGO_DISABLE_FEATURES is set: the features are off on purpose");
+    return;
+  }
+  for (const bool allowed : {true, false}) {
+    ringo::io_context_options options;
+    if (!allowed)
+      options.disabled_features = static_cast<unsigned>(ringo::kernel_feature::registered_ring);
+    ringo::io_context ctx{options};
+    if (ctx.backend() == ringo::io_backend::epoll) {
+      CHECK_FALSE(ctx.features().registered_ring);
+      return;
+    }
+    CHECK_FALSE(ctx.features().registered_ring);  // registered by the thread that runs it
+    // Requests and waits work through the registered index (or the descriptor).
+    CHECK(ctx.run(many_nops(100)) == 100);
+    CHECK(ctx.features().registered_ring == allowed);
+    ringo::io_context_options bundles;
+    bundles.disabled_features =
+        allowed ? 0 : static_cast<unsigned>(ringo::kernel_feature::recv_bundle);
+    ringo::io_context other{bundles};
+    if (!allowed) CHECK_FALSE(other.features().recv_bundle);
   }
 }
 
@@ -303,4 +333,50 @@ TEST_CASE("a context shut down with requests in flight cancels each where cancel
       CHECK(std::chrono::steady_clock::now() - t0 < 900ms);
     }
   }
+}
+
+TEST_CASE("a poll request completes once its descriptor is readable, and takes nothing",
+          "[reactor]") {
+  ringo::io_context ctx;
+  pipe_pair p;
+  bool early = true;
+  const outcome o = ctx.run([&]() -> ringo::task<outcome> {
+    auto h = ringo::spawn([](int fd) -> ringo::task<outcome> {
+      co_return co_await read_awaiter{fd, 0s, ringo::detail::io_opcode::poll};
+    }(p.read_end()));
+    co_await ringo::sleep_for(10ms);
+    early = h.done();
+    p.put('x');
+    co_return co_await h;
+  }());
+  CHECK_FALSE(early);
+  CHECK(o.result > 0);
+  CHECK((o.result & POLLIN) != 0);
+  char c = 0;
+  CHECK(::read(p.read_end(), &c, 1) == 1);  // the byte is still there
+  CHECK(c == 'x');
+  CHECK(ctx.io().in_flight() == 0);
+}
+
+TEST_CASE("a poll request is cancelled, times out, and fails on a bad descriptor", "[reactor]") {
+  ringo::io_context ctx;
+  pipe_pair p;
+  const std::array<outcome, 3> o = ctx.run([&]() -> ringo::task<std::array<outcome, 3>> {
+    auto poll_of = [](int fd, std::chrono::nanoseconds limit) -> ringo::task<outcome> {
+      co_return co_await read_awaiter{fd, limit, ringo::detail::io_opcode::poll};
+    };
+    auto h = ringo::spawn(poll_of(p.read_end(), 0s));
+    co_await ringo::sleep_for(10ms);
+    h.cancel();
+    const outcome cancelled = co_await h;
+    const outcome timed_out = co_await poll_of(p.read_end(), 20ms);
+    const outcome bad = co_await poll_of(1000, 0s);  // no such descriptor
+    co_return std::array<outcome, 3>{cancelled, timed_out, bad};
+  }());
+  CHECK(o[0].result == -ECANCELED);
+  CHECK_FALSE(o[0].timed_out);
+  CHECK(o[1].result == -ECANCELED);
+  CHECK(o[1].timed_out);
+  CHECK(o[2].result == -EBADF);
+  CHECK(ctx.io().in_flight() == 0);
 }

@@ -27,10 +27,12 @@ class context_pool {
 
   /// Makes `make_main(i)` on thread i and runs it there as that context's main task, until
   /// every one of them (and the tasks they spawned) has finished. With `stop_on_signals`,
-  /// SIGINT and SIGTERM call stop() (they are blocked in the pool's threads while it runs).
+  /// SIGINT and SIGTERM call stop(): the calling thread runs a loop of its own meanwhile, with
+  /// a ringo::signal_set for them (see signal_set.hpp: the pool's threads block every
+  /// asynchronous signal, and threads of yours started before run() must block SIGINT and
+  /// SIGTERM themselves, or a signal may land on them instead).
   /// If a main task fails, the others are stopped and its exception is rethrown here once
-  /// every thread has ended. Blocks the calling thread; call it once. Threads started before
-  /// run() must block SIGINT and SIGTERM themselves, or a signal may land on them instead.
+  /// every thread has ended. Blocks the calling thread; call it once, not from a task.
   void run(std::function<task<void>(unsigned index)> make_main, bool stop_on_signals = true);
 
   /// Cancels every context's main task (it sees operation_cancelled at its suspension point
@@ -49,6 +51,7 @@ class context_pool {
   struct slot;
   void fail(std::exception_ptr e) noexcept;
 
+  io_context_options options_;  // also for the loop that watches the signals in run()
   std::vector<std::unique_ptr<slot>> slots_;
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;

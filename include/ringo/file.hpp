@@ -10,6 +10,7 @@
 #include <source_location>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <ringo/detail/close_awaiter.hpp>
@@ -90,6 +91,24 @@ class file {
   /// Reads at the current position (for pipes, terminals, signalfd, eventfd).
   [[nodiscard]] detail::file_io_awaiter read_some(
       std::span<std::byte> buf, std::source_location where = std::source_location::current()) const;
+  /// Writes at most data.size() bytes at the current position (for pipes, terminals, files
+  /// opened to append); returns how many were written, at least 1 for non-empty data. A pipe
+  /// whose reader is gone fails with EPIPE and also raises SIGPIPE, which ends the program
+  /// unless it is ignored (process::spawn with pipe_stdin ignores it).
+  [[nodiscard]] detail::file_io_awaiter write_some(
+      std::span<const std::byte> data,
+      std::source_location where = std::source_location::current()) const;
+  /// Writes all of `data` at the current position, continuing after short writes. Throws
+  /// std::system_error ("write on stdin of sort (pid 41): Broken pipe") or
+  /// operation_cancelled; either way what was written before stays written. The task holds
+  /// the descriptor from the call on; `data` must outlive the co_await.
+  task<void> write_all(std::span<const std::byte> data,
+                       std::source_location where = std::source_location::current()) const;
+  /// The same for the bytes of `text`.
+  task<void> write_all(std::string_view text,
+                       std::source_location where = std::source_location::current()) const {
+    return write_all(std::as_bytes(std::span{text.data(), text.size()}), where);
+  }
 
   /// The size in bytes (fstat: metadata, no disk wait in practice).
   [[nodiscard]] std::uint64_t size() const;

@@ -42,6 +42,15 @@ enum class kernel_feature : unsigned {
   /// One request cancels every request in flight (IORING_ASYNC_CANCEL_ANY, 5.19); without it
   /// a context shutting down cancels each of its requests on its own.
   cancel_any = 1u << 6,
+  /// The ring's descriptor registered with the kernel (io_uring_register_ring_fd, 5.18), so
+  /// that each io_uring_enter skips looking the descriptor up.
+  registered_ring = 1u << 7,
+  /// Multishot receives in bundles (IORING_RECVSEND_BUNDLE, 6.10): one completion for all the
+  /// bytes a socket holds, across several provided buffers.
+  recv_bundle = 1u << 8,
+  /// Waits that hold out briefly for several completions (min-wait, 6.12), where
+  /// io_context_options asks for them.
+  batched_wait = 1u << 9,
 };
 
 /// How an io_context is set up: the backend, then the io_uring backend's section (the sizes of

@@ -25,10 +25,12 @@
 #include <ringo/net/udp_socket.hpp>
 #include <ringo/net/unix_listener.hpp>
 #include <ringo/net/unix_stream.hpp>
+#include <ringo/process.hpp>
 #include <ringo/queue.hpp>
 #include <ringo/recursive_mutex.hpp>
 #include <ringo/run.hpp>
 #include <ringo/semaphore.hpp>
+#include <ringo/signal_set.hpp>
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 #include <ringo/stdin_reader.hpp>

@@ -26,6 +26,7 @@ enum class io_opcode : std::uint8_t {
   connect,   // fd, addr, addr_len
   close,     // fd
   openat,    // dirfd, path, open flags (msg_flags), mode (len)
+  poll,      // fd: completes once it is readable, with the poll events (POLLIN, POLLHUP ...)
 };
 
 /// Completion flags handed to on_complete.
@@ -79,6 +80,9 @@ struct reactor_features {
   bool send_zc = false;
   bool ext_arg = false;     // waits with a timeout need no timeout request
   bool cancel_any = false;  // one request cancels every request (drain)
+  bool registered_ring = false;  // io_uring_enter names the ring by its registered index
+  bool recv_bundle = false;      // one multishot receive completion fills several buffers
+  bool batched_wait = false;     // a wait holds out briefly for several completions
 };
 
 class reactor {
