@@ -1,7 +1,7 @@
 // Streams of every family (TCP, Unix): the write awaiters (one send, a batch of received
 // buffers, a gathered write of a caller's parts, each continued on short writes), the lazy
 // read_exact and write_all(parts) tasks, and stream_socket's members, which hand them out.
-#include <ringo/detail/stream_socket.hpp>
+#include <ringo/net/stream_socket.hpp>
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -294,9 +294,13 @@ void stream_close_awaiter::name(const close_awaiter& self, std::string& out) {
   out += fmt::format("close of {}", static_cast<const stream_close_awaiter&>(self).peer_);
 }
 
+}  // namespace ringo::detail
+
+namespace ringo::net {
+
 // ---- stream_socket -------------------------------------------------------------------------
 
-void stream_socket::adopt_fd(int fd, socket_name peer, const char* kind) {
+void stream_socket::adopt_fd(int fd, detail::socket_name peer, const char* kind) {
   io_context* ctx = io_context::current();
   if (ctx == nullptr) {
     ::close(fd);
@@ -306,10 +310,10 @@ void stream_socket::adopt_fd(int fd, socket_name peer, const char* kind) {
         kind));
   }
   reset();
-  s_ = new stream_state(*ctx, fd, std::move(peer));
+  s_ = new detail::stream_state(*ctx, fd, std::move(peer));
 }
 
-stream_state& stream_socket::state(const char* op) const {
+detail::stream_state& stream_socket::state(const char* op) const {
   if (s_ == nullptr) {
     throw std::logic_error(fmt::format(
         "{} on an empty stream (closed, moved from or never connected): connect or accept "
@@ -319,66 +323,66 @@ stream_state& stream_socket::state(const char* op) const {
   // Checked before anything is submitted: a foreign thread would submit to the owner's ring
   // and put its timers on its own context.
   if (s_->context != io_context::current()) [[unlikely]] {
-    throw_foreign_context(
+    detail::throw_foreign_context(
         fmt::format("{}::{} on the stream connected to {}", s_->peer.kind(false), op, s_->peer),
         s_->context);
   }
   return *s_;
 }
 
-read_some_awaiter stream_socket::read_some(std::span<std::byte> buf,
-                                           std::chrono::nanoseconds timeout,
-                                           std::source_location where) {
-  return read_some_awaiter{state("read_some"), buf, false, timeout, where};
+detail::read_some_awaiter stream_socket::read_some(std::span<std::byte> buf,
+                                                   std::chrono::nanoseconds timeout,
+                                                   std::source_location where) {
+  return detail::read_some_awaiter{state("read_some"), buf, false, timeout, where};
 }
 
 task<void> stream_socket::read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout,
                                      std::source_location where) {
-  return read_all(state_hold{state("read_exact")}, buf, timeout, where);
+  return detail::read_all(detail::state_hold{state("read_exact")}, buf, timeout, where);
 }
 
-receive_awaiter stream_socket::receive(std::chrono::nanoseconds timeout,
-                                       std::source_location where) {
-  return receive_awaiter{state("receive"), {}, true, timeout, where};
+detail::receive_awaiter stream_socket::receive(std::chrono::nanoseconds timeout,
+                                               std::source_location where) {
+  return detail::receive_awaiter{state("receive"), {}, true, timeout, where};
 }
 
-receive_some_awaiter stream_socket::receive_some(std::chrono::nanoseconds timeout,
-                                                 std::source_location where) {
-  return receive_some_awaiter{state("receive_some"), {}, true, timeout, where};
+detail::receive_some_awaiter stream_socket::receive_some(std::chrono::nanoseconds timeout,
+                                                         std::source_location where) {
+  return detail::receive_some_awaiter{state("receive_some"), {}, true, timeout, where};
 }
 
-send_all_awaiter stream_socket::write_all(std::span<const std::byte> data,
-                                          std::chrono::nanoseconds timeout,
-                                          std::source_location where) {
-  return send_all_awaiter{state("write_all"), data, timeout, where};
+detail::send_all_awaiter stream_socket::write_all(std::span<const std::byte> data,
+                                                  std::chrono::nanoseconds timeout,
+                                                  std::source_location where) {
+  return detail::send_all_awaiter{state("write_all"), data, timeout, where};
 }
 
 task<void> stream_socket::write_all(std::span<const std::span<const std::byte>> parts,
                                     std::chrono::nanoseconds timeout, std::source_location where) {
-  return send_parts(state_hold{state("write_all")}, parts, timeout, where);
+  return detail::send_parts(detail::state_hold{state("write_all")}, parts, timeout, where);
 }
 
-send_batch_awaiter stream_socket::write_all(const net::received_buffers& bufs,
-                                            std::chrono::nanoseconds timeout,
-                                            std::source_location where) {
-  return send_batch_awaiter{state("write_all"), bufs, timeout, where};
+detail::send_batch_awaiter stream_socket::write_all(const received_buffers& bufs,
+                                                    std::chrono::nanoseconds timeout,
+                                                    std::source_location where) {
+  return detail::send_batch_awaiter{state("write_all"), bufs, timeout, where};
 }
 
 void stream_socket::shutdown() {
   const auto& s = state("shutdown");
   if (::shutdown(s.fd, SHUT_WR) != 0) {
-    throw_io_error(errno, fmt::format("shutdown on {}", s.peer));
+    detail::throw_io_error(errno, fmt::format("shutdown on {}", s.peer));
   }
 }
 
-stream_close_awaiter stream_socket::close(std::source_location where) {
-  if (s_ == nullptr) return stream_close_awaiter{-1, socket_name{}, where};
+detail::stream_close_awaiter stream_socket::close(std::source_location where) {
+  if (s_ == nullptr) return detail::stream_close_awaiter{-1, detail::socket_name{}, where};
   state("close");
-  stream_state* s = std::exchange(s_, nullptr);
+  detail::stream_state* s = std::exchange(s_, nullptr);
   const int fd = s->fd;
-  socket_name peer = s->peer;
+  detail::socket_name peer = s->peer;
   s->orphan(false);  // the ring closes the descriptor
-  return stream_close_awaiter{fd, std::move(peer), where};
+  return detail::stream_close_awaiter{fd, std::move(peer), where};
 }
 
-}  // namespace ringo::detail
+}  // namespace ringo::net

@@ -20,6 +20,7 @@
 #include <ringo/net/received_buffer.hpp>
 #include <ringo/net/received_buffers.hpp>
 #include <ringo/net/resolve.hpp>
+#include <ringo/net/stream_socket.hpp>
 #include <ringo/net/tcp_listener.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/udp_socket.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 // The awaiters behind a connected stream's reads, writes and close (tcp_stream, unix_stream: see
-// detail/stream_socket.hpp), over the stream's state (detail/stream_state.hpp).
+// net/stream_socket.hpp), over the stream's state (detail/stream_state.hpp).
 #include <chrono>
 #include <coroutine>
 #include <cstddef>

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <ringo/detail/stream_socket.hpp>
+#include <ringo/net/stream_socket.hpp>
 #include <ringo/net/endpoint.hpp>
 #include <ringo/net/received_buffer.hpp>
 #include <ringo/net/received_buffers.hpp>
@@ -31,7 +31,7 @@ namespace ringo::net {
 /// With provided buffers (io_context::features().provided_buffers) the stream arms one
 /// multishot receive on its first read and keeps it armed: bytes arrive in buffers of the
 /// context's shared ring, and an idle connection holds none.
-class tcp_stream : public detail::stream_socket {
+class tcp_stream : public stream_socket {
  public:
   /// An empty stream (not connected).
   tcp_stream() noexcept = default;
@@ -60,7 +60,7 @@ class tcp_stream : public detail::stream_socket {
   static tcp_stream adopt(int fd, const endpoint& peer);
 
   // read_some, read_exact, receive, receive_some, write_all, shutdown, close, is_open and
-  // native_handle: see detail::stream_socket.
+  // native_handle: see stream_socket.
 
   /// Turns Nagle's algorithm off (true) or on.
   void set_nodelay(bool on);

@@ -7,7 +7,7 @@
 #include <string>
 
 #include <ringo/detail/socket_name.hpp>
-#include <ringo/detail/stream_socket.hpp>
+#include <ringo/net/stream_socket.hpp>
 #include <ringo/task.hpp>
 
 namespace ringo::detail {
@@ -24,7 +24,7 @@ namespace ringo::net {
 /// A path that begins with '@' names a socket in Linux's abstract namespace ("@app" is the
 /// name "\0app"): no file is made, and the name goes when the last socket bound to it closes.
 /// A path longer than a sockaddr_un holds (107 bytes) is a std::invalid_argument naming it.
-class unix_stream : public detail::stream_socket {
+class unix_stream : public stream_socket {
  public:
   /// An empty stream (not connected).
   unix_stream() noexcept = default;
@@ -46,7 +46,7 @@ class unix_stream : public detail::stream_socket {
   static unix_stream adopt(int fd, std::string path);
 
   // read_some, read_exact, receive, receive_some, write_all, shutdown, close, is_open and
-  // native_handle: see detail::stream_socket.
+  // native_handle: see stream_socket.
 
   /// The path this stream was connected to, or that of the listener that accepted it.
   [[nodiscard]] const std::string& path() const;

@@ -1,8 +1,7 @@
 #pragma once
-// What every connected stream socket offers, whatever its address family: the reads, writes,
-// shutdown and close of net::tcp_stream and net::unix_stream, over one stream_state. The
-// derived classes add how a stream is made (connect, adopt, accept) and what is particular to
-// the family (TCP_NODELAY and endpoints; a path).
+/// \file
+/// ringo::net::stream_socket: what every connected stream socket offers, whatever its address
+/// family: the reads, writes, shutdown and close of tcp_stream and unix_stream.
 #include <chrono>
 #include <cstddef>
 #include <source_location>
@@ -16,11 +15,13 @@
 #include <ringo/net/received_buffers.hpp>
 #include <ringo/task.hpp>
 
-namespace ringo::detail {
+namespace ringo::net {
 
-/// The reading and writing members of a connected stream (see net::tcp_stream for the rules:
-/// one reader and one writer at a time, a stream belongs to its context, dropping it closes
-/// it). Move-only; the derived stream types are its only users.
+/// The reading and writing members of a connected stream, shared by tcp_stream and unix_stream
+/// (see tcp_stream for the rules: one reader and one writer at a time, a stream belongs to its
+/// context, dropping it closes it). Move-only, and made only as one of those: they add how a
+/// stream is made (connect, adopt, accept) and what is particular to the family (TCP_NODELAY
+/// and endpoints; a path).
 class stream_socket {
  public:
   stream_socket(const stream_socket&) = delete;
@@ -30,7 +31,7 @@ class stream_socket {
   /// std::system_error ("recv on 127.0.0.1:9090: Connection reset by peer"), ringo::timed_out
   /// when `timeout` (zero: none) passes first, or operation_cancelled. `buf` must outlive the
   /// co_await.
-  [[nodiscard]] read_some_awaiter read_some(
+  [[nodiscard]] detail::read_some_awaiter read_some(
       std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current());
 
@@ -42,7 +43,7 @@ class stream_socket {
 
   /// Receives the next bytes without copying them: the buffer they landed in (see
   /// received_buffer), empty at end of stream. Errors as read_some.
-  [[nodiscard]] receive_awaiter receive(
+  [[nodiscard]] detail::receive_awaiter receive(
       std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current());
 
@@ -51,7 +52,7 @@ class stream_socket {
   /// if none is there. Empty at end of stream. Errors as read_some; an error that arrives after
   /// some bytes is thrown by the next call, once those bytes were taken. Meant for relaying:
   /// `co_await s.write_all(bufs)` sends the whole batch with one gathered send.
-  [[nodiscard]] receive_some_awaiter receive_some(
+  [[nodiscard]] detail::receive_some_awaiter receive_some(
       std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current());
 
@@ -59,10 +60,10 @@ class stream_socket {
   /// a std::system_error ("send on ...: Broken pipe"). Throws ringo::timed_out if `timeout`
   /// (zero: none; for the whole write) passes, operation_cancelled if cancelled before all was
   /// written. `data` must outlive the co_await.
-  [[nodiscard]] send_all_awaiter write_all(
+  [[nodiscard]] detail::send_all_awaiter write_all(
       std::span<const std::byte> data, std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current());
-  [[nodiscard]] send_all_awaiter write_all(
+  [[nodiscard]] detail::send_all_awaiter write_all(
       std::string_view text, std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current()) {
     return write_all(std::as_bytes(std::span{text.data(), text.size()}), timeout, where);
@@ -77,8 +78,8 @@ class stream_socket {
   /// Writes all the bytes of a batch from receive_some (of this or another stream) with one
   /// send (gathered when the batch has several buffers). Errors, `timeout` and cancellation as
   /// write_all(data); `bufs` must outlive the co_await.
-  [[nodiscard]] send_batch_awaiter write_all(
-      const net::received_buffers& bufs, std::chrono::nanoseconds timeout = {},
+  [[nodiscard]] detail::send_batch_awaiter write_all(
+      const received_buffers& bufs, std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current());
 
   /// Shuts the write side down: the peer reads end of stream; reading goes on.
@@ -87,7 +88,7 @@ class stream_socket {
   /// flight in another task fails with EBADF. Throws std::system_error ("close of
   /// 127.0.0.1:9090: ...") if the kernel reports an error; nothing if the stream was empty.
   /// Dropping the returned awaiter without awaiting it closes the descriptor at once.
-  [[nodiscard]] stream_close_awaiter close(
+  [[nodiscard]] detail::stream_close_awaiter close(
       std::source_location where = std::source_location::current());
 
   [[nodiscard]] bool is_open() const noexcept { return s_ != nullptr; }
@@ -108,15 +109,15 @@ class stream_socket {
 
   /// A new state for connected socket `fd` on the current context, or std::logic_error (and
   /// `fd` closed) outside of a loop. `kind` names the stream type in that error.
-  void adopt_fd(int fd, socket_name peer, const char* kind);
+  void adopt_fd(int fd, detail::socket_name peer, const char* kind);
   /// The state, checked for use: std::logic_error if the stream is empty or used from a
   /// thread that does not run its context. `op` names the member ("read_some").
-  stream_state& state(const char* op) const;
+  detail::stream_state& state(const char* op) const;
   void reset() noexcept {
     if (s_ != nullptr) std::exchange(s_, nullptr)->orphan(true);
   }
 
-  stream_state* s_ = nullptr;
+  detail::stream_state* s_ = nullptr;
 };
 
-}  // namespace ringo::detail
+}  // namespace ringo::net
