@@ -34,8 +34,8 @@ std::size_t own_buffer_size(reactor& r) {
 
 // ---- stream_state ------------------------------------------------------------------------
 
-stream_state::stream_state(io_context& ctx, int fd_, const net::endpoint& peer_) noexcept
-    : socket_state(&ctx, fd_, &stream_state::on_recv), peer(peer_) {
+stream_state::stream_state(io_context& ctx, int fd_, socket_name peer_) noexcept
+    : socket_state(&ctx, fd_, &stream_state::on_recv), peer(std::move(peer_)) {
   opcode = io_opcode::recv;
   select_buffer = true;
 }
@@ -173,10 +173,10 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   }
   if (!prepare()) return false;
   if (s_->reader != nullptr || s_->handing_over) {
-    throw std::logic_error(fmt::format(
-        "two tasks read from the tcp_stream connected to {} at once: read from one task (or "
-        "hand the bytes to the other through a queue)",
-        s_->peer));
+    throw std::logic_error(
+        fmt::format("two tasks read from the {} connected to {} at once: read from one task (or "
+                    "hand the bytes to the other through a queue)",
+                    s_->peer.kind(false), s_->peer));
   }
   if (s_->eof || s_->has_event()) return false;
   describe = &describe_read;

@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/listener_state.hpp>
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/io_context.hpp>
-#include <ringo/net/tcp_listener.hpp>
 
 namespace ringo::detail {
 

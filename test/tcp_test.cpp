@@ -869,3 +869,134 @@ TEST_CASE("what an idle connection keeps stays small", "[tcp]") {
   CHECK(sizeof(ringo::detail::send_all_awaiter) <= 160);
   CHECK(sizeof(ringo::net::received_buffers) <= 104);
 }
+
+// ---- connect by name ---------------------------------------------------------------------------
+
+namespace {
+
+// A loopback port that refuses connections: bound, never listened on, so no one else takes it
+// while the socket lives.
+struct refusing_port {
+  refusing_port() : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    REQUIRE(fd >= 0);
+    sockaddr_storage ss{};
+    const socklen_t len = endpoint::loopback_v4(0).to_sockaddr(ss);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0);
+    socklen_t n = sizeof ss;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0);
+    at = endpoint::from_sockaddr(ss);
+  }
+  refusing_port(const refusing_port&) = delete;
+  refusing_port& operator=(const refusing_port&) = delete;
+  ~refusing_port() { ::close(fd); }
+  int fd;
+  endpoint at;
+};
+
+}  // namespace
+
+TEST_CASE("connect by name resolves localhost and connects to the listener", "[tcp]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    const std::uint16_t port = l.local_endpoint().port();
+    auto accepting = ringo::spawn(
+        [](tcp_listener& l) -> ringo::task<tcp_stream> { co_return co_await l.accept(); }(l));
+    auto s = co_await tcp_stream::connect("localhost", port);
+    auto server = co_await accepting;
+    CHECK(s.remote_endpoint() == l.local_endpoint());
+    co_await s.write_all("by name");
+    std::array<std::byte, 16> buf{};
+    const std::size_t n = co_await server.read_some(buf);
+    CHECK(text_of(std::span{buf}.first(n)) == "by name");
+    // A numeric host takes the same path without a lookup.
+    auto accepting2 = ringo::spawn(
+        [](tcp_listener& l) -> ringo::task<tcp_stream> { co_return co_await l.accept(); }(l));
+    auto s2 = co_await tcp_stream::connect("127.0.0.1", port);
+    auto server2 = co_await accepting2;
+    CHECK(s2.remote_endpoint() == l.local_endpoint());
+  }());
+}
+
+TEST_CASE("connect by name tries the next address when one refuses", "[tcp]") {
+  ringo::run([]() -> ringo::task<void> {
+    refusing_port refusing;
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto accepting = ringo::spawn(
+        [](tcp_listener& l) -> ringo::task<tcp_stream> { co_return co_await l.accept(); }(l));
+    std::vector<endpoint> candidates;
+    candidates.push_back(refusing.at);
+    candidates.push_back(l.local_endpoint());
+    auto s = co_await ringo::detail::connect_in_turn(std::move(candidates), "two.example", {},
+                                                     std::source_location::current());
+    auto server = co_await accepting;
+    CHECK(s.remote_endpoint() == l.local_endpoint());
+    CHECK(server.is_open());
+  }());
+}
+
+TEST_CASE("connect by name reports the last address's error, naming host and address",
+          "[tcp]") {
+  ringo::run([]() -> ringo::task<void> {
+    refusing_port first;
+    refusing_port second;
+    std::string what;
+    std::error_code code;
+    try {
+      std::vector<endpoint> candidates;
+      candidates.push_back(first.at);
+      candidates.push_back(second.at);
+      (void)co_await ringo::detail::connect_in_turn(std::move(candidates), "two.example", {},
+                                                    std::source_location::current());
+    } catch (const std::system_error& e) {
+      what = e.what();
+      code = e.code();
+    }
+    CHECK(code == std::errc::connection_refused);
+    CHECK(what == fmt::format("connect to two.example ({}): Connection refused", second.at));
+
+    // Through the resolver: localhost's last address refuses too.
+    const auto addresses = co_await ringo::net::resolve("localhost", first.at.port());
+    try {
+      (void)co_await tcp_stream::connect("localhost", first.at.port());
+    } catch (const std::system_error& e) {
+      what = e.what();
+      code = e.code();
+    }
+    CHECK(code == std::errc::connection_refused);
+    CHECK(what.starts_with(fmt::format("connect to localhost ({}): ", addresses.back())));
+
+    // A name that does not resolve fails in the resolver, naming it.
+    try {
+      (void)co_await tcp_stream::connect("no-such-host.invalid", 80);
+    } catch (const std::system_error& e) {
+      what = e.what();
+    }
+    CHECK(what.starts_with("resolve no-such-host.invalid: "));
+
+    bool empty_refused = false;
+    try {
+      (void)co_await ringo::detail::connect_in_turn(std::vector<endpoint>{}, "none.example", {},
+                                                    std::source_location::current());
+    } catch (const std::system_error& e) {
+      empty_refused = std::string_view{e.what()}.starts_with("connect to none.example: ");
+    }
+    CHECK(empty_refused);
+  }());
+}
+
+TEST_CASE("an accept past its deadline throws timed_out and the listener accepts again",
+          "[tcp]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    std::string what;
+    try {
+      (void)co_await l.accept(10ms);
+    } catch (const ringo::timed_out& e) {
+      what = e.what();
+    }
+    CHECK(what == fmt::format("accept on {}: deadline passed: {}", l.local_endpoint(),
+                              std::system_category().message(ETIMEDOUT)));
+    auto p = co_await connected_pair(l);
+    CHECK(p.server.is_open());
+  }());
+}

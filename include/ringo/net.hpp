@@ -1,9 +1,14 @@
 #pragma once
 /// \file
-/// ringo::net: TCP and UDP sockets whose operations suspend the calling task, never the thread.
+/// ringo::net: TCP, Unix and UDP sockets and name resolution, whose operations suspend the
+/// calling task, never the thread.
 #include <ringo/net/endpoint.hpp>
 #include <ringo/net/received_buffer.hpp>
 #include <ringo/net/received_buffers.hpp>
+#include <ringo/net/resolve.hpp>
+#include <ringo/net/stream_socket.hpp>
 #include <ringo/net/tcp_listener.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/udp_socket.hpp>
+#include <ringo/net/unix_listener.hpp>
+#include <ringo/net/unix_stream.hpp>

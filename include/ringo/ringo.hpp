@@ -19,9 +19,13 @@
 #include <ringo/net/endpoint.hpp>
 #include <ringo/net/received_buffer.hpp>
 #include <ringo/net/received_buffers.hpp>
+#include <ringo/net/resolve.hpp>
+#include <ringo/net/stream_socket.hpp>
 #include <ringo/net/tcp_listener.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/udp_socket.hpp>
+#include <ringo/net/unix_listener.hpp>
+#include <ringo/net/unix_stream.hpp>
 #include <ringo/process.hpp>
 #include <ringo/queue.hpp>
 #include <ringo/recursive_mutex.hpp>

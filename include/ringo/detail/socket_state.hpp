@@ -1,8 +1,8 @@
 #pragma once
 // What a socket keeps on the heap, for streams and listeners alike: its descriptor, the context
 // it belongs to, the one multishot request (receive, accept) that stays armed, and how long
-// the state lives. The socket object (tcp_stream, tcp_listener) holds only a pointer, so it
-// can move while the kernel completes into the state.
+// the state lives. The socket object (tcp_stream, unix_stream, and their listeners) holds only
+// a pointer, so it can move while the kernel completes into the state.
 //
 // The state outlives the socket object when the object lets go (destroyed, or closed) while
 // something still refers to the state: the multishot request until its final completion, an

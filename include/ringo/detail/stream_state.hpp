@@ -1,7 +1,7 @@
 #pragma once
-// What a connected stream keeps on the heap (a socket_state): its peer, the one multishot
-// receive that stays armed with provided buffers and the completions that arrived while no one
-// was reading, and the reader and writer in flight. One allocation per connection, none per
+// What a connected stream (TCP or Unix) keeps on the heap (a socket_state): its peer, the one
+// multishot receive that stays armed with provided buffers and the completions that arrived while
+// no one was reading, and the reader and writer in flight. One allocation per connection, none per
 // read. An idle connection costs this state (about 220 bytes) and its task's frame: the
 // awaiters keep a pointer to the state rather than copies of the peer, and name it only when
 // they fail.
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include <ringo/detail/reactor.hpp>
+#include <ringo/detail/socket_name.hpp>
 #include <ringo/detail/socket_state.hpp>
-#include <ringo/net/endpoint.hpp>
 
 namespace ringo {
 class io_context;
@@ -32,7 +32,7 @@ struct recv_event {
 
 class stream_state final : public socket_state<stream_state> {
  public:
-  stream_state(io_context& ctx, int fd, const net::endpoint& peer) noexcept;
+  stream_state(io_context& ctx, int fd, socket_name peer) noexcept;
 
   /// Called when the stream lets go (destroyed, or closing): gives queued buffers back, lets
   /// the reader and the writer in flight go (their requests are cancelled: no part of a write
@@ -60,9 +60,9 @@ class stream_state final : public socket_state<stream_state> {
     pause();
   }
 
-  net::endpoint peer;
-  bool starved = false;            // the multishot receive's last run ended: the ring had no buffer
-  bool eof = false;                // end of stream was read
+  socket_name peer;      // the peer's endpoint (TCP) or the socket's path (Unix), for messages
+  bool starved = false;  // the multishot receive's last run ended: the ring had no buffer
+  bool eof = false;      // end of stream was read
   std::uint32_t front_offset = 0;  // bytes of the front event already read
   stream_read_awaiter* reader = nullptr;
   stream_send_awaiter* writer = nullptr;

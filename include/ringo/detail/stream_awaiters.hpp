@@ -1,0 +1,218 @@
+#pragma once
+// The awaiters behind a connected stream's reads, writes and close (tcp_stream, unix_stream: see
+// net/stream_socket.hpp), over the stream's state (detail/stream_state.hpp).
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <source_location>
+#include <span>
+#include <string>
+
+#include <ringo/detail/close_awaiter.hpp>
+#include <ringo/detail/io_awaiter.hpp>
+#include <ringo/detail/socket_name.hpp>
+#include <ringo/detail/stream_state.hpp>
+#include <ringo/detail/suspension.hpp>
+#include <ringo/detail/timer_node.hpp>
+#include <ringo/net/received_buffer.hpp>
+#include <ringo/net/received_buffers.hpp>
+
+namespace ringo::detail {
+
+/// A read from a stream: served from the multishot receive's queue when it has something,
+/// else parks the task as the stream's reader (with provided buffers) or submits a one-shot
+/// receive owned by this awaiter (without them, or when the ring ran dry). It holds the stream's
+/// state until it is destroyed, so that it can name the peer when it fails even after the stream
+/// was closed under it; it keeps no copy of the peer (an idle connection's task waits in one).
+class stream_read_awaiter : protected suspension, protected timer_node, protected io_operation {
+ public:
+  stream_read_awaiter(const stream_read_awaiter&) = delete;
+  stream_read_awaiter& operator=(const stream_read_awaiter&) = delete;
+
+  bool await_ready();
+  bool await_suspend(std::coroutine_handle<> h);
+
+  stream_read_awaiter(stream_state& s, std::span<std::byte> into, bool whole_buffer,
+                      std::chrono::nanoseconds limit, std::source_location where) noexcept
+      : suspension(where), s_(&s), into_(into), whole_buffer_(whole_buffer) {
+    timeout = limit;  // the read's deadline until the read starts (io_operation's own field)
+    s.hold();
+  }
+
+ protected:
+  ~stream_read_awaiter() { s_->unhold(); }
+
+  /// read_some's result: bytes copied into the caller's span (0 at end of stream).
+  std::size_t take_bytes();
+  /// receive()'s result: the buffer itself (empty at end of stream).
+  net::received_buffer take_buffer();
+  /// receive_some()'s result: every buffer queued, up to received_buffers::capacity.
+  net::received_buffers take_buffers();
+
+ private:
+  friend class stream_state;
+  enum class mode : std::uint8_t { ready, waiting, oneshot };
+
+  /// Submits a one-shot receive into the caller's span or the stream's own buffer.
+  void start_oneshot(std::chrono::nanoseconds limit);
+  /// From the stream: an event was queued for the waiting reader, or the multishot receive
+  /// ran out of buffers and this reader must fetch its bytes itself.
+  void wake_reader() noexcept;
+  void switch_to_oneshot() noexcept;
+  /// From the stream: it is being destroyed or closed under this reader.
+  void detach() noexcept;
+  /// Throws for a read that was cancelled, timed out or cut off; true if the result is a
+  /// one-shot receive's res_.
+  bool check_outcome();
+  /// For a one-shot receive into the stream's own buffer: true when own_ holds res_ bytes to
+  /// lend out (counted in the stream's `lent`); false at end of stream (the buffer goes back
+  /// to the stream) or when the stream was closed under the read.
+  bool lend_own_buffer() noexcept;
+  /// Looks at the queue's front: true at end of stream (taken from the queue, or read before),
+  /// false when it holds bytes; throws for a queued error.
+  bool at_end_of_queue();
+  /// Throws for the error event at the front of the queue.
+  [[noreturn]] void throw_queued_error();
+  [[noreturn]] void throw_closed() const;
+  std::string what() const;
+
+  static void on_oneshot(io_operation& op, int res, std::uint32_t flags,
+                         std::uint16_t buffer) noexcept;
+  static void on_cancel_read(wait_node& n) noexcept;
+  static void on_deadline(timer_node& t) noexcept;
+  static void describe_read(const wait_node& n, std::string& out);
+
+  stream_state* s_;  // held (hold/unhold): valid, if orphaned, until this awaiter ends
+  std::span<std::byte> into_;
+  std::unique_ptr<std::byte[]> own_;  // the stream's buffer during a one-shot receive()
+  int res_ = 0;
+  mode mode_ = mode::ready;
+  bool whole_buffer_;
+  bool deadline_passed_ = false;
+  bool detached_ = false;
+};
+
+class read_some_awaiter final : public stream_read_awaiter {
+ public:
+  using stream_read_awaiter::stream_read_awaiter;
+  std::size_t await_resume() { return take_bytes(); }
+};
+
+class receive_awaiter final : public stream_read_awaiter {
+ public:
+  using stream_read_awaiter::stream_read_awaiter;
+  net::received_buffer await_resume() { return take_buffer(); }
+};
+
+class receive_some_awaiter final : public stream_read_awaiter {
+ public:
+  using stream_read_awaiter::stream_read_awaiter;
+  net::received_buffers await_resume() { return take_buffers(); }
+};
+
+/// What the write awaiters share. The bytes still to send are either one run that ends at
+/// `end_` or, for a gathered write, the iovecs of a `parts` block, sent with sendmsg while
+/// several are left and with a plain send for the last. A short write is continued from the
+/// completion handler, without waking the task, so the task resumes once per write. Holds the
+/// stream's state for its error messages, as a read does; keeps no copy of the peer.
+class stream_send_awaiter : protected io_awaiter {
+ public:
+  stream_send_awaiter(const stream_send_awaiter&) = delete;
+  stream_send_awaiter& operator=(const stream_send_awaiter&) = delete;
+
+  bool await_ready() const noexcept { return left_ == 0; }
+  void await_resume();
+
+ protected:
+  struct parts;  // a gathered write's iovecs and msghdr (lib/net_stream_write.cpp)
+
+  /// `until`: the whole write's deadline, or a default time point for none.
+  stream_send_awaiter(stream_state& s, std::chrono::steady_clock::time_point until,
+                      std::source_location where) noexcept;
+  ~stream_send_awaiter() { s_->unhold(); }
+
+  /// The bytes to send: one run, or the iovecs of `p` (which must outlive the write; left_
+  /// is then kept by the caller).
+  void send_run(std::span<const std::byte> data) noexcept {
+    end_ = data.data() + data.size();
+    gathered_ = false;
+    left_ = data.size();
+  }
+  void send_gathered(parts& p) noexcept {
+    parts_ = &p;
+    gathered_ = true;
+  }
+  /// Submits the first send and parks the task; false (do not suspend) when a cancellation is
+  /// due or the deadline already passed, which await_resume then throws.
+  bool begin(std::coroutine_handle<> h);
+
+  stream_state* s_;
+  std::chrono::steady_clock::time_point until_;
+  std::size_t left_ = 0;  // bytes not yet sent
+
+ private:
+  friend class stream_state;
+  void prepare_send() noexcept;
+  void consume(std::size_t n) noexcept;
+  /// From the stream: it is being destroyed or closed under this write. The send in flight
+  /// is cancelled and nothing more is sent: the descriptor number may soon name another
+  /// connection.
+  void detach() noexcept;
+  /// The write is over (done, failed, cut off): the stream has no writer, the task resumes.
+  void finish() noexcept;
+  static void on_sent(io_operation& op, int res, std::uint32_t flags,
+                      std::uint16_t buffer) noexcept;
+  static void describe_send(const wait_node& n, std::string& out);
+
+  union {
+    const std::byte* end_;  // one run: where it ends (the rest is its last left_ bytes)
+    parts* parts_;          // gathered
+  };
+  bool gathered_ = false;
+  bool failed_to_continue_ = false;  // no memory to submit the rest of a short write
+  bool timed_out_early_ = false;     // the deadline passed before the first send
+  bool detached_ = false;            // the stream was closed under the write
+};
+
+/// write_all(span): the span's bytes.
+class send_all_awaiter final : public stream_send_awaiter {
+ public:
+  send_all_awaiter(stream_state& s, std::span<const std::byte> data, std::chrono::nanoseconds limit,
+                   std::source_location where) noexcept;
+  bool await_suspend(std::coroutine_handle<> h) { return begin(h); }
+};
+
+/// write_all(received_buffers): the batch's buffers sent in order. One buffer (the common case
+/// when a reader keeps up) is a plain send straight from it; for several, the iovecs and msghdr
+/// come from the frame allocator only then, so the awaiter stays as small as send_all_awaiter
+/// in the frame of the task that awaits it.
+class send_batch_awaiter final : public stream_send_awaiter {
+ public:
+  send_batch_awaiter(stream_state& s, const net::received_buffers& bufs,
+                     std::chrono::nanoseconds limit, std::source_location where) noexcept;
+  ~send_batch_awaiter();
+  bool await_suspend(std::coroutine_handle<> h);
+
+ private:
+  struct batch_parts;
+
+  const net::received_buffers* bufs_;
+  batch_parts* own_ = nullptr;
+};
+
+/// close(): the stream's descriptor closed through the ring. Keeps the peer (not a formatted
+/// message) for an error, so a close that succeeds allocates nothing.
+class stream_close_awaiter final : public close_awaiter {
+ public:
+  stream_close_awaiter(int fd, socket_name peer, std::source_location where) noexcept
+      : close_awaiter(fd, &name, where), peer_(std::move(peer)) {}
+
+ private:
+  static void name(const close_awaiter& self, std::string& out);
+
+  socket_name peer_;
+};
+
+}  // namespace ringo::detail

@@ -1,0 +1,123 @@
+#pragma once
+/// \file
+/// ringo::net::stream_socket: what every connected stream socket offers, whatever its address
+/// family: the reads, writes, shutdown and close of tcp_stream and unix_stream.
+#include <chrono>
+#include <cstddef>
+#include <source_location>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include <ringo/detail/stream_awaiters.hpp>
+#include <ringo/detail/stream_state.hpp>
+#include <ringo/net/received_buffer.hpp>
+#include <ringo/net/received_buffers.hpp>
+#include <ringo/task.hpp>
+
+namespace ringo::net {
+
+/// The reading and writing members of a connected stream, shared by tcp_stream and unix_stream
+/// (see tcp_stream for the rules: one reader and one writer at a time, a stream belongs to its
+/// context, dropping it closes it). Move-only, and made only as one of those: they add how a
+/// stream is made (connect, adopt, accept) and what is particular to the family (TCP_NODELAY
+/// and endpoints; a path).
+class stream_socket {
+ public:
+  stream_socket(const stream_socket&) = delete;
+  stream_socket& operator=(const stream_socket&) = delete;
+
+  /// Reads what is there (at least one byte, at most buf.size()); 0 at end of stream. Throws
+  /// std::system_error ("recv on 127.0.0.1:9090: Connection reset by peer"), ringo::timed_out
+  /// when `timeout` (zero: none) passes first, or operation_cancelled. `buf` must outlive the
+  /// co_await.
+  [[nodiscard]] detail::read_some_awaiter read_some(
+      std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current());
+
+  /// Reads exactly buf.size() bytes; throws std::system_error (ENODATA: "recv on ...: end
+  /// of stream after 3 of 8 bytes") if the stream ends first. `timeout` applies to each read.
+  /// Like write_all(parts), the task holds the stream's state from the call on.
+  task<void> read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
+                        std::source_location where = std::source_location::current());
+
+  /// Receives the next bytes without copying them: the buffer they landed in (see
+  /// received_buffer), empty at end of stream. Errors as read_some.
+  [[nodiscard]] detail::receive_awaiter receive(
+      std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current());
+
+  /// Receives every buffer queued on the stream at once, without copying: at least one, at most
+  /// received_buffers::capacity (the rest stay queued for the next call), waiting for the first
+  /// if none is there. Empty at end of stream. Errors as read_some; an error that arrives after
+  /// some bytes is thrown by the next call, once those bytes were taken. Meant for relaying:
+  /// `co_await s.write_all(bufs)` sends the whole batch with one gathered send.
+  [[nodiscard]] detail::receive_some_awaiter receive_some(
+      std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current());
+
+  /// Writes all of `data` (looping on short writes). Never raises SIGPIPE: a vanished peer is
+  /// a std::system_error ("send on ...: Broken pipe"). Throws ringo::timed_out if `timeout`
+  /// (zero: none; for the whole write) passes, operation_cancelled if cancelled before all was
+  /// written. `data` must outlive the co_await.
+  [[nodiscard]] detail::send_all_awaiter write_all(
+      std::span<const std::byte> data, std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current());
+  [[nodiscard]] detail::send_all_awaiter write_all(
+      std::string_view text, std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current()) {
+    return write_all(std::as_bytes(std::span{text.data(), text.size()}), timeout, where);
+  }
+  /// Writes all the bytes of `parts`, in order, with gathered sends (one sendmsg request for
+  /// up to 16 parts). Errors, `timeout` and cancellation as write_all(data); `parts` and
+  /// the bytes they view must outlive the co_await. The task holds the stream's state from
+  /// the call on: a stream closed or destroyed before it is awaited makes it throw EBADF.
+  task<void> write_all(std::span<const std::span<const std::byte>> parts,
+                       std::chrono::nanoseconds timeout = {},
+                       std::source_location where = std::source_location::current());
+  /// Writes all the bytes of a batch from receive_some (of this or another stream) with one
+  /// send (gathered when the batch has several buffers). Errors, `timeout` and cancellation as
+  /// write_all(data); `bufs` must outlive the co_await.
+  [[nodiscard]] detail::send_batch_awaiter write_all(
+      const received_buffers& bufs, std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current());
+
+  /// Shuts the write side down: the peer reads end of stream; reading goes on.
+  void shutdown();
+  /// Closes the stream through the ring; the stream is empty afterwards. A read or write in
+  /// flight in another task fails with EBADF. Throws std::system_error ("close of
+  /// 127.0.0.1:9090: ...") if the kernel reports an error; nothing if the stream was empty.
+  /// Dropping the returned awaiter without awaiting it closes the descriptor at once.
+  [[nodiscard]] detail::stream_close_awaiter close(
+      std::source_location where = std::source_location::current());
+
+  [[nodiscard]] bool is_open() const noexcept { return s_ != nullptr; }
+  /// The socket descriptor (-1 when empty). The stream still owns it.
+  [[nodiscard]] int native_handle() const noexcept { return s_ != nullptr ? s_->fd : -1; }
+
+ protected:
+  stream_socket() noexcept = default;
+  stream_socket(stream_socket&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  stream_socket& operator=(stream_socket&& o) noexcept {
+    if (this != &o) {
+      reset();
+      s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+  }
+  ~stream_socket() { reset(); }
+
+  /// A new state for connected socket `fd` on the current context, or std::logic_error (and
+  /// `fd` closed) outside of a loop. `kind` names the stream type in that error.
+  void adopt_fd(int fd, detail::socket_name peer, const char* kind);
+  /// The state, checked for use: std::logic_error if the stream is empty or used from a
+  /// thread that does not run its context. `op` names the member ("read_some").
+  detail::stream_state& state(const char* op) const;
+  void reset() noexcept {
+    if (s_ != nullptr) std::exchange(s_, nullptr)->orphan(true);
+  }
+
+  detail::stream_state* s_ = nullptr;
+};
+
+}  // namespace ringo::net

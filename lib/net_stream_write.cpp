@@ -1,0 +1,388 @@
+// Streams of every family (TCP, Unix): the write awaiters (one send, a batch of received
+// buffers, a gathered write of a caller's parts, each continued on short writes), the lazy
+// read_exact and write_all(parts) tasks, and stream_socket's members, which hand them out.
+#include <ringo/net/stream_socket.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <ringo/detail/frame_allocator.hpp>
+#include <ringo/io_context.hpp>
+
+namespace ringo::detail {
+
+// ---- writes --------------------------------------------------------------------------------
+
+namespace {
+
+// What is left of a write's deadline at `until`, for the next part of a short write; zero
+// (none) when the write has no deadline, negative once it passed.
+std::chrono::nanoseconds time_left(std::chrono::steady_clock::time_point until) noexcept {
+  if (until == std::chrono::steady_clock::time_point{}) return std::chrono::nanoseconds{0};
+  const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      until - std::chrono::steady_clock::now());
+  return left.count() > 0 ? left : std::chrono::nanoseconds{-1};
+}
+
+std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  if (timeout.count() <= 0) return {};
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+}
+
+}  // namespace
+
+struct stream_send_awaiter::parts {
+  iovec* iov;            // count entries; the sent ones are advanced past
+  std::uint32_t first;   // the first part not yet sent whole
+  std::uint32_t count;
+  msghdr msg;
+};
+
+stream_send_awaiter::stream_send_awaiter(stream_state& s,
+                                         std::chrono::steady_clock::time_point until,
+                                         std::source_location where) noexcept
+    : io_awaiter(where), s_(&s), until_(until), end_(nullptr) {
+  this->fd = s.fd;
+  s.hold();
+}
+
+bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
+  if (s_->orphaned) {
+    detached_ = true;  // closed before this part of the write began: await_resume throws EBADF
+    return false;
+  }
+  if (io_context::current() != s_->context) [[unlikely]] {
+    throw_foreign_context(fmt::format("send on {}", s_->peer), s_->context);
+  }
+  if (s_->writer != nullptr) {
+    throw std::logic_error(
+        fmt::format("two tasks write to the {} connected to {} at once (their bytes would "
+                    "interleave): write from one task, or take turns with a ringo::mutex",
+                    s_->peer.kind(false), s_->peer));
+  }
+  const std::chrono::nanoseconds limit = time_left(until_);
+  if (limit.count() < 0) {
+    timed_out_early_ = true;  // passed before the first send (between two parts of a long write)
+    return false;
+  }
+  prepare_send();
+  describe = &describe_send;
+  if (!start(h, limit)) return false;
+  s_->writer = this;  // so that a close lets the write go before the descriptor is reused
+  return true;
+}
+
+void stream_send_awaiter::detach() noexcept {
+  detached_ = true;
+  try {
+    context->io().cancel(*this);  // the task resumes when the send has completed
+  } catch (...) {
+    // No memory to queue the cancel: the send completes by itself, and nothing follows it.
+  }
+}
+
+void stream_send_awaiter::finish() noexcept {
+  if (s_->writer == this) s_->writer = nullptr;
+  wake();
+}
+
+void stream_send_awaiter::prepare_send() noexcept {
+  on_complete = &on_sent;
+  msg_flags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
+  if (!gathered_ || parts_->count - parts_->first == 1) {
+    // One run left: a plain send, which spares the kernel copying in a msghdr and iovec.
+    opcode = io_opcode::send;
+    cbuf = gathered_ ? parts_->iov[parts_->first].iov_base : end_ - left_;
+    len = static_cast<std::uint32_t>(std::min<std::size_t>(left_, 1u << 30));
+    return;
+  }
+  parts_->msg = msghdr{};
+  parts_->msg.msg_iov = parts_->iov + parts_->first;
+  parts_->msg.msg_iovlen = parts_->count - parts_->first;
+  opcode = io_opcode::sendmsg;
+  msg = &parts_->msg;
+}
+
+void stream_send_awaiter::consume(std::size_t n) noexcept {
+  left_ -= n;
+  if (!gathered_) return;  // the run's rest is its last left_ bytes
+  while (n != 0 && parts_->first < parts_->count) {
+    iovec& v = parts_->iov[parts_->first];
+    const std::size_t k = std::min(n, v.iov_len);
+    v.iov_base = static_cast<std::byte*>(v.iov_base) + k;
+    v.iov_len -= k;
+    n -= k;
+    if (v.iov_len == 0) ++parts_->first;
+  }
+}
+
+void stream_send_awaiter::on_sent(io_operation& op, int res, std::uint32_t,
+                                  std::uint16_t) noexcept {
+  auto& self = static_cast<stream_send_awaiter&>(op);
+  self.res_ = res;
+  if (res > 0) {
+    self.consume(static_cast<std::size_t>(res));
+    // A short write: send the rest without a trip through the task, unless the stream was
+    // closed meanwhile (its descriptor number may already belong to another connection).
+    if (self.left_ != 0 && !self.cancelled && !self.detached_) {
+      const std::chrono::nanoseconds left = time_left(self.until_);
+      if (left.count() < 0) {
+        self.res_ = -ECANCELED;
+        self.timed_out = true;
+        self.finish();
+        return;
+      }
+      try {
+        self.prepare_send();
+        self.submit_now(left);
+        return;
+      } catch (...) {
+        self.failed_to_continue_ = true;
+      }
+    }
+  }
+  self.finish();
+}
+
+void stream_send_awaiter::await_resume() {
+  if (left_ == 0 && !submitted_) return;  // nothing to send
+  auto what = [this] { return fmt::format("send on {}", s_->peer); };
+  if (detached_ && left_ != 0) {
+    throw std::system_error(
+        EBADF, std::system_category(),
+        fmt::format("{}: the stream was closed while this task wrote to it ({} bytes not sent)",
+                    what(), left_));
+  }
+  if (timed_out_early_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+  if (failed_to_continue_) throw_io_error(ENOMEM, what());
+  const int res = result(what);
+  if (res < 0) throw_io_error(-res, what());
+  if (left_ != 0) {
+    if (!cancelled) throw_io_error(EIO, what() + ": the kernel took no bytes");
+    // Cancelled between two parts of the write: the caller cannot know how much went out.
+    task->cancel_pending = false;
+    throw operation_cancelled(what() + ": operation cancelled");
+  }
+}
+
+void stream_send_awaiter::describe_send(const wait_node& n, std::string& out) {
+  const auto& self = static_cast<const stream_send_awaiter&>(n);
+  out += fmt::format("send on {} ({} bytes left)", self.s_->peer, self.left_);
+}
+
+send_all_awaiter::send_all_awaiter(stream_state& s, std::span<const std::byte> data,
+                                   std::chrono::nanoseconds limit,
+                                   std::source_location where) noexcept
+    : stream_send_awaiter(s, deadline_after(limit), where) {
+  send_run(data);
+}
+
+// ---- a batch of received buffers -------------------------------------------------------------
+
+struct send_batch_awaiter::batch_parts {
+  parts p;
+  std::array<iovec, net::received_buffers::capacity> iov;
+};
+
+send_batch_awaiter::send_batch_awaiter(stream_state& s, const net::received_buffers& bufs,
+                                       std::chrono::nanoseconds limit,
+                                       std::source_location where) noexcept
+    : stream_send_awaiter(s, deadline_after(limit), where), bufs_(&bufs) {
+  left_ = bufs.total_size();
+}
+
+send_batch_awaiter::~send_batch_awaiter() {
+  if (own_ != nullptr) deallocate_frame(own_, sizeof(batch_parts));
+}
+
+bool send_batch_awaiter::await_suspend(std::coroutine_handle<> h) {
+  const net::received_buffers& b = *bufs_;
+  if (b.size() == 1) {
+    send_run(b[0]);
+  } else {
+    own_ = ::new (allocate_frame(sizeof(batch_parts))) batch_parts{};
+    for (std::size_t i = 0; i < b.size(); ++i)
+      own_->iov[i] = iovec{const_cast<std::byte*>(b[i].data()), b[i].size()};
+    own_->p.iov = own_->iov.data();
+    own_->p.count = static_cast<std::uint32_t>(b.size());
+    send_gathered(own_->p);
+  }
+  return begin(h);
+}
+
+// ---- a gathered write of a caller's parts ------------------------------------------------------
+
+namespace {
+
+// write_all(parts): up to max_parts iovecs per sendmsg, refilled by send_parts() for the next
+// ones. It lives in the frame of the write_all task, never in the caller's: a connection idle
+// between two writes pays nothing for it.
+class sendmsg_all_awaiter final : public stream_send_awaiter {
+ public:
+  static constexpr std::size_t max_parts = 16;
+
+  sendmsg_all_awaiter(stream_state& s, std::chrono::steady_clock::time_point until,
+                      std::source_location where) noexcept
+      : stream_send_awaiter(s, until, where) {
+    p_.iov = iov_.data();
+    send_gathered(p_);
+  }
+
+  /// Adds a part; false when the awaiter is full. Empty parts are skipped.
+  bool add(std::span<const std::byte> part) noexcept {
+    if (part.empty()) return true;
+    if (p_.count == max_parts) return false;
+    iov_[p_.count++] = iovec{const_cast<std::byte*>(part.data()), part.size()};
+    left_ += part.size();
+    return true;
+  }
+  /// Empties the awaiter for the next parts of a longer write.
+  void clear() noexcept {
+    p_.count = 0;
+    p_.first = 0;
+    left_ = 0;
+  }
+  bool await_suspend(std::coroutine_handle<> h) { return begin(h); }
+
+ private:
+  parts p_{};
+  std::array<iovec, max_parts> iov_;
+};
+
+// The tasks behind write_all(parts) and read_exact take the state as a held parameter: the
+// hold starts when the task is made, so a stream closed or destroyed before the task first runs
+// leaves it a valid, orphaned state (and an EBADF), never a dangling one.
+task<void> send_parts(state_hold<stream_state> s, std::span<const std::span<const std::byte>> parts,
+                      std::chrono::nanoseconds timeout, std::source_location where) {
+  sendmsg_all_awaiter send{*s, deadline_after(timeout), where};
+  std::size_t i = 0;
+  while (i < parts.size()) {
+    send.clear();
+    while (i < parts.size() && send.add(parts[i]))
+      ++i;
+    co_await send;
+  }
+}
+
+task<void> read_all(state_hold<stream_state> s, std::span<std::byte> buf,
+                    std::chrono::nanoseconds timeout, std::source_location where) {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    const std::size_t n = co_await read_some_awaiter{*s, buf.subspan(done), false, timeout, where};
+    if (n == 0) {
+      throw std::system_error(ENODATA, std::system_category(),
+                              fmt::format("recv on {}: end of stream after {} of {} bytes",
+                                          s->peer, done, buf.size()));
+    }
+    done += n;
+  }
+}
+
+}  // namespace
+
+void stream_close_awaiter::name(const close_awaiter& self, std::string& out) {
+  out += fmt::format("close of {}", static_cast<const stream_close_awaiter&>(self).peer_);
+}
+
+}  // namespace ringo::detail
+
+namespace ringo::net {
+
+// ---- stream_socket -------------------------------------------------------------------------
+
+void stream_socket::adopt_fd(int fd, detail::socket_name peer, const char* kind) {
+  io_context* ctx = io_context::current();
+  if (ctx == nullptr) {
+    ::close(fd);
+    throw std::logic_error(fmt::format(
+        "ringo::net::{} made outside of an event loop: streams belong to an io_context; make "
+        "them in a task run by ringo::run",
+        kind));
+  }
+  reset();
+  s_ = new detail::stream_state(*ctx, fd, std::move(peer));
+}
+
+detail::stream_state& stream_socket::state(const char* op) const {
+  if (s_ == nullptr) {
+    throw std::logic_error(fmt::format(
+        "{} on an empty stream (closed, moved from or never connected): connect or accept "
+        "first",
+        op));
+  }
+  // Checked before anything is submitted: a foreign thread would submit to the owner's ring
+  // and put its timers on its own context.
+  if (s_->context != io_context::current()) [[unlikely]] {
+    detail::throw_foreign_context(
+        fmt::format("{}::{} on the stream connected to {}", s_->peer.kind(false), op, s_->peer),
+        s_->context);
+  }
+  return *s_;
+}
+
+detail::read_some_awaiter stream_socket::read_some(std::span<std::byte> buf,
+                                                   std::chrono::nanoseconds timeout,
+                                                   std::source_location where) {
+  return detail::read_some_awaiter{state("read_some"), buf, false, timeout, where};
+}
+
+task<void> stream_socket::read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout,
+                                     std::source_location where) {
+  return detail::read_all(detail::state_hold{state("read_exact")}, buf, timeout, where);
+}
+
+detail::receive_awaiter stream_socket::receive(std::chrono::nanoseconds timeout,
+                                               std::source_location where) {
+  return detail::receive_awaiter{state("receive"), {}, true, timeout, where};
+}
+
+detail::receive_some_awaiter stream_socket::receive_some(std::chrono::nanoseconds timeout,
+                                                         std::source_location where) {
+  return detail::receive_some_awaiter{state("receive_some"), {}, true, timeout, where};
+}
+
+detail::send_all_awaiter stream_socket::write_all(std::span<const std::byte> data,
+                                                  std::chrono::nanoseconds timeout,
+                                                  std::source_location where) {
+  return detail::send_all_awaiter{state("write_all"), data, timeout, where};
+}
+
+task<void> stream_socket::write_all(std::span<const std::span<const std::byte>> parts,
+                                    std::chrono::nanoseconds timeout, std::source_location where) {
+  return detail::send_parts(detail::state_hold{state("write_all")}, parts, timeout, where);
+}
+
+detail::send_batch_awaiter stream_socket::write_all(const received_buffers& bufs,
+                                                    std::chrono::nanoseconds timeout,
+                                                    std::source_location where) {
+  return detail::send_batch_awaiter{state("write_all"), bufs, timeout, where};
+}
+
+void stream_socket::shutdown() {
+  const auto& s = state("shutdown");
+  if (::shutdown(s.fd, SHUT_WR) != 0) {
+    detail::throw_io_error(errno, fmt::format("shutdown on {}", s.peer));
+  }
+}
+
+detail::stream_close_awaiter stream_socket::close(std::source_location where) {
+  if (s_ == nullptr) return detail::stream_close_awaiter{-1, detail::socket_name{}, where};
+  state("close");
+  detail::stream_state* s = std::exchange(s_, nullptr);
+  const int fd = s->fd;
+  detail::socket_name peer = s->peer;
+  s->orphan(false);  // the ring closes the descriptor
+  return detail::stream_close_awaiter{fd, std::move(peer), where};
+}
+
+}  // namespace ringo::net
