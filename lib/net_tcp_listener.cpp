@@ -228,9 +228,11 @@ net::tcp_stream accept_awaiter::await_resume() {
     if (cancelled)
       throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
                                                      : what() + ": operation cancelled");
-    // Also when the listener went after this task was woken: its queue went with it.
-    if (detached_ || s_->orphaned || s_->pending() == 0) throw_closed();
+    if (detached_ || s_->orphaned) throw_closed();
+    // Before the queue is looked at: a deadline passes with no connection queued.
     if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+    // Woken with the queue empty: the listener went after this task was woken.
+    if (s_->pending() == 0) throw_closed();
     fd_or_error = s_->pop();
     if (fd_or_error >= 0) {
       sockaddr_storage ss{};
