@@ -152,9 +152,10 @@ TEST_CASE("a peer that never reads: the writer's deadline fires for that writer 
   }());
 }
 
-TEST_CASE("out of descriptors: the server serves the connections it has, idles, and accepts "
-          "again once descriptors are freed",
-          "[faults]") {
+TEST_CASE(
+    "out of descriptors: the server serves the connections it has, idles, and accepts "
+    "again once descriptors are freed",
+    "[faults]") {
   // The descriptor limit comes back however the test ends.
   struct limit_restorer {
     rlimit old{};
@@ -266,9 +267,10 @@ ringo::task<bool> check_pattern(tcp_stream s, int& ok) {
 
 }  // namespace
 
-TEST_CASE("five hundred connections sending at once into two provided buffers lose nothing "
-          "and keep their order",
-          "[faults]") {
+TEST_CASE(
+    "five hundred connections sending at once into two provided buffers lose nothing "
+    "and keep their order",
+    "[faults]") {
   ringo::io_context_options options;
   options.buffer_count = 2;  // every receive but two finds the ring empty (ENOBUFS)
   options.buffer_size = 1024;

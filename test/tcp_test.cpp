@@ -270,8 +270,7 @@ TEST_CASE("a read deadline throws timed_out and leaves the stream usable", "[tcp
   }());
 }
 
-TEST_CASE("an accept deadline throws timed_out naming the listener, which accepts again",
-          "[tcp]") {
+TEST_CASE("an accept deadline throws timed_out naming the listener, which accepts again", "[tcp]") {
   ringo::run([]() -> ringo::task<void> {
     auto l = tcp_listener::bind(endpoint::loopback_v4(0));
     const auto start = std::chrono::steady_clock::now();

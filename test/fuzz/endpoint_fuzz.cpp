@@ -51,8 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   try {
     again = endpoint::parse(formatted);
   } catch (const std::invalid_argument& error) {
-    violated(fmt::format("'{}' parsed, but its text '{}' does not: {}", text, formatted,
-                         error.what()));
+    violated(
+        fmt::format("'{}' parsed, but its text '{}' does not: {}", text, formatted, error.what()));
   }
   if (again != e || fmt::format("{}", again) != formatted) {
     violated(fmt::format("'{}' -> '{}' -> '{}'", text, formatted, again));
@@ -61,8 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     violated(fmt::format("'{}': is_v6() is {} for the text '{}'", text, e.is_v6(), formatted));
   }
   if (endpoint{e.address(), e.port()} != e) {
-    violated(fmt::format("'{}': endpoint(address '{}', port {}) differs", text, e.address(),
-                         e.port()));
+    violated(
+        fmt::format("'{}': endpoint(address '{}', port {}) differs", text, e.address(), e.port()));
   }
   sockaddr_storage ss{};
   const socklen_t len = e.to_sockaddr(ss);

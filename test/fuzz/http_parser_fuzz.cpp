@@ -86,10 +86,10 @@ std::string check_and_describe(const http::request& r, std::string_view head,
       r.verb == http::method::patch) {
     require(r.has_content_length, "a POST, PUT or PATCH without Content-Length");
   }
-  std::string text = fmt::format("{} {} path={} query={} host={} 1.{} ka={} cl={}:{} ec={} [",
-                                 http::to_string(r.verb), r.target, r.path, r.query, r.host,
-                                 r.version_minor, r.keep_alive, r.has_content_length,
-                                 r.content_length, r.expect_continue);
+  std::string text =
+      fmt::format("{} {} path={} query={} host={} 1.{} ka={} cl={}:{} ec={} [",
+                  http::to_string(r.verb), r.target, r.path, r.query, r.host, r.version_minor,
+                  r.keep_alive, r.has_content_length, r.content_length, r.expect_continue);
   for (std::size_t i = 0; i < r.header_count; ++i) {
     const http::header& h = r.headers[i];
     require(!h.name.empty() && inside(h.name, head) && inside(h.value, head),
@@ -145,8 +145,8 @@ outcome parse_stream(std::string_view stream, const std::vector<std::size_t>& cu
     std::size_t pos = 0;
     while (pos < pending.size()) {
       if (body_left > 0) {
-        const auto skip = static_cast<std::size_t>(
-            std::min<std::uint64_t>(body_left, pending.size() - pos));
+        const auto skip =
+            static_cast<std::size_t>(std::min<std::uint64_t>(body_left, pending.size() - pos));
         pos += skip;
         body_left -= skip;
         continue;

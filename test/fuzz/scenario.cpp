@@ -38,25 +38,27 @@ using ringo::net::tcp_listener;
 using ringo::net::tcp_stream;
 
 enum class op : std::uint8_t {
-  sleeper,        // a task that sleeps (arg % 8) * 25 us
-  cancel,         // cancels task arg % count
-  main_waits,     // the script yields (odd arg) or sleeps (arg % 4) * 25 us
-  locker,         // a task that holds the mutex across a yield or a sleep
-  try_lock,       // the script takes the mutex if it is free
-  putter,         // a task that puts the next item
-  getter,         // a task that gets an item
-  try_queue,      // the script's try_put (odd arg) or try_get
-  close_queue,    // closes the queue
-  event_waiter,   // a task that waits for the event
-  event_set,      //
-  event_clear,    //
-  race,           // a task racing a get (or an event wait) against a sleep with when_any
-  group,          // a task_group of 1-3 children, one of which may fail
-  writer,         // a task that writes a chunk on the pair (short, or big enough to block)
-  reader,         // a task that reads 1-3 times with a small or big buffer
-  acceptor,       // a task that accepts one connection
-  connector,      // a task that connects to the listener
-  cancel_io,      // cancels the newest reader, writer or acceptor (in the middle of its I/O)
+  sleeper,       // a task that sleeps (arg % 8) * 25 us
+  cancel,        // cancels task arg % count
+  main_waits,    // the script yields (odd arg) or sleeps (arg % 4) * 25 us
+  locker,        // a task that holds the mutex across a yield or a sleep
+  try_lock,      // the script takes the mutex if it is free
+  putter,        // a task that puts the next item
+  getter,        // a task that gets an item
+  try_queue,     // the script's try_put (odd arg) or try_get
+  close_queue,   // closes the queue
+  event_waiter,  // a task that waits for the event
+  event_set,     // sets the event
+  event_clear,   // clears it
+  race,          // a task racing a get (or an event wait) against a sleep with when_any
+  group,         // a task_group of 1-3 children, one of which may fail
+  writer,        // a task that writes a chunk on the pair (short, or big enough to block)
+  reader,        // a task that reads 1-3 times with a small or big buffer
+  acceptor,      // a task that accepts one connection
+  connector,     // a task that connects to the listener
+  cancel_io,     // cancels the newest reader, writer or acceptor (in the middle of its I/O)
+  receiver,      // a task that takes 1-3 received buffers (receive or receive_some) without copying
+  gathered,      // a task that writes a chunk in 1-32 parts with gathered sends
   count
 };
 
@@ -84,11 +86,11 @@ struct world {
   ringo::event flag;
 
   tcp_listener listener;
-  tcp_stream client;  // the writers' end
-  tcp_stream server;  // the readers' end
+  tcp_stream client;        // the writers' end
+  tcp_stream server;        // the readers' end
   ringo::mutex write_turn;  // one write at a time (two would interleave: a logic_error)
   ringo::mutex read_turn;
-  ringo::mutex accept_turn;  // one task accepts at a time
+  ringo::mutex accept_turn;   // one task accepts at a time
   std::vector<chunk> chunks;  // in the order they were written
   std::vector<std::uint8_t> received;
 
@@ -235,6 +237,49 @@ ringo::task<void> read_some(world& w, unsigned arg) {
   }
 }
 
+// Takes buffers as they are (receive, or receive_some's batches), holding each across a yield
+// when the script says so, which keeps a provided buffer out of the ring a while longer.
+ringo::task<void> receive_buffers(world& w, unsigned arg) {
+  auto turn = co_await w.read_turn.lock();
+  const auto deadline = (arg & 0x80) != 0 ? std::chrono::microseconds{50} : 0us;
+  for (unsigned i = 0; i <= (arg >> 4) % 3; ++i) {
+    if (arg & 1) {
+      auto batch = co_await w.server.receive_some(deadline);
+      if (batch.empty()) throw std::runtime_error("end of stream before the writer shut down");
+      for (std::size_t b = 0; b < batch.size(); ++b) {
+        for (const std::byte x : batch[b])
+          w.received.push_back(static_cast<std::uint8_t>(x));
+      }
+      if (arg & 0x40) co_await ringo::yield();  // noted first: a cancel may come here
+    } else {
+      auto buf = co_await w.server.receive(deadline);
+      if (buf.empty()) throw std::runtime_error("end of stream before the writer shut down");
+      for (const std::byte x : buf.bytes())
+        w.received.push_back(static_cast<std::uint8_t>(x));
+      if (arg & 0x40) co_await ringo::yield();
+    }
+  }
+}
+
+// A chunk sent in parts (more than one sendmsg's worth when there are over 16).
+ringo::task<void> write_gathered(world& w, unsigned arg) {
+  auto turn = co_await w.write_turn.lock();
+  if (w.chunks.size() == max_chunks) co_return;
+  const std::size_t index = w.chunks.size();
+  const std::size_t parts = 1 + (arg & 0x1f);
+  const std::size_t part_size = (arg & 0x20) != 0 ? 4096 : 1 + arg % 7;
+  std::vector<std::byte> bytes(parts * part_size);
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<std::byte>(chunk_byte(index, i));
+  std::vector<std::span<const std::byte>> views;
+  for (std::size_t p = 0; p < parts; ++p)
+    views.push_back(std::span<const std::byte>{bytes}.subspan(p * part_size, part_size));
+  w.chunks.push_back({bytes.size()});
+  co_await w.client.write_all(std::span<const std::span<const std::byte>>{views},
+                              (arg & 0x80) != 0 ? 100us : 0us);
+  w.chunks[index].whole = true;
+}
+
 ringo::task<void> read_to_end(world& w) {
   auto turn = co_await w.read_turn.lock();
   std::vector<std::byte> buf(65536);
@@ -273,16 +318,18 @@ void check_bytes(const world& w) {
       ++n;
     }
     if (w.chunks[k].whole && n != w.chunks[k].size) {
-      violated(fmt::format("chunk {} was written whole ({} bytes) but {} of them were read "
-                           "in place (at byte {} of {} read)",
-                           k, w.chunks[k].size, n, at, w.received.size()));
+      violated(
+          fmt::format("chunk {} was written whole ({} bytes) but {} of them were read "
+                      "in place (at byte {} of {} read)",
+                      k, w.chunks[k].size, n, at, w.received.size()));
     }
     at += n;
   }
   if (at != w.received.size()) {
-    violated(fmt::format("{} bytes read, but only {} of them fit the chunks written (byte {} "
-                         "is {:#04x})",
-                         w.received.size(), at, at, w.received[at]));
+    violated(
+        fmt::format("{} bytes read, but only {} of them fit the chunks written (byte {} "
+                    "is {:#04x})",
+                    w.received.size(), at, at, w.received[at]));
   }
 }
 
@@ -295,10 +342,9 @@ void check_items(world& w) {
     violated("an item was delivered twice");
   }
   if (put != got) {
-    violated(fmt::format("{} items put, {} got (and left in the queue): {} lost or made up",
-                         put.size(), got.size(),
-                         put.size() > got.size() ? put.size() - got.size()
-                                                 : got.size() - put.size()));
+    violated(fmt::format(
+        "{} items put, {} got (and left in the queue): {} lost or made up", put.size(), got.size(),
+        put.size() > got.size() ? put.size() - got.size() : got.size() - put.size()));
   }
 }
 
@@ -389,6 +435,13 @@ ringo::task<void> play(const script& s) {
         break;
       case op::cancel_io:
         if (!w.io_tasks.empty()) w.tasks[w.io_tasks.back()].cancel();
+        break;
+      case op::receiver:
+        w.io_tasks.push_back(start(w, receive_buffers(w, arg)));
+        w.readers_and_acceptors.push_back(w.io_tasks.back());
+        break;
+      case op::gathered:
+        w.io_tasks.push_back(start(w, write_gathered(w, arg)));
         break;
       case op::count:
         break;

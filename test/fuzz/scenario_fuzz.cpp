@@ -7,9 +7,10 @@
 //   - no queue item was lost or delivered twice: the items whose put returned are exactly the
 //     items gets returned (or that were left in the queue), cancelled puts and gets included;
 //   - two tasks never held the mutex at once;
-//   - every byte written on the loopback pair is read once, in order: completed writes arrive
-//     whole, cancelled or timed-out ones as a prefix, nothing else, through cancelled and
-//     timed-out reads of every size;
+//   - every byte written on the loopback pair (plain and gathered writes) is read once, in
+//     order: completed writes arrive whole, cancelled or timed-out ones as a prefix, nothing
+//     else, through cancelled and timed-out reads of every size, copied or taken as received
+//     buffers;
 //   - no descriptor is left open once the context is gone (/proc/self/fd counted before and
 //     after), and AddressSanitizer sees no bad access or leak.
 // Input: byte 0 sets the context up (bit 0: epoll backend, bit 1: every io_uring feature off,
