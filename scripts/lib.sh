@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # the variables are used by the scripts that source it
-# Shared by scripts/main and scripts/test: the packages ringo needs and how to install them.
+# Shared by scripts/main, scripts/test and scripts/fuzz: the packages ringo needs and how to
+# install them, how a build directory is set up.
 # Source it; do not run it.
 
 # What building ringo and running its demos needs (Debian 12 package names).
@@ -8,6 +9,13 @@ RINGO_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libfmt-dev)
 # <ranges>), clang's sanitizer runtimes, cmake (the CMake consumer test) and doxygen (the API
 # reference, which the test `docs` builds).
 RINGO_TEST_PACKAGES=("${RINGO_BUILD_PACKAGES[@]}" catch2 clang-16 libclang-rt-16-dev cmake doxygen)
+# What the fuzz targets (test/fuzz) need: clang 16 and its runtimes, libFuzzer among them.
+RINGO_FUZZ_PACKAGES=("${RINGO_BUILD_PACKAGES[@]}" clang-16 libclang-rt-16-dev)
+# The fuzz build (build/fuzz, for clang++-16), the same for scripts/fuzz and scripts/test:
+# optimized, since a fuzzer's worth is its inputs per second, and under ASan and UBSan.
+RINGO_FUZZ_SETUP=(-Dfuzz=true -Dwerror=true -Dbuildtype=debugoptimized
+  -Db_sanitize=address,undefined -Db_lundef=false
+  -Dtests=disabled -Ddemos=disabled -Dbenchmarks=disabled)
 
 # The source root, whatever directory the script was started from.
 RINGO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,4 +66,18 @@ ringo_setup() {
     meson setup "$dir" "$RINGO_ROOT" "$@" || return
   fi
   printf '%s\n' "$cxx" >"$stamp"
+}
+
+# ringo_lsan_works: whether LeakSanitizer can run here. It stops the process with ptrace to
+# scan it, which some sandboxes forbid; then it dies with "LeakSanitizer has encountered a
+# fatal error" instead of reporting. Checked on a program that leaks on purpose.
+ringo_lsan_works() {
+  local dir rc=0
+  dir=$(mktemp -d)
+  printf '#include <cstdlib>\nvoid* volatile p;\nint main() { p = std::malloc(64); p = nullptr; }\n' >"$dir/leak.cpp"
+  g++ -fsanitize=address -o "$dir/leak" "$dir/leak.cpp" &&
+    { "$dir/leak" 2>"$dir/err" || true; } &&
+    grep -q 'LeakSanitizer: detected memory leaks' "$dir/err" || rc=1
+  rm -rf -- "$dir"
+  return "$rc"
 }
