@@ -48,10 +48,8 @@ class connect_awaiter final : io_awaiter {
   sockaddr_storage storage_;
 };
 
-}  // namespace
-
-task<void> connect_or_close(int fd, sockaddr_storage addr, socklen_t len, socket_name to,
-                            std::chrono::nanoseconds timeout, std::source_location where) {
+task<void> connect_body(int fd, sockaddr_storage addr, socklen_t len, socket_name to,
+                        std::chrono::nanoseconds timeout, std::source_location where) {
   // A failed connect's socket is closed through the backend, which may know its number (epoll
   // registered it while the connect waited).
   auto close_socket = [fd] {
@@ -71,6 +69,18 @@ task<void> connect_or_close(int fd, sockaddr_storage addr, socklen_t len, socket
   if (res < 0) {
     close_socket();
     throw_io_error(-res, fmt::format("connect to {}", to));
+  }
+}
+
+}  // namespace
+
+task<void> connect_or_close(int fd, sockaddr_storage addr, socklen_t len, socket_name to,
+                            std::chrono::nanoseconds timeout, std::source_location where) {
+  try {
+    return connect_body(fd, addr, len, std::move(to), timeout, where);
+  } catch (...) {
+    ::close(fd);  // no memory for the connect's frame: it never began
+    throw;
   }
 }
 

@@ -42,8 +42,8 @@ std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds ti
 }  // namespace
 
 struct stream_send_awaiter::parts {
-  iovec* iov;            // count entries; the sent ones are advanced past
-  std::uint32_t first;   // the first part not yet sent whole
+  iovec* iov;           // count entries; the sent ones are advanced past
+  std::uint32_t first;  // the first part not yet sent whole
   std::uint32_t count;
   msghdr msg;
 };
@@ -280,9 +280,9 @@ task<void> read_all(state_hold<stream_state> s, std::span<std::byte> buf,
   while (done < buf.size()) {
     const std::size_t n = co_await read_some_awaiter{*s, buf.subspan(done), false, timeout, where};
     if (n == 0) {
-      throw std::system_error(ENODATA, std::system_category(),
-                              fmt::format("recv on {}: end of stream after {} of {} bytes",
-                                          s->peer, done, buf.size()));
+      throw std::system_error(
+          ENODATA, std::system_category(),
+          fmt::format("recv on {}: end of stream after {} of {} bytes", s->peer, done, buf.size()));
     }
     done += n;
   }
@@ -310,7 +310,12 @@ void stream_socket::adopt_fd(int fd, detail::socket_name peer, const char* kind)
         kind));
   }
   reset();
-  s_ = new detail::stream_state(*ctx, fd, std::move(peer));
+  try {
+    s_ = new detail::stream_state(*ctx, fd, std::move(peer));
+  } catch (...) {
+    ::close(fd);  // the stream owns the descriptor from here, made or not: the peer sees it end
+    throw;
+  }
 }
 
 detail::stream_state& stream_socket::state(const char* op) const {

@@ -57,7 +57,12 @@ tcp_listener tcp_listener::bind(const endpoint& local, int backlog, listen_optio
   socklen_t n = sizeof ss;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &n) != 0) fail("getsockname for");
   tcp_listener l;
-  l.s_ = new detail::listener_state(fd, endpoint::from_sockaddr(ss));
+  try {
+    l.s_ = new detail::listener_state(fd, endpoint::from_sockaddr(ss));
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
   return l;
 }
 
