@@ -194,9 +194,11 @@ ticks_of() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/nu
 for s in "${SERVERS[@]}"; do TICKS[$s]=$(ticks_of "${PID[$s]}"); done
 T0=$(now_us)
 DIED=""
+BEHIND=0  # the most seconds the sampler fell behind its schedule
 for ((t = 1; t <= RUN_SECONDS; t++)); do
   wait_us=$((T0 + t * 1000000 - $(now_us)))
   ((wait_us > 0)) && sleep "$(printf '%d.%06d' $((wait_us / 1000000)) $((wait_us % 1000000)))"
+  ((-wait_us / 1000000 > BEHIND)) && BEHIND=$((-wait_us / 1000000))
   for s in "${SERVERS[@]}"; do
     p=${PID[$s]}
     if ! alive "$p"; then
@@ -304,6 +306,7 @@ result=${verdict%% *}
 [[ $TIMER_SUMMARY == *" 0 failures" ]] || { result=FAIL; SERVER_FAIL+="timer_load: ${TIMER_SUMMARY:-no summary}; "; }
 printf 'soak: %s after %d s (warm-up %d s; backend %s): %s%s%s\n' "$result" "$RUN_SECONDS" "$WARM" \
   "${BACKEND:-automatic}" "${verdict#* }" "${SERVER_FAIL:+servers: $SERVER_FAIL}" "${CLIENT_FAIL:+clients: $CLIENT_FAIL}"
+((BEHIND >= 2)) && note "WARNING: the sampler fell $BEHIND s behind its schedule: the programs were stopped or the machine overloaded for a while, and the samples after that are not one a second; rerun on a quiet machine"
 note "load: $CLIENT_NOTES${TIMER_SUMMARY#timer_load: }"
 note "samples: $CSV"
 ((PRINT_CSV)) && cat "$CSV"

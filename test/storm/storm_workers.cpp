@@ -73,7 +73,7 @@ void book_read(fixtures& fx, stream_channel& ch, std::span<const std::byte> got)
 ringo::task<void> read_worker(fixtures& fx, worker_slot& slot) {
   stream_channel& ch = *slot.channel;
   std::array<std::byte, 2048> buf;
-  for (std::uint64_t turn = 0;; ++turn) {
+  for (;;) {
     // Three kinds of read: a copy, one buffer of the ring, every queued buffer.
     const std::uint64_t how = fx.random.below(3);
     if (how == 0) {
