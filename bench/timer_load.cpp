@@ -118,7 +118,9 @@ ringo::task<void> one_timeout(counters& n) {
 ringo::task<void> worker(std::uint64_t seed, ringo::thread_pool& pool, const bool& stop,
                          counters& n) {
   std::uint64_t rng = seed;
-  for (std::uint64_t turn = 1; !stop; ++turn) {
+  std::uint64_t turn = 0;
+  while (!stop) {  // set by run_all while this task sleeps
+    ++turn;
     co_await ringo::sleep_for(std::chrono::milliseconds{1 + next_random(rng) % 20});
     ++n.sleeps;
     if (turn % 4 == 0) co_await one_call_later(rng, n);
