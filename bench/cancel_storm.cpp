@@ -22,8 +22,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (i + 1 >= argc) {
-      fmt::print(stderr,
-                 "usage: cancel_storm [--cancellations N] [--seed S] [--population P]\n");
+      fmt::print(stderr, "usage: cancel_storm [--cancellations N] [--seed S] [--population P]\n");
       return 2;
     }
     const auto v = std::strtoull(argv[++i], nullptr, 10);

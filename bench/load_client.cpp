@@ -405,9 +405,8 @@ class client {
   void emit_sample(nanos t) {
     auto us = [](nanos v) { return static_cast<double>(v) / 1e3; };
     fmt::print(samples_, "{:.0f},{},{:.1f},{:.1f},{:.1f},{}",
-               static_cast<double>(t - warm_end_) / 1e9, second_.count(),
-               us(second_.quantile(0.5)), us(second_.quantile(0.99)), us(second_.max()),
-               errors_ - errors_at_sample_);
+               static_cast<double>(t - warm_end_) / 1e9, second_.count(), us(second_.quantile(0.5)),
+               us(second_.quantile(0.99)), us(second_.max()), errors_ - errors_at_sample_);
     if (o_.watch_pid > 0) {
       const server_probe p = probe_server(o_.watch_pid);
       const double cpu_pct = p.cpu < 0 || last_probe_.cpu < 0 || t <= last_probe_time_
@@ -759,9 +758,10 @@ class client {
                latency_.mean() / 1e3);
     fmt::print("  client CPU   {:.0f}% of one core\n", cpu_pct);
     if (o_.watch_pid > 0) {
-      fmt::print("  server       pid {}: VmRSS {} KiB and {} descriptors at the end, CPU {:.1f}% "
-                 "of one core\n",
-                 o_.watch_pid, window_end_.rss_kib, window_end_.fds, server_cpu_pct());
+      fmt::print(
+          "  server       pid {}: VmRSS {} KiB and {} descriptors at the end, CPU {:.1f}% "
+          "of one core\n",
+          o_.watch_pid, window_end_.rss_kib, window_end_.fds, server_cpu_pct());
     }
     fmt::print("  errors       {}\n", errors_);
   }

@@ -79,8 +79,8 @@ std::uint64_t pool_work(std::uint64_t x) {
 ringo::task<void> one_call_later(std::uint64_t& rng, counters& n) {
   // The flag lives in this frame, which outlives the call: the handle is awaited below.
   int runs = 0;
-  auto call = ringo::call_later(std::chrono::milliseconds{1 + next_random(rng) % 10},
-                                [&runs] { ++runs; });
+  auto call =
+      ringo::call_later(std::chrono::milliseconds{1 + next_random(rng) % 10}, [&runs] { ++runs; });
   const bool cancel = next_random(rng) % 2 == 0;
   if (cancel) {
     co_await ringo::sleep_for(std::chrono::microseconds{next_random(rng) % 500});
@@ -101,7 +101,9 @@ ringo::task<void> one_call_later(std::uint64_t& rng, counters& n) {
   }
 }
 
-ringo::task<void> long_sleep() { co_await ringo::sleep_for(1s); }
+ringo::task<void> long_sleep() {
+  co_await ringo::sleep_for(1s);
+}
 
 ringo::task<void> one_timeout(counters& n) {
   const auto start = std::chrono::steady_clock::now();
@@ -196,15 +198,16 @@ int main(int argc, char** argv) {
   if (o.json) {
     fmt::print(
         "{{\"tasks\":{},\"seconds\":{},\"sleeps\":{},\"calls_fired\":{},\"calls_cancelled\":{},"
-        "\"timeouts\":{},\"late_timeouts\":{},\"pool_jobs\":{},\"to_thread_calls\":{},\"failures\":{}}}\n",
-        o.tasks, o.seconds, n.sleeps, n.calls_fired, n.calls_cancelled, n.timeouts,
-        n.late_timeouts, n.pool_jobs, n.to_thread_calls, n.failures);
+        "\"timeouts\":{},\"late_timeouts\":{},\"pool_jobs\":{},\"to_thread_calls\":{},\"failures\":"
+        "{}}}\n",
+        o.tasks, o.seconds, n.sleeps, n.calls_fired, n.calls_cancelled, n.timeouts, n.late_timeouts,
+        n.pool_jobs, n.to_thread_calls, n.failures);
   } else {
     fmt::print(
         "timer_load: {} tasks for {} s: {} sleeps, {} call_later fired and {} cancelled, {} "
         "timeouts ({} over 100 ms), {} pool jobs, {} to_thread calls, {} failures\n",
-        o.tasks, o.seconds, n.sleeps, n.calls_fired, n.calls_cancelled, n.timeouts,
-        n.late_timeouts, n.pool_jobs, n.to_thread_calls, n.failures);
+        o.tasks, o.seconds, n.sleeps, n.calls_fired, n.calls_cancelled, n.timeouts, n.late_timeouts,
+        n.pool_jobs, n.to_thread_calls, n.failures);
   }
   if (n.failures != 0) fmt::print(stderr, "timer_load: first failure: {}\n", n.first_failure);
   std::fflush(stdout);

@@ -28,7 +28,8 @@ TEST_CASE("three thousand random cancellations lose no byte, item or connection"
   }
   CHECK(r.bytes_read >= r.bytes_sent);
   CHECK(r.connections_accepted == r.connections_made);
-  CHECK(r.items_got <= r.items_put + r.by_kind[static_cast<std::size_t>(ringo_storm::wait_kind::put)]);
+  CHECK(r.items_got <=
+        r.items_put + r.by_kind[static_cast<std::size_t>(ringo_storm::wait_kind::put)]);
 }
 
 TEST_CASE("the same seed gives the same storm", "[cancel_storm]") {

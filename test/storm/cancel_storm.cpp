@@ -48,7 +48,8 @@ std::string storm_report::summary() const {
       backend, cancellations, seconds, tasks_spawned, tasks_ended);
   out += "  cancelled while waiting in (of all cancellations of that kind):";
   for (std::size_t k = 0; k < kind_count; ++k) {
-    out += fmt::format(" {} {}/{}", name_of(static_cast<wait_kind>(k)), while_waiting[k], by_kind[k]);
+    out +=
+        fmt::format(" {} {}/{}", name_of(static_cast<wait_kind>(k)), while_waiting[k], by_kind[k]);
   }
   out += fmt::format(
       "\n  bytes: {} reported sent, {} read, {} more read from {} writes cut off by a "
@@ -242,8 +243,8 @@ ringo::task<void> settle(fixtures& fx) {
     stream_channel& ch = *fx.read_channels[i];
     co_await join_helper(fx, readers[i], fmt::format("the last reader of stream {}", ch.id));
     if (ch.received != ch.sent) {
-      fx.report.fail(fmt::format("stream {}: {} bytes reported sent, {} read", ch.id, ch.sent,
-                                 ch.received));
+      fx.report.fail(
+          fmt::format("stream {}: {} bytes reported sent, {} read", ch.id, ch.sent, ch.received));
     }
   }
   fx.read_channels.clear();
@@ -287,7 +288,8 @@ ringo::task<void> cancel_at_random(fixtures& fx, const storm_options& o,
   fx.full_listener = tcp_listener::bind(endpoint::loopback_v4(0), 0);
   for (int i = 0; i < 8; ++i) {
     try {
-      fx.full_queue.push_back(co_await tcp_stream::connect(fx.full_listener.local_endpoint(), 50ms));
+      fx.full_queue.push_back(
+          co_await tcp_stream::connect(fx.full_listener.local_endpoint(), 50ms));
     } catch (const ringo::timed_out&) {
       break;
     }
@@ -346,7 +348,8 @@ storm_report run_cancel_storm(const storm_options& o) {
                             report.descriptors_before, report.descriptors_after));
   }
   if (report.tasks_ended != report.tasks_spawned) {
-    report.fail(fmt::format("{} tasks spawned, {} ended", report.tasks_spawned, report.tasks_ended));
+    report.fail(
+        fmt::format("{} tasks spawned, {} ended", report.tasks_spawned, report.tasks_ended));
   }
   return report;
 }

@@ -42,7 +42,8 @@ inline std::byte pattern_byte(std::uint64_t id, std::uint64_t offset) noexcept {
 }
 void fill_pattern(std::uint64_t id, std::uint64_t offset, std::span<std::byte> out) noexcept;
 /// Whether `got` is stream `id`'s bytes from `offset` on.
-bool matches_pattern(std::uint64_t id, std::uint64_t offset, std::span<const std::byte> got) noexcept;
+bool matches_pattern(std::uint64_t id, std::uint64_t offset,
+                     std::span<const std::byte> got) noexcept;
 
 /// A connected pair: bytes go from tx to rx. `sent` counts what write_all reported as sent,
 /// `received` what was read from rx (and checked against the pattern).
@@ -52,9 +53,9 @@ struct stream_channel {
   ringo::net::tcp_stream rx;
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
-  std::size_t in_flight = 0;  // bytes of the write_all in progress (a write channel's)
-  bool busy = false;          // a read worker (read channel) owns it
-  bool draining = false;      // a write channel's end: its drainer reads at full speed
+  std::size_t in_flight = 0;        // bytes of the write_all in progress (a write channel's)
+  bool busy = false;                // a read worker (read channel) owns it
+  bool draining = false;            // a write channel's end: its drainer reads at full speed
   ringo::join_handle<void> helper;  // the feeder (read channel) or drainer (write channel)
 };
 
@@ -79,7 +80,7 @@ struct fixtures {
   random_source choices;
   /// What the tasks draw (sizes, delays); their order follows the timing of the run.
   random_source random;
-  bool stopping = false;  // the background tasks end their loops
+  bool stopping = false;        // the background tasks end their loops
   std::uint64_t steps = 0;      // for the watchdog: the storm goes on
   std::string_view doing = "";  // what the storm waits for now
   std::uint64_t live_tasks = 0;

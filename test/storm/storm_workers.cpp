@@ -63,8 +63,9 @@ struct holding {
 // Takes bytes read from a channel into its books, checking them against the pattern.
 void book_read(fixtures& fx, stream_channel& ch, std::span<const std::byte> got) {
   if (!matches_pattern(ch.id, ch.received, got)) {
-    fx.report.fail(fmt::format("stream {}: {} bytes read at offset {} are not the bytes written there",
-                               ch.id, got.size(), ch.received));
+    fx.report.fail(
+        fmt::format("stream {}: {} bytes read at offset {} are not the bytes written there", ch.id,
+                    got.size(), ch.received));
   }
   ch.received += got.size();
   fx.report.bytes_read += got.size();
@@ -184,7 +185,8 @@ ringo::task<void> put_worker(fixtures& fx, worker_slot& slot) {
       co_await fx.items.put(id);
     } catch (const ringo::operation_cancelled&) {
       if (fx.item_states[id] == item_state::got) {
-        fx.report.fail(fmt::format("item {}: its put threw operation_cancelled, yet it was got", id));
+        fx.report.fail(
+            fmt::format("item {}: its put threw operation_cancelled, yet it was got", id));
       }
       fx.item_states[id] = item_state::put_cancelled;
       throw;
@@ -256,16 +258,36 @@ ringo::task<std::unique_ptr<stream_channel>> make_channel(fixtures& fx, bool sma
 ringo::task<void> worker(fixtures& fx, worker_slot& slot) {
   live_task alive{fx};
   switch (slot.kind) {
-    case wait_kind::read: co_await read_worker(fx, slot); break;
-    case wait_kind::write: co_await write_worker(fx, slot); break;
-    case wait_kind::accept: co_await accept_worker(fx, slot); break;
-    case wait_kind::connect: co_await connect_worker(fx, slot); break;
-    case wait_kind::sleep: co_await sleep_worker(fx, slot); break;
-    case wait_kind::lock: co_await lock_worker(fx, slot); break;
-    case wait_kind::acquire: co_await acquire_worker(fx, slot); break;
-    case wait_kind::get: co_await get_worker(fx, slot); break;
-    case wait_kind::put: co_await put_worker(fx, slot); break;
-    case wait_kind::event: co_await event_worker(fx, slot); break;
+    case wait_kind::read:
+      co_await read_worker(fx, slot);
+      break;
+    case wait_kind::write:
+      co_await write_worker(fx, slot);
+      break;
+    case wait_kind::accept:
+      co_await accept_worker(fx, slot);
+      break;
+    case wait_kind::connect:
+      co_await connect_worker(fx, slot);
+      break;
+    case wait_kind::sleep:
+      co_await sleep_worker(fx, slot);
+      break;
+    case wait_kind::lock:
+      co_await lock_worker(fx, slot);
+      break;
+    case wait_kind::acquire:
+      co_await acquire_worker(fx, slot);
+      break;
+    case wait_kind::get:
+      co_await get_worker(fx, slot);
+      break;
+    case wait_kind::put:
+      co_await put_worker(fx, slot);
+      break;
+    case wait_kind::event:
+      co_await event_worker(fx, slot);
+      break;
   }
 }
 
