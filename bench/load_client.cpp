@@ -24,6 +24,11 @@
 //                      place at once (closed loop, N connections at a time); latency then runs
 //                      from the connect to the echo. Measures accepting and closing.
 //     --json           print one line of JSON instead of the human-readable report
+//     --samples FILE   also write one CSV line per measured second to FILE: t_s, echoes,
+//                      p50_us, p99_us, max_us, errors, and with --watch-pid the server's
+//                      rss_kib, cpu_pct (of one core, that second) and fds (bench/hold.sh)
+//     --watch-pid PID  read the server's VmRSS, CPU time and open descriptors from /proc/PID
+//                      at each sample and over the measured window (server_* in --json)
 //     --connect-retries N   connection attempts per connection while the server refuses (default
 //                      50, 100 ms apart)
 // Prints requests/s, MB/s (payload, each way), p50/p99/p99.9 latency in microseconds and errors
@@ -34,6 +39,7 @@
 //   build/release/bench/epoll_echo_server --port 9091 &
 //   build/release/bench/load_client --port 9091 --connections 50 --size 64 --seconds 3
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -52,6 +58,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -87,6 +94,8 @@ struct options {
   bool churn = false;
   bool json = false;
   int connect_retries = 50;
+  std::string samples;  // --samples FILE: per-second CSV
+  int watch_pid = 0;    // --watch-pid: the server whose /proc entries the samples read
 };
 
 [[noreturn]] void usage(std::string_view problem) {
@@ -95,7 +104,7 @@ struct options {
       "load_client: {}\n"
       "usage: load_client [--host H] [--port P] [--connections N] [--size M] "
       "[--seconds T] [--warmup W] [--pipeline K | --rate R | --churn] [--no-greeting] [--json] "
-      "[--connect-retries N]\n",
+      "[--connect-retries N] [--samples FILE] [--watch-pid PID]\n",
       problem);
   std::exit(2);
 }
@@ -141,6 +150,10 @@ options parse(int argc, char** argv) {
       o.json = true;
     } else if (arg == "--connect-retries") {
       o.connect_retries = static_cast<int>(number(1, 100000));
+    } else if (arg == "--samples") {
+      o.samples = text();
+    } else if (arg == "--watch-pid") {
+      o.watch_pid = static_cast<int>(number(1, 1 << 30));
     } else if (arg == "--help" || arg == "-h") {
       usage("an echo load generator");
     } else {
@@ -167,6 +180,13 @@ class histogram {
     ++total_;
     sum_ += v;
     max_ = std::max(max_, v);
+  }
+
+  void reset() {
+    std::fill(counts_.begin(), counts_.end(), 0);
+    total_ = 0;
+    sum_ = 0;
+    max_ = 0;
   }
 
   std::uint64_t count() const { return total_; }
@@ -203,6 +223,53 @@ class histogram {
   nanos sum_ = 0;
   nanos max_ = 0;
 };
+
+/// What --watch-pid reads of the server: resident set, CPU time (all its threads) and open
+/// descriptors, from /proc/PID. Fields are -1 when the process is gone.
+struct server_probe {
+  long rss_kib = -1;
+  nanos cpu = -1;
+  long fds = -1;
+};
+
+server_probe probe_server(int pid) {
+  server_probe p;
+  if (pid <= 0) return p;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", pid);
+  if (std::FILE* f = std::fopen(path, "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::strncmp(line, "VmRSS:", 6) == 0) p.rss_kib = std::atol(line + 6);
+    }
+    std::fclose(f);
+  }
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  if (std::FILE* f = std::fopen(path, "re")) {
+    char buf[1024];
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    std::fclose(f);
+    // The command name may hold spaces and parentheses: fields count from the last ')'.
+    if (const char* rest = std::strrchr(buf, ')')) {
+      unsigned long utime = 0, stime = 0;
+      if (std::sscanf(rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                      &stime) == 2) {
+        p.cpu = static_cast<nanos>(utime + stime) * 1'000'000'000 / sysconf(_SC_CLK_TCK);
+      }
+    }
+  }
+  std::snprintf(path, sizeof path, "/proc/%d/fd", pid);
+  if (DIR* d = opendir(path)) {
+    long n = 0;
+    while (const dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') ++n;
+    }
+    closedir(d);
+    p.fds = n;
+  }
+  return p;
+}
 
 /// The byte stream every connection sends: pseudo-random bytes, repeating every pattern_period
 /// bytes. The buffer is longer than the period so that any chunk of up to pattern_slack bytes
@@ -263,6 +330,12 @@ class client {
   }
 
   int run() {
+    if (!o_.samples.empty()) {
+      samples_ = std::fopen(o_.samples.c_str(), "we");
+      if (samples_ == nullptr) fatal(fmt::format("cannot write --samples {}", o_.samples));
+      fmt::print(samples_, "t_s,echoes,p50_us,p99_us,max_us,errors{}\n",
+                 o_.watch_pid > 0 ? ",server_rss_kib,server_cpu_pct,server_fds" : "");
+    }
     connect_all();
     wait_for_greetings();
     if (live_ == 0) {
@@ -291,10 +364,19 @@ class client {
       if (!measuring && t >= warm_end_) {
         measuring = true;
         cpu_begin = cpu_ns();
+        window_begin_ = probe_server(o_.watch_pid);
+        last_probe_ = window_begin_;
+        last_probe_time_ = t;
+        next_sample_ = warm_end_ + 1'000'000'000;
+      }
+      if (measuring && sampling() && t >= next_sample_) {
+        emit_sample(t);
+        next_sample_ += 1'000'000'000;
       }
       if (t >= measure_end_) break;
       if (live_ == 0 && !(o_.churn && opening_ > 0)) break;
       nanos deadline = measuring ? measure_end_ : warm_end_;
+      if (measuring && sampling()) deadline = std::min(deadline, next_sample_);
       if (o_.rate > 0) {
         send_due(t);
         deadline = std::min(deadline, next_due());
@@ -302,6 +384,8 @@ class client {
       poll_once(deadline - t);
     }
     const nanos cpu_used = cpu_ns() - cpu_begin;
+    window_end_ = probe_server(o_.watch_pid);
+    if (samples_ != nullptr) std::fclose(samples_);
     stopping_ = true;
     drain();
     report(cpu_used);
@@ -312,6 +396,31 @@ class client {
   [[noreturn]] static void fatal(std::string_view what) {
     fmt::print(stderr, "load_client: {}: {}\n", what, std::strerror(errno));
     std::exit(2);
+  }
+
+  bool sampling() const { return samples_ != nullptr; }
+
+  // One line of --samples: the second that ends at t (echoes completed in it and their
+  // latency), and the server's state at t.
+  void emit_sample(nanos t) {
+    auto us = [](nanos v) { return static_cast<double>(v) / 1e3; };
+    fmt::print(samples_, "{:.0f},{},{:.1f},{:.1f},{:.1f},{}",
+               static_cast<double>(t - warm_end_) / 1e9, second_.count(), us(second_.quantile(0.5)),
+               us(second_.quantile(0.99)), us(second_.max()), errors_ - errors_at_sample_);
+    if (o_.watch_pid > 0) {
+      const server_probe p = probe_server(o_.watch_pid);
+      const double cpu_pct = p.cpu < 0 || last_probe_.cpu < 0 || t <= last_probe_time_
+                                 ? -1.0
+                                 : 100.0 * static_cast<double>(p.cpu - last_probe_.cpu) /
+                                       static_cast<double>(t - last_probe_time_);
+      fmt::print(samples_, ",{},{:.1f},{}", p.rss_kib, cpu_pct, p.fds);
+      last_probe_ = p;
+      last_probe_time_ = t;
+    }
+    fmt::print(samples_, "\n");
+    std::fflush(samples_);
+    second_.reset();
+    errors_at_sample_ = errors_;
   }
 
   void error(connection& c, std::string_view what) {
@@ -544,6 +653,7 @@ class client {
       if (t >= warm_end_ && t < measure_end_) {
         ++requests_;
         latency_.record(t - sent);
+        if (sampling()) second_.record(t - sent);
       }
       if (o_.rate == 0 && !stopping_ && !o_.churn) enqueue(c, t);
     }
@@ -602,6 +712,12 @@ class client {
     }
   }
 
+  // The watched server's CPU over the measured window, in % of one core (-1: unknown).
+  double server_cpu_pct() const {
+    if (window_begin_.cpu < 0 || window_end_.cpu < 0) return -1;
+    return 100.0 * static_cast<double>(window_end_.cpu - window_begin_.cpu) / (o_.seconds * 1e9);
+  }
+
   void report(nanos cpu_used) const {
     const double secs = o_.seconds;
     const double rps = static_cast<double>(requests_) / secs;
@@ -617,11 +733,15 @@ class client {
           "\"pipeline\":{},\"rate\":{},\"seconds\":{},\"warmup\":{},\"requests\":{},"
           "\"total_requests\":{},\"rps\":{:.1f},\"mbps\":{:.3f},\"p50_us\":{:.2f},"
           "\"p99_us\":{:.2f},\"p999_us\":{:.2f},\"max_us\":{:.2f},\"mean_us\":{:.2f},"
-          "\"errors\":{},\"client_cpu_pct\":{:.1f},\"connections_opened\":{}}}\n",
+          "\"errors\":{},\"client_cpu_pct\":{:.1f},\"connections_opened\":{}{}}}\n",
           o_.host, o_.port, o_.connections, o_.size, mode, o_.pipeline, o_.rate, secs, o_.warmup,
           requests_, total_requests_, rps, mbps, us(0.5), us(0.99), us(0.999),
           static_cast<double>(latency_.max()) / 1e3, latency_.mean() / 1e3, errors_, cpu_pct,
-          connections_opened_);
+          connections_opened_,
+          o_.watch_pid > 0
+              ? fmt::format(",\"server_rss_kib\":{},\"server_cpu_pct\":{:.1f},\"server_fds\":{}",
+                            window_end_.rss_kib, server_cpu_pct(), window_end_.fds)
+              : std::string{});
       return;
     }
     std::string how = o_.churn ? std::string{"one message per connection (churn)"}
@@ -637,6 +757,12 @@ class client {
                us(0.5), us(0.99), us(0.999), static_cast<double>(latency_.max()) / 1e3,
                latency_.mean() / 1e3);
     fmt::print("  client CPU   {:.0f}% of one core\n", cpu_pct);
+    if (o_.watch_pid > 0) {
+      fmt::print(
+          "  server       pid {}: VmRSS {} KiB and {} descriptors at the end, CPU {:.1f}% "
+          "of one core\n",
+          o_.watch_pid, window_end_.rss_kib, window_end_.fds, server_cpu_pct());
+    }
     fmt::print("  errors       {}\n", errors_);
   }
 
@@ -662,6 +788,14 @@ class client {
   std::uint64_t total_requests_ = 0;
   std::uint64_t errors_ = 0;
   histogram latency_;
+  histogram second_;  // --samples: this second's latencies
+  std::FILE* samples_ = nullptr;
+  nanos next_sample_ = 0;
+  std::uint64_t errors_at_sample_ = 0;
+  server_probe window_begin_;  // --watch-pid: at the start and the end of the measured window
+  server_probe window_end_;
+  server_probe last_probe_;
+  nanos last_probe_time_ = 0;
 };
 
 void raise_fd_limit(int connections) {
