@@ -29,17 +29,8 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "replaced_new.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RINGO_TEST_FAILS_ALLOCATIONS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RINGO_TEST_FAILS_ALLOCATIONS 0
-#endif
-#endif
-#ifndef RINGO_TEST_FAILS_ALLOCATIONS
-#define RINGO_TEST_FAILS_ALLOCATIONS 1
-#endif
 
 using namespace std::chrono_literals;
 using ringo::net::endpoint;
