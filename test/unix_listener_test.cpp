@@ -33,14 +33,6 @@ using ringo_test::exists;
 using ringo_test::socket_dir;
 using ringo_test::text_of;
 
-namespace {
-
-ringo::task<unix_stream> accept_from(unix_listener& l) {
-  co_return co_await l.accept();
-}
-
-}  // namespace
-
 TEST_CASE("a unix stream echoes through a socket file that the listener removes at close",
           "[unix_listener]") {
   socket_dir dir;
@@ -223,7 +215,7 @@ TEST_CASE("a cancelled or timed-out unix accept leaves the listener accepting", 
   const std::string name = abstract_name("cancel-accept");
   ringo::run([&]() -> ringo::task<void> {
     auto l = unix_listener::bind(name);
-    auto h = ringo::spawn(accept_from(l));
+    auto h = ringo::spawn(ringo_test::accept_one(l));
     co_await ringo::sleep_for(5ms);
     h.cancel();
     const bool cancelled = co_await ended_cancelled(h);
