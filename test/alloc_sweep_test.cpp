@@ -82,7 +82,14 @@ ringo::task<void> produce(ringo::queue<int>& q, int count) {
     co_await q.put(i);
 }
 
+// Serves one connection, then closes the listener, also when it fails: a server that could
+// not accept (its request found no memory) refuses the connection waiting in its backlog, so
+// that the client is not left waiting for an answer nobody will send.
 ringo::task<std::string> echo_once(tcp_listener& l) {
+  struct closer {
+    tcp_listener& l;
+    ~closer() { l.close(); }
+  } at_end{l};
   tcp_stream s = co_await l.accept();
   std::array<std::byte, 64> buf{};
   std::string got;
