@@ -271,6 +271,10 @@ class uring_reactor final : public reactor {
   }
 
   void recycle_returned() noexcept {
+    // A plain load first: the exchange, a locked instruction, ran on every turn of the loop
+    // although buffers almost never come back from other threads. A flag set just after the
+    // load is seen on the next turn, which the setter's wake-up brings.
+    if (!returned_pending_.load(std::memory_order_relaxed)) return;
     if (!returned_pending_.exchange(false, std::memory_order_acq_rel)) return;
     std::lock_guard lock{returned_mutex_};
     for (const std::uint16_t id : returned_)
