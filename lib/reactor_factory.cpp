@@ -101,13 +101,26 @@ io_backend backend_wanted(io_backend asked) {
 
 epoll_options epoll_options_from(const io_context_options& options) {
   epoll_options e;
-  e.buffer_size = options.buffer_size != 0 ? options.buffer_size : 4096;
+  e.buffer_size = options.buffer_size;
   return e;
+}
+
+// The sizes are checked whichever backend is taken (epoll has no ring to size, and uses only
+// buffer_size), so that options one machine accepts are not refused on another.
+void check_sizes(const io_context_options& options) {
+  const unsigned count = options.buffer_count;
+  if (count == 0 || (count & (count - 1)) != 0 || count > 32768 || options.buffer_size == 0) {
+    throw std::invalid_argument(fmt::format(
+        "io_context_options: buffer_count must be a power of two up to 32768 and buffer_size "
+        "positive (got {} and {})",
+        count, options.buffer_size));
+  }
 }
 
 }  // namespace
 
 made_reactor make_reactor(const io_context_options& options) {
+  check_sizes(options);
   // Read (and checked) whichever backend is taken, so that a bad name is always an error.
   const uring_options uring = uring_options_from(options);
   switch (backend_wanted(options.backend)) {

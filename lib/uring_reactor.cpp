@@ -2,18 +2,16 @@
 #include "uring_reactor.hpp"
 
 #include "deadline_heap.hpp"
+#include "uring_buffer_ring.hpp"
+#include "uring_prepare.hpp"
 
 #include <liburing.h>
-#include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -27,10 +25,8 @@ namespace {
 // timeout liburing submits itself on kernels without IORING_FEAT_EXT_ARG.
 constexpr std::uint64_t ignored_user_data = 0;
 
-// Receive bundles (IORING_FEAT_RECVSEND_BUNDLE and IORING_RECVSEND_BUNDLE, Linux 6.10), newer
-// than liburing 2.3's header.
+// Receive bundles (IORING_FEAT_RECVSEND_BUNDLE, Linux 6.10), newer than liburing 2.3's header.
 constexpr unsigned recvsend_bundle_feature = 1u << 14;
-constexpr unsigned recvsend_bundle = 1u << 4;
 
 [[noreturn]] void throw_errno(int err, const char* what) {
   throw std::system_error(err, std::system_category(), what);
@@ -92,40 +88,20 @@ class uring_reactor final : public reactor {
                               "ringo needs Linux 5.10 or later");
     }
 
-    if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
-      // Opcodes stand in for kernel versions: SOCKET came with 5.19 (multishot accept, buffer
-      // rings, IORING_ASYNC_CANCEL_ANY), SEND_ZC with 6.0 (multishot receive).
-      const bool has_socket = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
-      const bool has_send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
-      io_uring_free_probe(probe);
-      features_.multishot_accept = has_socket && options.multishot_accept;
-      features_.cancel_any = has_socket && options.cancel_any;
-      features_.send_zc = has_send_zc && options.send_zc;
-      buffer_size_ = options.buffer_size;  // also sizes a stream's own buffer without the ring
-      if (has_send_zc && options.provided_buffers) {
-        features_.provided_buffers = setup_buffers(options.buffer_count, options.buffer_size);
-      }
-      features_.recv_bundle = features_.provided_buffers && options.recv_bundle &&
-                              (params.features & recvsend_bundle_feature) != 0;
+    try {
+      probe_and_prepare(options, params);
+    } catch (...) {
+      // (The buffers, a member, are unmapped after the ring is gone.)
+      if (wake_fd_ >= 0) ::close(wake_fd_);
+      io_uring_queue_exit(&ring_);
+      throw;
     }
-
-    wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
-    if (wake_fd_ < 0) throw_errno(errno, "eventfd for the io_context wake-up");
-    wake_op_.opcode = io_opcode::read;
-    wake_op_.fd = wake_fd_;
-    wake_op_.buf = &wake_value_;
-    wake_op_.len = sizeof wake_value_;
-    wake_op_.offset = static_cast<std::uint64_t>(-1);
-    backlog_.reserve(options.ring_entries);
-    allow_registered_ring_ = options.registered_ring;
   }
 
   ~uring_reactor() override {
     drain();
     flush();  // closes of sockets dropped since the loop last turned
-    io_uring_queue_exit(&ring_);
-    if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_bytes_);
-    if (buffers_ != nullptr) ::munmap(buffers_, std::size_t{buffer_count_} * buffer_size_);
+    io_uring_queue_exit(&ring_);  // (the buffers are unmapped after it, as members)
     if (wake_fd_ >= 0) ::close(wake_fd_);
   }
 
@@ -160,7 +136,7 @@ class uring_reactor final : public reactor {
   }
 
   void start() override {
-    owner_ = std::this_thread::get_id();
+    buffers_.set_owner(std::this_thread::get_id());
     if (disabled_) {
       // liburing 2.3 (Debian 12) declares io_uring_enable_rings but does not export it, so
       // make the register call ourselves.
@@ -232,22 +208,16 @@ class uring_reactor final : public reactor {
         push({&op, deferred::cancel, -1});  // submitted with the next wait
       });
     }
-    recycle_returned();
+    buffers_.take_back_returned();
   }
 
   std::size_t in_flight() const noexcept override { return in_flight_; }
   const reactor_features& features() const noexcept override { return features_; }
 
-  std::byte* buffer_data(std::uint16_t id) noexcept override {
-    return buffers_ + std::size_t{id} * buffer_size_;
-  }
+  std::byte* buffer_data(std::uint16_t id) noexcept override { return buffers_.data(id); }
   std::size_t buffer_size() const noexcept override { return buffer_size_; }
   void recycle_buffer(std::uint16_t id) noexcept override {
-    if (std::this_thread::get_id() != owner_) [[unlikely]] {
-      recycle_from_other_thread(id);
-      return;
-    }
-    give_back(id);
+    if (buffers_.give_back(id)) [[unlikely]] wake();
   }
 
   void wake() noexcept override {
@@ -257,41 +227,37 @@ class uring_reactor final : public reactor {
   }
 
  private:
-  // The buffer ring belongs to the loop's thread (the kernel reads it without a lock): a
-  // buffer given back on another thread (a received_buffer handed to a worker) waits in
-  // returned_ until the loop's next turn, which the wake-up brings soon. returned_ has room
-  // for every buffer, so this never allocates.
-  void recycle_from_other_thread(std::uint16_t id) noexcept {
-    {
-      std::lock_guard lock{returned_mutex_};
-      returned_.push_back(id);
+  // What the ring is set up for: the features the kernel has and the options allow, the
+  // provided buffers, the wake-up. The ring exists; anything that throws here leaves it to
+  // the constructor to take down.
+  void probe_and_prepare(const uring_options& options, const io_uring_params& params) {
+    buffer_size_ = options.buffer_size;
+    if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
+      // Opcodes stand in for kernel versions: SOCKET came with 5.19 (multishot accept, buffer
+      // rings, IORING_ASYNC_CANCEL_ANY), SEND_ZC with 6.0 (multishot receive).
+      const bool has_socket = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
+      const bool has_send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+      io_uring_free_probe(probe);
+      features_.multishot_accept = has_socket && options.multishot_accept;
+      features_.cancel_any = has_socket && options.cancel_any;
+      features_.send_zc = has_send_zc && options.send_zc;
+      if (has_send_zc && options.provided_buffers) {
+        features_.provided_buffers =
+            buffers_.set_up(ring_, options.buffer_count, options.buffer_size);
+      }
+      features_.recv_bundle = features_.provided_buffers && options.recv_bundle &&
+                              (params.features & recvsend_bundle_feature) != 0;
     }
-    // One wake-up for a burst, as posts do.
-    if (!returned_pending_.exchange(true, std::memory_order_acq_rel)) wake();
-  }
 
-  void recycle_returned() noexcept {
-    // A plain load first: the exchange, a locked instruction, ran on every turn of the loop
-    // although buffers almost never come back from other threads. A flag set just after the
-    // load is seen on the next turn, which the setter's wake-up brings.
-    if (!returned_pending_.load(std::memory_order_relaxed)) return;
-    if (!returned_pending_.exchange(false, std::memory_order_acq_rel)) return;
-    std::lock_guard lock{returned_mutex_};
-    for (const std::uint16_t id : returned_)
-      give_back(id);
-    returned_.clear();
-  }
-
-  // Where each buffer goes in the ring is kept, for bundles: a completion names the first
-  // buffer it filled, and the others are the ones after it in the ring. The kernel takes
-  // buffers in ring order and reports them in that order, and a slot is written again only
-  // after every buffer taken before it has been reported, so the slots after a completion's
-  // first one still hold its other buffers when it is dispatched.
-  void give_back(std::uint16_t id) noexcept {
-    buffer_slot_[id] = buffer_ring_->tail & (buffer_count_ - 1);
-    io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size_, id,
-                          io_uring_buf_ring_mask(buffer_count_), 0);
-    io_uring_buf_ring_advance(buffer_ring_, 1);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw_errno(errno, "eventfd for the io_context wake-up");
+    wake_op_.opcode = io_opcode::read;
+    wake_op_.fd = wake_fd_;
+    wake_op_.buf = &wake_value_;
+    wake_op_.len = sizeof wake_value_;
+    wake_op_.offset = static_cast<std::uint64_t>(-1);
+    backlog_.reserve(options.ring_entries);
+    allow_registered_ring_ = options.registered_ring;
   }
 
   // A request, cancel or close that found no free submission entry (the queue full while
@@ -327,7 +293,7 @@ class uring_reactor final : public reactor {
   void write_sqe(io_uring_sqe* sqe, const deferred& d) noexcept {
     switch (d.kind) {
       case deferred::request:
-        prepare(sqe, *d.op);
+        prepare_sqe(sqe, *d.op, features_.recv_bundle);
         io_uring_sqe_set_data(sqe, d.op);
         break;
       case deferred::cancel:
@@ -420,62 +386,6 @@ class uring_reactor final : public reactor {
     }
   }
 
-  void prepare(io_uring_sqe* sqe, io_operation& op) {
-    switch (op.opcode) {
-      case io_opcode::nop:
-        io_uring_prep_nop(sqe);
-        break;
-      case io_opcode::read:
-        io_uring_prep_read(sqe, op.fd, op.buf, op.len, op.offset);
-        break;
-      case io_opcode::write:
-        io_uring_prep_write(sqe, op.fd, op.cbuf, op.len, op.offset);
-        break;
-      case io_opcode::recv:
-        if (op.multishot) {
-          io_uring_prep_recv_multishot(sqe, op.fd, nullptr, 0, op.msg_flags);
-        } else {
-          io_uring_prep_recv(sqe, op.fd, op.select_buffer ? nullptr : op.buf,
-                             op.select_buffer ? 0 : op.len, op.msg_flags);
-        }
-        if (op.select_buffer) {
-          sqe->flags |= IOSQE_BUFFER_SELECT;
-          sqe->buf_group = buffer_group;
-          // One completion for everything the socket holds, across as many buffers as it needs.
-          if (op.multishot && features_.recv_bundle) sqe->ioprio |= recvsend_bundle;
-        }
-        break;
-      case io_opcode::send:
-        io_uring_prep_send(sqe, op.fd, op.cbuf, op.len, op.msg_flags);
-        break;
-      case io_opcode::recvmsg:
-        io_uring_prep_recvmsg(sqe, op.fd, op.msg, op.msg_flags);
-        break;
-      case io_opcode::sendmsg:
-        io_uring_prep_sendmsg(sqe, op.fd, op.msg, op.msg_flags);
-        break;
-      case io_opcode::accept:
-        if (op.multishot) {
-          io_uring_prep_multishot_accept(sqe, op.fd, op.addr, op.addr_len, op.msg_flags);
-        } else {
-          io_uring_prep_accept(sqe, op.fd, op.addr, op.addr_len, op.msg_flags);
-        }
-        break;
-      case io_opcode::connect:
-        io_uring_prep_connect(sqe, op.fd, op.addr, op.len);
-        break;
-      case io_opcode::close:
-        io_uring_prep_close(sqe, op.fd);
-        break;
-      case io_opcode::openat:
-        io_uring_prep_openat(sqe, op.fd, op.path, op.msg_flags, op.len);
-        break;
-      case io_opcode::poll:
-        io_uring_prep_poll_add(sqe, op.fd, POLLIN);
-        break;
-    }
-  }
-
   void reap() {
     for (;;) {
       unsigned head = 0;
@@ -521,12 +431,11 @@ class uring_reactor final : public reactor {
         features_.recv_bundle) {
       // A bundle: the bytes fill consecutive buffers of the ring, each but the last one whole.
       // The handler gets one completion per buffer, all but the last marked to be followed.
-      std::uint32_t slot = buffer_slot_[buffer_id];
+      std::uint32_t slot = buffers_.slot_of(buffer_id);
       while (static_cast<unsigned>(res) > buffer_size_) {
         op.on_complete(op, static_cast<int>(buffer_size_), flags | more_completions, buffer_id);
         res -= static_cast<int>(buffer_size_);
-        slot = (slot + 1) & (buffer_count_ - 1);
-        buffer_id = buffer_ring_->bufs[slot].bid;
+        buffer_id = buffers_.next_in_bundle(slot);
       }
     }
     if ((flags & more_completions) == 0) {
@@ -537,48 +446,6 @@ class uring_reactor final : public reactor {
     if (res == -ECANCELED && op.deadline_passed && !op.cancel_requested) op.timed_out = true;
     op.on_complete(op, res, flags, buffer_id);  // may free `op` if this was its last
   }
-
-  bool setup_buffers(unsigned count, unsigned size) {
-    if (count == 0 || (count & (count - 1)) != 0 || count > 32768 || size == 0) {
-      throw std::invalid_argument(fmt::format(
-          "io_context_options: buffer_count must be a power of two up to 32768 and buffer_size "
-          "positive (got {} and {})",
-          count, size));
-    }
-    buffer_ring_bytes_ = sizeof(io_uring_buf) * count;
-    void* ring_mem = ::mmap(nullptr, buffer_ring_bytes_, PROT_READ | PROT_WRITE,
-                            MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (ring_mem == MAP_FAILED) return false;
-    void* data = ::mmap(nullptr, std::size_t{count} * size, PROT_READ | PROT_WRITE,
-                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (data == MAP_FAILED) {
-      ::munmap(ring_mem, buffer_ring_bytes_);
-      return false;
-    }
-    buffer_ring_ = static_cast<io_uring_buf_ring*>(ring_mem);
-    buffers_ = static_cast<std::byte*>(data);
-    buffer_count_ = count;
-    buffer_size_ = size;
-    io_uring_buf_ring_init(buffer_ring_);
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<std::uint64_t>(buffer_ring_);
-    reg.ring_entries = count;
-    reg.bgid = buffer_group;
-    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
-      ::munmap(buffer_ring_, buffer_ring_bytes_);
-      ::munmap(buffers_, std::size_t{count} * size);
-      buffer_ring_ = nullptr;
-      buffers_ = nullptr;
-      return false;
-    }
-    buffer_slot_.resize(count);
-    for (unsigned i = 0; i < count; ++i)
-      give_back(static_cast<std::uint16_t>(i));
-    returned_.reserve(count);
-    return true;
-  }
-
-  static constexpr std::uint16_t buffer_group = 0;
 
   io_uring ring_{};
   reactor_features features_{};
@@ -594,16 +461,8 @@ class uring_reactor final : public reactor {
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
   io_operation wake_op_{};
-  std::thread::id owner_{};  // the thread that runs the loop (start())
-  std::mutex returned_mutex_;
-  std::vector<std::uint16_t> returned_;  // buffers given back on other threads
-  std::atomic<bool> returned_pending_{false};
-  io_uring_buf_ring* buffer_ring_ = nullptr;
-  std::size_t buffer_ring_bytes_ = 0;
-  std::byte* buffers_ = nullptr;
-  std::vector<std::uint32_t> buffer_slot_;  // buffer id -> its slot in the ring when last added
-  unsigned buffer_count_ = 0;
-  unsigned buffer_size_ = 0;
+  uring_buffer_ring buffers_;
+  unsigned buffer_size_ = 0;  // also sizes a stream's own buffer without the ring
 };
 
 }  // namespace

@@ -1,0 +1,54 @@
+#include "uring_buffer_ring.hpp"
+
+#include <sys/mman.h>
+
+namespace ringo::detail {
+
+uring_buffer_ring::~uring_buffer_ring() {
+  if (ring_ != nullptr) ::munmap(ring_, ring_bytes_);
+  if (memory_ != nullptr) ::munmap(memory_, std::size_t{count_} * size_);
+}
+
+bool uring_buffer_ring::set_up(io_uring& ring, unsigned count, unsigned size) {
+  slot_.resize(count);  // (what may throw, before anything is mapped)
+  returned_.reserve(count);
+  const std::size_t ring_bytes = sizeof(io_uring_buf) * count;
+  void* ring_memory =
+      ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (ring_memory == MAP_FAILED) return false;
+  void* memory = ::mmap(nullptr, std::size_t{count} * size, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (memory == MAP_FAILED) {
+    ::munmap(ring_memory, ring_bytes);
+    return false;
+  }
+  auto* buffer_ring = static_cast<io_uring_buf_ring*>(ring_memory);
+  io_uring_buf_ring_init(buffer_ring);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uint64_t>(buffer_ring);
+  reg.ring_entries = count;
+  reg.bgid = group;
+  if (io_uring_register_buf_ring(&ring, &reg, 0) != 0) {
+    ::munmap(ring_memory, ring_bytes);
+    ::munmap(memory, std::size_t{count} * size);
+    return false;
+  }
+  ring_ = buffer_ring;
+  ring_bytes_ = ring_bytes;
+  memory_ = static_cast<std::byte*>(memory);
+  count_ = count;
+  size_ = size;
+  for (unsigned i = 0; i < count; ++i)
+    add(static_cast<std::uint16_t>(i));
+  return true;
+}
+
+bool uring_buffer_ring::give_back_later(std::uint16_t id) noexcept {
+  {
+    std::lock_guard lock{returned_mutex_};
+    returned_.push_back(id);
+  }
+  return !returned_pending_.exchange(true, std::memory_order_acq_rel);
+}
+
+}  // namespace ringo::detail
