@@ -12,8 +12,6 @@
 #include "epoll_reactor.hpp"
 
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -27,6 +25,7 @@
 #include <vector>
 
 #include "deadline_heap.hpp"
+#include "epoll_calls.hpp"
 #include "file_workers.hpp"
 
 namespace ringo::detail {
@@ -43,15 +42,6 @@ enum where_t : std::uint32_t {
   on_fd = 1,                        // waiting for its descriptor to be ready
   on_workers = 2,                   // with the file threads
 };
-
-bool reads(io_opcode op) noexcept {
-  return op == io_opcode::recv || op == io_opcode::recvmsg || op == io_opcode::accept ||
-         op == io_opcode::read || op == io_opcode::poll;
-}
-
-int result_of(long r) noexcept {
-  return r < 0 ? -errno : static_cast<int>(r);
-}
 
 class epoll_reactor final : public reactor {
  public:
@@ -115,7 +105,7 @@ class epoll_reactor final : public reactor {
         // (A descriptor epoll cannot wait for fails when it is armed, with EPERM.)
         if (op.fd < 0) {
           complete_later(op, -EBADF);
-        } else if (const int r = attempt(op, fds_[static_cast<std::size_t>(op.fd)]);
+        } else if (const int r = try_request(op, fds_[static_cast<std::size_t>(op.fd)].blocking);
                    r == -EAGAIN) {
           wait_for(op, true);
         } else {
@@ -138,7 +128,7 @@ class epoll_reactor final : public reactor {
         // A socket that a short read found empty has nothing until its next edge, which the
         // registration reports: no need to try (and fail with EAGAIN) first.
         const bool skip = op.opcode == io_opcode::recv && s.registered && s.drained && !s.hung_up;
-        const int r = skip ? -EAGAIN : attempt(op, s);
+        const int r = skip ? -EAGAIN : try_request(op, s.blocking);
         note_read(s, op, r);
         if (r == -EAGAIN) {
           wait_for(op, false);
@@ -232,7 +222,7 @@ class epoll_reactor final : public reactor {
     bool nonblocking = false;  // a listener made non-blocking by the backend
     bool drained = false;      // a receive found it empty (EAGAIN, or fewer bytes than asked)
     bool hung_up = false;      // the peer closed (or an error came): no edge will announce it
-    bool blocking = false;     // a pipe or terminal without O_NONBLOCK: see attempt()
+    bool blocking = false;     // a pipe or terminal without O_NONBLOCK: see try_request()
   };
 
   static void note_read(fd_state& s, const io_operation& op, int r) noexcept {
@@ -295,58 +285,6 @@ class epoll_reactor final : public reactor {
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     s.nonblocking = true;
-  }
-
-  // The system call of a request; -EAGAIN when it must wait.
-  static int attempt(io_operation& op, const fd_state& s) noexcept {
-    long r = -1;
-    switch (op.opcode) {
-      case io_opcode::recv:
-        r = ::recv(op.fd, op.buf, op.len, op.msg_flags | MSG_DONTWAIT);
-        break;
-      case io_opcode::send:
-        r = ::send(op.fd, op.cbuf, op.len, op.msg_flags | MSG_DONTWAIT);
-        break;
-      case io_opcode::recvmsg:
-        r = ::recvmsg(op.fd, op.msg, op.msg_flags | MSG_DONTWAIT);
-        break;
-      case io_opcode::sendmsg:
-        r = ::sendmsg(op.fd, op.msg, op.msg_flags | MSG_DONTWAIT);
-        break;
-      case io_opcode::accept:
-        // A blocking listener would block accept4 itself: the backend makes it non-blocking.
-        r = ::accept4(op.fd, op.addr, op.addr_len, op.msg_flags | SOCK_NONBLOCK);
-        if (r < 0 && errno == EWOULDBLOCK) errno = EAGAIN;
-        break;
-      case io_opcode::read:
-        r = ::read(op.fd, op.buf, op.len);  // only once the descriptor reported readiness
-        break;
-      case io_opcode::write:
-        // Writable means room for PIPE_BUF bytes: a longer write to a blocking pipe would wait
-        // for the reader to make room for the rest, on the loop's thread. So a blocking pipe
-        // takes PIPE_BUF at a time (a short write, which the writer continues).
-        r = ::write(op.fd, op.cbuf,
-                    s.blocking ? std::min<std::uint32_t>(op.len, PIPE_BUF) : op.len);
-        break;
-      case io_opcode::poll: {
-        pollfd p{op.fd, POLLIN, 0};
-        const int n = ::poll(&p, 1, 0);
-        if (n < 0) return -errno;
-        if ((p.revents & POLLNVAL) != 0) return -EBADF;
-        return n == 0 ? -EAGAIN : p.revents;
-      }
-      case io_opcode::connect: {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
-        return -err;
-      }
-      default:
-        errno = EINVAL;
-        break;
-    }
-    const int res = result_of(r);
-    return res == -EWOULDBLOCK ? -EAGAIN : res;
   }
 
   void start_connect(io_operation& op) noexcept {
@@ -415,7 +353,7 @@ class epoll_reactor final : public reactor {
     std::size_t done = 0;
     while (done < waiting.size()) {
       io_operation& op = *waiting[done];
-      const int r = attempt(op, s);
+      const int r = try_request(op, s.blocking);
       note_read(s, op, r);
       if (r == -EAGAIN) break;
       ++done;
