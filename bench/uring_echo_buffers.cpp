@@ -10,8 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
-std::string buffer_ring::setup(io_uring& ring, unsigned short group, unsigned count,
-                               unsigned size, bool incremental) {
+std::string buffer_ring::setup(io_uring& ring, unsigned short group, unsigned count, unsigned size,
+                               bool incremental) {
   count_ = count;
   size_ = size;
   incremental_ = incremental;

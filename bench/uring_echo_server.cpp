@@ -149,8 +149,8 @@ class server {
       : opts_(o), listen_fd_(listen_fd), signal_fd_(signal_fd) {
     setup_ring();
     if (opts_.direct) setup_direct();
-    if (std::string problem = buffers_.setup(ring_, buffer_group, opts_.buffers,
-                                             opts_.buffer_size, opts_.incremental);
+    if (std::string problem = buffers_.setup(ring_, buffer_group, opts_.buffers, opts_.buffer_size,
+                                             opts_.incremental);
         !problem.empty()) {
       fmt::print(stderr, "uring_echo_server: {}\n", problem);
       std::exit(1);
