@@ -5,14 +5,23 @@
 //     work runs only when the loop waits), falling back to COOP_TASKRUN, then to a plain ring;
 //     the ring descriptor registered (io_uring_register_ring_fd) where the kernel allows it;
 //   - one multishot accept on the listener;
-//   - one multishot receive per connection into a provided-buffer ring (liburing 2.3 has no
-//     io_uring_setup_buf_ring: the ring is mmap'ed here and registered with
-//     io_uring_register_buf_ring), so an idle connection holds no buffer;
+//   - one multishot receive per connection into a provided-buffer ring
+//     (bench/uring_echo_buffers.hpp), so an idle connection holds no buffer;
 //   - each received buffer sent back as it is; one send in flight per connection (two sends on
 //     one socket may complete out of order), and the buffers that arrived meanwhile gathered
 //     into one sendmsg; a short send resubmits the rest; a buffer goes back to the ring once
 //     all of its bytes are sent;
 //   - a receive that ran out of buffers (ENOBUFS) is re-armed once sends have returned some.
+// Two optional io_uring features, off by default so that the default stays the baseline, and
+// each refused with a message when the kernel lacks it:
+//   - --direct: sockets as direct descriptors. The table of fixed files is registered sparse
+//     (65536 slots, or RLIMIT_NOFILE if lower: the kernel's cap), the multishot accept puts
+//     each connection into a free slot (IORING_FILE_INDEX_ALLOC), every receive and send names
+//     the slot (IOSQE_FIXED_FILE), and shutdown and close go through the ring. An accepted
+//     socket has no plain descriptor, so TCP_NODELAY is set on the listener, which Linux
+//     copies to every socket it accepts.
+//   - --incremental: the buffer ring consumed incrementally (IOU_PBUF_RING_INC, Linux 6.12):
+//     small messages share one buffer instead of taking a whole one each.
 //
 // Like bench/epoll_echo_server it sends one greeting line to every accepted connection, then
 // echoes every byte back; bench/load_client reads and discards that first line.
@@ -20,6 +29,7 @@
 // Usage:
 //   build/release/bench/uring_echo_server [--host H] [--port P] [--greeting TEXT]
 //       [--setup defer|coop|plain] [--no-ring-fd] [--buffers N] [--buffer-size B]
+//       [--direct] [--incremental]
 //     --host H          address to listen on (default 127.0.0.1)
 //     --port P          port (default 9090)
 //     --greeting TEXT   line sent on accept; "\n" is appended when missing (default
@@ -29,6 +39,8 @@
 //     --no-ring-fd      do not register the ring descriptor
 //     --buffers N       provided buffers, a power of two up to 32768 (default 1024)
 //     --buffer-size B   bytes per provided buffer (default 16384)
+//     --direct          sockets as direct descriptors (Linux 5.19; see above)
+//     --incremental     incremental buffer consumption (Linux 6.12; see above)
 //   (the buffer defaults are ringo's io_context_options defaults)
 // Serves until SIGINT or SIGTERM, then closes every connection and exits 0.
 
@@ -38,7 +50,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -55,23 +66,18 @@
 #include <string_view>
 #include <vector>
 
+#include "uring_echo_buffers.hpp"
+#include "uring_echo_options.hpp"
+
 namespace {
 
 constexpr unsigned ring_entries = 1024;
 constexpr unsigned short buffer_group = 0;
 constexpr std::size_t max_gather = 16;  // buffers per sendmsg
-
-struct options {
-  std::string host = "127.0.0.1";
-  std::string port = "9090";
-  std::string greeting = "hello from ringo\n";
-  int setup = 0;  // index of the first set-up to try (0 defer, 1 coop, 2 plain)
-  bool ring_fd = true;
-  unsigned buffers = 1024;
-  unsigned buffer_size = 16384;
-};
+constexpr unsigned max_direct = 65536;  // slots of the fixed-file table (--direct)
 
 // What a completion is for: the low bits of its user_data (a connection pointer, or nothing).
+// A user_data of 0 asks for nothing (a shutdown or a close through the ring, with --direct).
 enum tag : std::uint64_t {
   tag_recv = 1,
   tag_send = 2,
@@ -89,7 +95,7 @@ struct chunk {
 };
 
 struct connection {
-  int fd = -1;
+  int fd = -1;           // a descriptor, or with --direct a slot of the fixed-file table
   std::size_t slot = 0;  // its place in server::all_
   bool recv_armed = false;
   bool send_in_flight = false;
@@ -106,56 +112,6 @@ struct connection {
 [[noreturn]] void die(std::string_view what, int err) {
   fmt::print(stderr, "uring_echo_server: {}: {}\n", what, std::strerror(err));
   std::exit(1);
-}
-
-[[noreturn]] void usage(std::string_view problem) {
-  fmt::print(stderr,
-             "uring_echo_server: {}\n"
-             "usage: uring_echo_server [--host H] [--port P] [--greeting TEXT] "
-             "[--setup defer|coop|plain] [--no-ring-fd] [--buffers N] [--buffer-size B]\n",
-             problem);
-  std::exit(2);
-}
-
-options parse(int argc, char** argv) {
-  options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(fmt::format("{} needs a value", arg));
-      return argv[++i];
-    };
-    if (arg == "--host") {
-      o.host = value();
-    } else if (arg == "--port") {
-      o.port = value();
-    } else if (arg == "--greeting") {
-      o.greeting = value();
-      if (!o.greeting.empty() && o.greeting.back() != '\n') o.greeting += '\n';
-    } else if (arg == "--setup") {
-      std::string m = value();
-      const char* const modes[] = {"defer", "coop", "plain"};
-      o.setup = -1;
-      for (int k = 0; k < 3; ++k) {
-        if (m == modes[k]) o.setup = k;
-      }
-      if (o.setup < 0) usage("--setup is defer, coop or plain");
-    } else if (arg == "--no-ring-fd") {
-      o.ring_fd = false;
-    } else if (arg == "--buffers") {
-      o.buffers = static_cast<unsigned>(std::strtoul(value().c_str(), nullptr, 10));
-      if (o.buffers == 0 || o.buffers > 32768 || (o.buffers & (o.buffers - 1)) != 0)
-        usage("--buffers takes a power of two up to 32768");
-    } else if (arg == "--buffer-size") {
-      o.buffer_size = static_cast<unsigned>(std::strtoul(value().c_str(), nullptr, 10));
-      if (o.buffer_size == 0 || o.buffer_size > (1u << 20)) usage("--buffer-size takes 1 to 1 MiB");
-    } else if (arg == "--help" || arg == "-h") {
-      usage("an echo server on raw io_uring");
-    } else {
-      usage(fmt::format("unknown argument {}", arg));
-    }
-  }
-  return o;
 }
 
 void raise_fd_limit() {
@@ -192,7 +148,13 @@ class server {
   server(const options& o, int listen_fd, int signal_fd)
       : opts_(o), listen_fd_(listen_fd), signal_fd_(signal_fd) {
     setup_ring();
-    setup_buffers();
+    if (opts_.direct) setup_direct();
+    if (std::string problem = buffers_.setup(ring_, buffer_group, opts_.buffers, opts_.buffer_size,
+                                             opts_.incremental);
+        !problem.empty()) {
+      fmt::print(stderr, "uring_echo_server: {}\n", problem);
+      std::exit(1);
+    }
     arm_accept();
     io_uring_prep_poll_add(get_sqe(), signal_fd_, POLLIN);
     last_sqe_->user_data = tag_signal;
@@ -200,7 +162,9 @@ class server {
 
   /// The set-up the kernel took, for the start-up line.
   std::string setup() const {
-    return fmt::format("{}{}", setup_name_, ring_fd_registered_ ? ", registered ring fd" : "");
+    return fmt::format("{}{}{}{}", setup_name_, ring_fd_registered_ ? ", registered ring fd" : "",
+                       opts_.direct ? ", direct descriptors" : "",
+                       opts_.incremental ? ", incremental buffers" : "");
   }
 
   void run() {
@@ -216,11 +180,11 @@ class server {
         ++seen;
       }
       io_uring_cq_advance(&ring_, seen);
-      give_back_buffers();
+      buffers_.publish();
       rearm_starved();
     }
     for (connection* c : all_) {
-      close(c->fd);
+      if (!opts_.direct) close(c->fd);  // direct ones close with the ring
       delete c;
     }
     all_.clear();
@@ -251,40 +215,24 @@ class server {
     ring_fd_registered_ = opts_.ring_fd && io_uring_register_ring_fd(&ring_) == 1;
   }
 
-  void setup_buffers() {
-    const unsigned n = opts_.buffers;
-    void* ring_mem = mmap(nullptr, sizeof(io_uring_buf) * n, PROT_READ | PROT_WRITE,
-                          MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (ring_mem == MAP_FAILED) die("mmap of the buffer ring", errno);
-    void* data = mmap(nullptr, std::size_t{n} * opts_.buffer_size, PROT_READ | PROT_WRITE,
-                      MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (data == MAP_FAILED) die("mmap of the buffers", errno);
-    br_ = static_cast<io_uring_buf_ring*>(ring_mem);
-    buffers_ = static_cast<char*>(data);
-    io_uring_buf_ring_init(br_);
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<std::uint64_t>(br_);
-    reg.ring_entries = n;
-    reg.bgid = buffer_group;
-    if (int rc = io_uring_register_buf_ring(&ring_, &reg, 0); rc < 0)
-      die("io_uring_register_buf_ring (needs Linux 5.19)", -rc);
-    for (unsigned i = 0; i < n; ++i)
-      give_back(static_cast<int>(i));
-    give_back_buffers();
-  }
-
-  char* buffer(int bid) { return buffers_ + std::size_t(bid) * opts_.buffer_size; }
-
-  // A buffer goes back to the ring; the kernel sees it at the next give_back_buffers().
-  void give_back(int bid) {
-    io_uring_buf_ring_add(br_, buffer(bid), opts_.buffer_size, static_cast<unsigned short>(bid),
-                          io_uring_buf_ring_mask(opts_.buffers), returned_++);
-  }
-  void give_back_buffers() {
-    if (returned_ == 0) return;
-    io_uring_buf_ring_advance(br_, returned_);
-    in_ring_ += static_cast<unsigned>(returned_);
-    returned_ = 0;
+  // A sparse table: every slot empty, for the multishot accept to fill.
+  void setup_direct() {
+    rlimit lim{};
+    unsigned slots = max_direct;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < slots)
+      slots = static_cast<unsigned>(lim.rlim_cur);
+    if (int rc = io_uring_register_files_sparse(&ring_, slots); rc < 0) {
+      fmt::print(stderr,
+                 "uring_echo_server: the kernel refuses a sparse table of {} fixed files ({}; "
+                 "--direct needs Linux 5.19); run without --direct\n",
+                 slots, std::strerror(-rc));
+      std::exit(1);
+    }
+    // Accepted sockets inherit it, and a direct descriptor has no fd for setsockopt.
+    int one = 1;
+    if (setsockopt(listen_fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+      die("setsockopt TCP_NODELAY on the listener", errno);
+    fixed_ = IOSQE_FIXED_FILE;
   }
 
   io_uring_sqe* get_sqe() {
@@ -304,13 +252,18 @@ class server {
   void arm_accept() {
     // Blocking sockets: io_uring waits for a socket itself, where on an O_NONBLOCK one it
     // would hand a full send buffer back as EAGAIN.
-    io_uring_prep_multishot_accept(get_sqe(), listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (opts_.direct) {
+      // No SOCK_CLOEXEC: the kernel refuses it for a direct descriptor (there is no fd).
+      io_uring_prep_multishot_accept_direct(get_sqe(), listen_fd_, nullptr, nullptr, 0);
+    } else {
+      io_uring_prep_multishot_accept(get_sqe(), listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    }
     last_sqe_->user_data = tag_accept;
   }
 
   void arm_recv(connection& c) {
     io_uring_prep_recv_multishot(get_sqe(), c.fd, nullptr, 0, 0);
-    last_sqe_->flags |= IOSQE_BUFFER_SELECT;
+    last_sqe_->flags |= IOSQE_BUFFER_SELECT | fixed_;
     last_sqe_->buf_group = buffer_group;
     last_sqe_->user_data = data_of(&c, tag_recv);
     c.recv_armed = true;
@@ -341,8 +294,10 @@ class server {
 
   void on_accept(int res, unsigned flags) {
     if (res >= 0) {
-      int one = 1;
-      setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (!opts_.direct) {
+        int one = 1;
+        setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
       auto* c = new connection;
       c->fd = res;
       c->slot = all_.size();
@@ -354,6 +309,12 @@ class server {
       }
       arm_recv(*c);
     } else if (res != -ECONNABORTED && res != -EINTR) {
+      if (opts_.direct && res == -EINVAL && all_.empty()) {
+        fmt::print(stderr,
+                   "uring_echo_server: the kernel refuses a multishot accept into the "
+                   "fixed-file table (--direct needs Linux 5.19); run without --direct\n");
+        std::exit(1);
+      }
       if (!warned_accept_) {
         fmt::print(stderr, "uring_echo_server: accept: {} (retrying every 10 ms)\n",
                    std::strerror(-res));
@@ -374,12 +335,11 @@ class server {
     const bool more = (flags & IORING_CQE_F_MORE) != 0;
     if (!more) c.recv_armed = false;
     if (res > 0) {
-      const int bid = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
-      --in_ring_;
+      const buffer_part part = buffers_.take(res, flags);
       if (c.closing) {
-        give_back(bid);
+        buffers_.release(part.bid);
       } else {
-        c.queue.push_back({buffer(bid), static_cast<unsigned>(res), bid});
+        c.queue.push_back({part.data, part.len, part.bid});
         if (!c.send_in_flight) start_send(c);
         if (!more) arm_recv(c);
       }
@@ -404,6 +364,7 @@ class server {
       const chunk& k = c.queue[c.head];
       io_uring_prep_send(get_sqe(), c.fd, k.data + c.sent_of_front, k.len - c.sent_of_front,
                          MSG_NOSIGNAL);
+      last_sqe_->flags |= fixed_;
     } else {
       for (std::size_t i = 0; i < n; ++i) {
         const chunk& k = c.queue[c.head + i];
@@ -415,6 +376,7 @@ class server {
       c.msg.msg_iov = c.iov;
       c.msg.msg_iovlen = n;
       io_uring_prep_sendmsg(get_sqe(), c.fd, &c.msg, MSG_NOSIGNAL);
+      last_sqe_->flags |= fixed_;
     }
     last_sqe_->user_data = data_of(&c, tag_send);
     c.send_in_flight = true;
@@ -426,7 +388,15 @@ class server {
       if (res != -ECONNRESET && res != -EPIPE)
         fmt::print(stderr, "uring_echo_server: send: {}\n", std::strerror(-res));
       // Ends the multishot receive too (it completes with end of stream).
-      if (!c.closing) shutdown(c.fd, SHUT_RDWR);
+      if (!c.closing) {
+        if (opts_.direct) {
+          io_uring_prep_shutdown(get_sqe(), c.fd, SHUT_RDWR);
+          last_sqe_->flags |= fixed_;
+          last_sqe_->user_data = 0;  // nothing to do when it completes
+        } else {
+          shutdown(c.fd, SHUT_RDWR);
+        }
+      }
       c.closing = true;
     } else {
       unsigned left = static_cast<unsigned>(res);
@@ -439,7 +409,7 @@ class server {
         }
         left -= rest;
         c.sent_of_front = 0;
-        if (k.bid >= 0) give_back(k.bid);
+        if (k.bid >= 0) buffers_.release(k.bid);
         ++c.head;
       }
       if (c.head == c.queue.size()) {
@@ -457,10 +427,15 @@ class server {
     if (c.recv_armed || c.send_in_flight) return;
     if (!c.closing && !(c.peer_done && c.head == c.queue.size())) return;
     for (std::size_t i = c.head; i < c.queue.size(); ++i) {
-      if (c.queue[i].bid >= 0) give_back(c.queue[i].bid);
+      if (c.queue[i].bid >= 0) buffers_.release(c.queue[i].bid);
     }
     if (c.starved) starved_.erase(std::find(starved_.begin(), starved_.end(), &c));
-    close(c.fd);
+    if (opts_.direct) {
+      io_uring_prep_close_direct(get_sqe(), static_cast<unsigned>(c.fd));
+      last_sqe_->user_data = 0;  // the slot is free for the accept once it completes
+    } else {
+      close(c.fd);
+    }
     all_[c.slot] = all_.back();
     all_[c.slot]->slot = c.slot;
     all_.pop_back();
@@ -468,7 +443,7 @@ class server {
   }
 
   void rearm_starved() {
-    if (starved_.empty() || in_ring_ == 0) return;
+    if (starved_.empty() || buffers_.empty()) return;
     for (connection* c : starved_) {
       c->starved = false;
       arm_recv(*c);
@@ -483,10 +458,8 @@ class server {
   io_uring_sqe* last_sqe_ = nullptr;
   const char* setup_name_ = "";
   bool ring_fd_registered_ = false;
-  io_uring_buf_ring* br_ = nullptr;
-  char* buffers_ = nullptr;
-  int returned_ = 0;      // buffers given back since the last give_back_buffers()
-  unsigned in_ring_ = 0;  // buffers the kernel may pick
+  unsigned char fixed_ = 0;  // IOSQE_FIXED_FILE with --direct
+  buffer_ring buffers_;
   bool stop_ = false;
   bool warned_accept_ = false;
   std::vector<connection*> all_;
