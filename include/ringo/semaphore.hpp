@@ -48,7 +48,9 @@ class semaphore {
   /// Awaitable: takes a permit, waiting in FIFO order while none is left. Does not suspend
   /// when a permit is free. A waiter resumes on its own context, in a later turn of the loop,
   /// owning its permit; the caller must release() it. Throws operation_cancelled if cancelled
-  /// while waiting (it then owns nothing).
+  /// while waiting, also when the cancellation comes after a permit was handed to it but
+  /// before it resumed: it then owns nothing (the permit goes to the next waiter), so an
+  /// acquire racing in when_any or with_timeout loses no permit.
   [[nodiscard]] inline detail::semaphore_awaiter<false> acquire(
       std::source_location where = std::source_location::current()) noexcept;
 
@@ -138,6 +140,13 @@ class semaphore_awaiter : semaphore::waiter {
     return true;
   }
   auto await_resume() {
+    // Cancelled after release() handed it a permit but before it resumed (racing in a
+    // when_any whose other task won, or timed out): the permit goes on to the next waiter or
+    // back to the count, so a cancelled acquire owns nothing.
+    if (granted_ && task->take_cancellation()) [[unlikely]] {
+      sem_.release_from_guard();
+      throw operation_cancelled();
+    }
     throw_if_cancelled();
     if constexpr (Scoped) return semaphore::guard{sem_};
   }

@@ -49,6 +49,14 @@ class ring_buffer {
     std::construct_at(data_ + ((head_ + size_) & (capacity_ - 1)), std::move(v));
     ++size_;
   }
+  /// Puts `v` before the first item (what was taken and comes back).
+  void push_front(T&& v) {
+    if (size_ == capacity_) grow();
+    const std::size_t before = (head_ + capacity_ - 1) & (capacity_ - 1);
+    std::construct_at(data_ + before, std::move(v));
+    head_ = before;
+    ++size_;
+  }
   T& front() noexcept { return data_[head_]; }
   void pop_front() noexcept {
     std::destroy_at(data_ + head_);
@@ -92,6 +100,8 @@ class fifo_store {
  public:
   static constexpr const char* name = "queue";
   void push(T&& v) { items_.push_back(std::move(v)); }
+  /// An item taken and given back: it leaves first again.
+  void push_first(T&& v) { items_.push_front(std::move(v)); }
   T pop() {
     T v = std::move(items_.front());
     items_.pop_front();
@@ -109,6 +119,7 @@ class lifo_store {
  public:
   static constexpr const char* name = "lifo_queue";
   void push(T&& v) { items_.push_back(std::move(v)); }
+  void push_first(T&& v) { items_.push_back(std::move(v)); }
   T pop() {
     T v = std::move(items_.back());
     items_.pop_back();
@@ -126,8 +137,17 @@ class priority_store {
  public:
   static constexpr const char* name = "priority_queue";
   explicit priority_store(Compare cmp = Compare{}) : cmp_(std::move(cmp)) {}
+  // (Room first: the item moves only once nothing can fail, so a put that finds no memory
+  // keeps its item.)
   void push(T&& v) {
+    items_.reserve(items_.size() + 1);
     items_.push_back(entry{std::move(v), next_seq_++});
+    std::push_heap(items_.begin(), items_.end(), later{&cmp_});
+  }
+  /// An item taken and given back: first among its equals again (it was put before them).
+  void push_first(T&& v) {
+    items_.reserve(items_.size() + 1);
+    items_.push_back(entry{std::move(v), first_seq_--});
     std::push_heap(items_.begin(), items_.end(), later{&cmp_});
   }
   T pop() {
@@ -153,7 +173,9 @@ class priority_store {
     }
   };
   std::vector<entry> items_;
-  std::uint64_t next_seq_ = 0;
+  // Items put count up from the middle of the range, items given back down from it.
+  std::uint64_t next_seq_ = std::uint64_t{1} << 63;
+  std::uint64_t first_seq_ = (std::uint64_t{1} << 63) - 1;
   Compare cmp_;
 };
 
@@ -220,8 +242,14 @@ class queue_get_awaiter : list_waiter {
     return true;
   }
   T await_resume() {
-    if (slot_) [[likely]]
-      return std::move(*slot_);  // handed over, even if a cancel came after
+    if (slot_) [[likely]] {
+      // Cancelled after a put handed it the item but before it resumed (it was racing in a
+      // when_any whose other task won, or it timed out): the item goes back to the queue,
+      // so a cancelled get never takes one.
+      if (task->cancel_pending) [[unlikely]]
+        return give_back_cancelled();
+      return std::move(*slot_);
+    }
     return resume_without_item();
   }
 
@@ -233,6 +261,17 @@ class queue_get_awaiter : list_waiter {
     throw_if_cancelled();
     if (queue_.store_.size() != 0) return queue_.take_now();
     throw queue_closed(fmt::format("ringo: get on a closed, drained {}", Store::name));
+  }
+  [[gnu::noinline]] T give_back_cancelled() {
+    try {
+      queue_.put_back(std::move(*slot_));
+    } catch (...) {
+      // No memory to queue it again: the item is this task's after all, and the
+      // cancellation waits for the task's next suspension point.
+      return std::move(*slot_);
+    }
+    (void)task->take_cancellation();
+    throw operation_cancelled();
   }
   static void on_cancel(wait_node& n) noexcept {
     auto& self = static_cast<queue_get_awaiter&>(n);
@@ -306,7 +345,10 @@ class basic_queue {
   /// Awaitable: removes and returns the next item, waiting while the queue is empty. A
   /// waiting get resumes on its own context with the item handed to it. After close() it
   /// drains what is left, then throws queue_closed. Throws operation_cancelled if cancelled
-  /// while waiting; an item already handed to it is returned, never lost.
+  /// while waiting, also when the cancellation comes after an item was handed to it but
+  /// before it resumed: that item goes back to the front of the queue (to the next waiting
+  /// get, if there is one), so a cancelled get takes nothing, and a get racing in when_any or
+  /// with_timeout loses no item. (A bounded queue may then hold one item over its capacity.)
   [[nodiscard]] queue_get_awaiter<T, Store> get(
       std::source_location where = std::source_location::current()) noexcept {
     return queue_get_awaiter<T, Store>{*this, where};
@@ -411,6 +453,19 @@ class basic_queue {
     store_.push(std::move(item));
     ++unfinished_;
     return true;
+  }
+
+  /// An item a cancelled get had been handed: to the next waiting get, else first in line in
+  /// the store (past the capacity if need be: it was in the queue before the items there).
+  /// Counted in unfinished_ already.
+  void put_back(T&& item) {
+    if (!getters_.empty()) {
+      auto& g = static_cast<queue_get_awaiter<T, Store>&>(getters_.pop_front());
+      g.slot_.emplace(std::move(item));
+      g.wake();
+      return;
+    }
+    store_.push_first(std::move(item));
   }
 
   /// Takes the next item (the store is not empty), then lets the first waiting put in.
