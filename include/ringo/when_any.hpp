@@ -70,6 +70,10 @@ task<void> run_indexed_racer(task<T> t, std::size_t index,
 /// Runs the tasks concurrently; the first to finish decides the result: its value, as the
 /// alternative of the returned variant whose index() is the task's position, or its
 /// exception. The others are cancelled, and when_any returns only after they have ended.
+/// A loser that still finishes with a value (its cancellation came too late to stop it) has
+/// that value destroyed: race operations that give back what they were handed when cancelled
+/// (queue gets and semaphore acquires do), or results whose destructor cleans up (a lock
+/// guard).
 template <class... T>
 task<std::variant<detail::result_slot_t<T>...>> when_any(task<T>... tasks) {
   static_assert(sizeof...(T) > 0, "ringo::when_any needs at least one task");
