@@ -209,15 +209,24 @@ int accept_awaiter::take_connection() {
       if (res_ >= 0) ::close(res_);
       throw_closed();
     }
-    if (cancelled) task->cancel_pending = true;  // a connection arrived anyway: keep it
     if (res_ >= 0) {
+      // A connection the kernel accepted before the cancellation reached it, or before this
+      // task resumed cancelled (it lost a when_any race): it waits in the listener's queue for
+      // the next accept, so a cancelled accept takes nothing.
+      if (cancelled || task->take_cancellation()) {
+        s_->push(res_);
+        throw operation_cancelled(what() + ": operation cancelled");
+      }
       peer_known_ = true;
       return res_;
     }
+    if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
     throw_io_error(-res_, what());
   }
   if (mode_ == mode::waiting) s_->handing_over = false;
-  if (cancelled)
+  // Cancelled while waiting, or after a connection woke it but before it resumed: the
+  // connection stays queued for the next accept.
+  if (cancelled || (mode_ == mode::waiting && task->take_cancellation()))
     throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
                                                    : what() + ": operation cancelled");
   if (detached_ || s_->orphaned) throw_closed();

@@ -2,14 +2,21 @@
 // takes nothing: a queue item goes back to the front of its queue (in each of the three
 // orders), a semaphore permit to the next waiter. That is what lets a get or an acquire race
 // in when_any, or run under with_timeout, without losing what the other side handed over in
-// the same turn of the loop as the race was decided.
+// the same turn of the loop as the race was decided. An accepted connection likewise stays
+// queued for the next accept.
+#include <sys/socket.h>
+
+#include <array>
 #include <chrono>
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include <ringo/event.hpp>
+#include <ringo/net.hpp>
 #include <ringo/queue.hpp>
 #include <ringo/run.hpp>
 #include <ringo/semaphore.hpp>
@@ -20,6 +27,7 @@
 #include <ringo/with_timeout.hpp>
 
 #include "catch.hpp"
+#include "tcp_pair.hpp"
 
 using namespace std::chrono_literals;
 
@@ -181,5 +189,82 @@ TEST_CASE("an acquire that loses a when_any race in the turn it was handed a per
     CHECK(winner.index() == 0);
     CHECK(s.available() == 1);
     CHECK(s.waiting() == 0);
+  }());
+}
+
+namespace {
+
+// A client socket connected by a plain connect(2), which returns once the kernel has queued
+// the connection on the listener: no turn of the loop passes.
+ringo::net::tcp_stream connect_now(const ringo::net::endpoint& to) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_storage addr{};
+  const socklen_t len = to.to_sockaddr(addr);
+  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0);
+  return ringo::net::tcp_stream::adopt(fd, to);
+}
+
+}  // namespace
+
+TEST_CASE("an accept cancelled once its connection arrived leaves it for the next accept",
+          "[cancel_safety]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto l = ringo::net::tcp_listener::bind(ringo::net::endpoint::loopback_v4(0));
+    auto wake = co_await ringo_test::connected_pair(l);
+    int cancelled_rounds = 0;
+    for (int round = 0; round < 20; ++round) {
+      bool resumed = false;
+      auto a = ringo::spawn([](ringo::net::tcp_listener& l, bool& resumed) -> ringo::task<void> {
+        auto s = co_await l.accept();
+        resumed = true;
+        co_await s.close();
+      }(l, resumed));
+      std::optional<ringo::join_handle<void>> canceller;
+      if (round % 2 == 0) {
+        // Cancelled once the connection woke it: the canceller wakes on a byte that arrives
+        // just before the connection, so that in the turn both are reaped it runs first.
+        canceller = ringo::spawn([](ringo::net::tcp_stream& s,
+                                    ringo::join_handle<void>& a) -> ringo::task<void> {
+          std::array<std::byte, 1> b{};
+          (void)co_await s.read_some(b);
+          a.cancel();
+        }(wake.server, a));
+      }
+      for (int i = 0; i < 3; ++i)
+        co_await ringo::yield();  // the accept (and the canceller) wait, in the kernel
+      const char byte = 'w';
+      if (canceller) REQUIRE(::send(wake.client.native_handle(), &byte, 1, 0) == 1);
+      auto c = connect_now(l.local_endpoint());
+      if (canceller) {
+        co_await *canceller;
+      } else {
+        // Cancelled as the connection arrives: a one-shot accept (epoll's, or io_uring's
+        // without multishot accept) may complete with it before its cancellation.
+        a.cancel();
+      }
+      bool cancelled = false;
+      try {
+        co_await a;
+      } catch (const ringo::operation_cancelled&) {
+        cancelled = true;
+      }
+      if (!cancelled) {  // the accept resumed first this round: nothing was raced
+        CHECK(resumed);
+        co_await c.close();
+        continue;
+      }
+      ++cancelled_rounds;
+      CHECK_FALSE(resumed);
+      // The connection is still the listener's: the next accept gets this very client.
+      auto s = co_await l.accept(2s);
+      co_await s.write_all("same one");
+      std::array<std::byte, 8> got{};
+      co_await c.read_exact(got);
+      CHECK(std::string(reinterpret_cast<const char*>(got.data()), got.size()) == "same one");
+      co_await s.close();
+      co_await c.close();
+    }
+    CHECK(cancelled_rounds > 0);
   }());
 }

@@ -38,6 +38,9 @@ class listener_state final : public socket_state<listener_state> {
   }
   /// The oldest: a descriptor (>= 0) or -errno.
   int pop() noexcept;
+  /// Queues a connection or an error; allocates only while it succeeds: when no memory is
+  /// left, a connection is refused (closed) and an error is kept in failure_.
+  void push(int fd_or_error) noexcept;
 
   socket_name local;  // the bound endpoint (TCP) or path (Unix)
   accept_awaiter* waiter = nullptr;
@@ -47,9 +50,6 @@ class listener_state final : public socket_state<listener_state> {
 
  private:
   friend class socket_state<listener_state>;
-  /// Queues a connection or an error; allocates only while it succeeds: when no memory is
-  /// left, a connection is refused (closed) and an error is kept in failure_.
-  void push(int fd_or_error) noexcept;
   static void on_accept(io_operation& op, int res, std::uint32_t flags,
                         std::uint16_t buffer) noexcept;
 

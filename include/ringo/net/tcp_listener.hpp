@@ -56,7 +56,9 @@ class tcp_listener {
   /// where the kernel has it (io_context::features().multishot_accept). Throws
   /// std::system_error naming the listener ("accept on 0.0.0.0:9090: Too many open files"; the
   /// listener stays usable), ringo::timed_out after `timeout` (zero: none), or
-  /// operation_cancelled. One task accepts at a time. Resumes on the caller's context.
+  /// operation_cancelled; a cancelled accept takes no connection (one that arrived as it was
+  /// cancelled waits for the next accept), so it can race in when_any. One task accepts at a
+  /// time. Resumes on the caller's context.
   [[nodiscard]] detail::tcp_accept_awaiter accept(
       std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current());
