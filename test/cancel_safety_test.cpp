@@ -3,7 +3,8 @@
 // orders), a semaphore permit to the next waiter. That is what lets a get or an acquire race
 // in when_any, or run under with_timeout, without losing what the other side handed over in
 // the same turn of the loop as the race was decided. An accepted connection likewise stays
-// queued for the next accept.
+// queued for the next accept, and a signal pending for the next wait.
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -20,6 +21,7 @@
 #include <ringo/queue.hpp>
 #include <ringo/run.hpp>
 #include <ringo/semaphore.hpp>
+#include <ringo/signal_set.hpp>
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 #include <ringo/task.hpp>
@@ -266,5 +268,37 @@ TEST_CASE("an accept cancelled once its connection arrived leaves it for the nex
       co_await c.close();
     }
     CHECK(cancelled_rounds > 0);
+  }());
+}
+
+TEST_CASE("a signal wait that loses a when_any race as its signal arrives leaves the signal",
+          "[cancel_safety]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto l = ringo::net::tcp_listener::bind(ringo::net::endpoint::loopback_v4(0));
+    auto wake = co_await ringo_test::connected_pair(l);
+    ringo::signal_set signals{SIGUSR1};
+    auto woken = [](ringo::net::tcp_stream& s) -> ringo::task<int> {
+      std::array<std::byte, 1> b{};
+      (void)co_await s.read_some(b);
+      co_return 0;
+    };
+    int raced = 0;
+    for (int round = 0; round < 5; ++round) {
+      auto race = ringo::spawn(ringo::when_any(woken(wake.server), signals.wait()));
+      for (int i = 0; i < 4; ++i)
+        co_await ringo::yield();  // both racers wait, their requests in the kernel
+      // The byte first, then the signal: in the turn both are reaped the reader runs first,
+      // wins, and cancels the signal's wait after its descriptor turned readable.
+      const char byte = 'w';
+      REQUIRE(::send(wake.client.native_handle(), &byte, 1, 0) == 1);
+      REQUIRE(::raise(SIGUSR1) == 0);
+      const auto winner = co_await race;
+      if (winner.index() == 1) continue;  // the signal's wait resumed first: it won
+      ++raced;
+      // The signal is still there for the next wait.
+      const int sig = co_await ringo::with_timeout(2s, signals.wait());
+      CHECK(sig == SIGUSR1);
+    }
+    CHECK(raced > 0);
   }());
 }
