@@ -86,6 +86,7 @@ struct tls_state {
   bool reading = false;       // a read_some is in progress
   bool writing = false;       // a write_all or close is in progress
   bool write_cut = false;     // a write failed part-way: no more records go out
+  bool notified = false;      // the close_notify was sent (shutdown)
 };
 
 /// Sends every byte OpenSSL has written to `wbio`, by `deadline`. On failure marks the stream

@@ -105,10 +105,25 @@ task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte
   } while (done < data.size());
 }
 
+task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where) {
+  in_progress writing{s->writing, "shutdown"};
+  if (s->write_cut) {
+    throw_tls(net::tls_errc::write_cut,
+              fmt::format("TLS shutdown of {}: {}", s->peer,
+                          make_error_code(net::tls_errc::write_cut).message()));
+  }
+  if (s->notified) co_return;
+  ERR_clear_error();
+  SSL_shutdown(s->ssl);  // writes the close_notify into the BIO; the peer's is not waited for
+  ERR_clear_error();
+  s->notified = true;
+  co_await tls_flush(*s, tls_deadline{s->context->handshake_timeout}, where);
+}
+
 task<void> tls_close(std::shared_ptr<tls_state> s, std::source_location where) {
   if (s == nullptr || !s->tcp.is_open()) co_return;
   std::exception_ptr failure;
-  if (s->established && !s->writing && !s->write_cut) {
+  if (s->established && !s->writing && !s->write_cut && !s->notified) {
     in_progress writing{s->writing, "close"};
     // One close_notify; the peer's answer is not waited for (the socket closes next).
     ERR_clear_error();
@@ -176,6 +191,11 @@ task<void> tls_stream::write_all(std::span<const std::byte> data, std::chrono::n
                                  std::source_location where) {
   state("write_all");
   return detail::tls_write_all(s_, data, timeout, where);
+}
+
+task<void> tls_stream::shutdown(std::source_location where) {
+  state("shutdown");
+  return detail::tls_shutdown(s_, where);
 }
 
 task<void> tls_stream::close(std::source_location where) {

@@ -92,6 +92,11 @@ class tls_stream {
                        std::source_location where = std::source_location::current()) {
     return write_all(std::as_bytes(std::span{text.data(), text.size()}), timeout, where);
   }
+  /// Sends a close_notify and keeps the stream open for reading (TLS's half close, as
+  /// tcp_stream::shutdown): the peer reads end of stream, and this side reads on until the
+  /// peer's own close_notify. Writing afterwards is a tls_error. Errors, cancellation and a
+  /// cut stream as write_all; bounded by the context's handshake timeout.
+  task<void> shutdown(std::source_location where = std::source_location::current());
   /// Sends a close_notify (unless a write is in flight in another task, or a write was cut)
   /// and closes the socket; the stream is empty from the call on. The peer then reads a clean
   /// end of stream. Throws std::system_error when the close_notify cannot be sent (the socket
