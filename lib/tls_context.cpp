@@ -72,8 +72,7 @@ std::shared_ptr<const tls_context::impl> tls_context_impl(const tls_context& c) 
   return c.impl_;
 }
 
-tls_context tls_context::server(std::string cert_chain_pem_path,
-                                std::string private_key_pem_path) {
+tls_context tls_context::server(std::string cert_chain_pem_path, std::string private_key_pem_path) {
   auto p = std::make_shared<impl>(new_ctx(TLS_server_method()), true);
   SSL_CTX* ctx = p->ctx;
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_chain_pem_path.c_str()) != 1) {
@@ -111,7 +110,8 @@ void tls_context::load_verify_file(std::string ca_pem_path) {
 void tls_context::set_verify(bool on) {
   impl_->verify = on;
   int mode = SSL_VERIFY_NONE;
-  if (on) mode = impl_->server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER;
+  if (on)
+    mode = impl_->server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER;
   SSL_CTX_set_verify(impl_->ctx, mode, nullptr);
 }
 
@@ -141,9 +141,13 @@ std::chrono::nanoseconds tls_context::handshake_timeout() const noexcept {
   return impl_->handshake_timeout;
 }
 
-bool tls_context::is_server() const noexcept { return impl_->server; }
+bool tls_context::is_server() const noexcept {
+  return impl_->server;
+}
 
-void* tls_context::native_handle() const noexcept { return impl_->ctx; }
+void* tls_context::native_handle() const noexcept {
+  return impl_->ctx;
+}
 
 bool tls_context::kernel_tls_available() noexcept {
   // Asking an unconnected socket for the `tls` upper-layer protocol: a kernel that has it

@@ -57,8 +57,8 @@ void throw_tls_failure(const tls_state& s, std::string_view op, int ssl_error) {
   std::error_code code;
   if (e == 0) {
     // No reason queued: a failure of the (memory) BIOs, which only run out of memory.
-    code = std::error_code(ssl_error == SSL_ERROR_SYSCALL ? ENOMEM : EPROTO,
-                           std::system_category());
+    code =
+        std::error_code(ssl_error == SSL_ERROR_SYSCALL ? ENOMEM : EPROTO, std::system_category());
   } else if (ERR_SYSTEM_ERROR(e)) {
     code = std::error_code(ERR_GET_REASON(e), std::system_category());
   } else {

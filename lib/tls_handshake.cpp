@@ -135,9 +135,9 @@ task<void> handshake(tls_state& s, std::source_location where) {
     timed_out_here = true;
   }
   if (timed_out_here) {
-    throw ringo::timed_out(fmt::format(
-        "TLS handshake with {}: no handshake within {} ms", s.peer,
-        std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
+    throw ringo::timed_out(
+        fmt::format("TLS handshake with {}: no handshake within {} ms", s.peer,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
   }
   const unsigned char* alpn = nullptr;
   unsigned int alpn_len = 0;
@@ -166,7 +166,8 @@ task<tls_stream> tls_stream::connect(std::string host, std::uint16_t port, const
   }
   tcp_stream tcp = co_await tcp_stream::connect(host, port, c->handshake_timeout, where);
   const endpoint to = tcp.remote_endpoint();
-  std::string peer = to.address() == host ? fmt::format("{}", to) : fmt::format("{} ({})", host, to);
+  std::string peer =
+      to.address() == host ? fmt::format("{}", to) : fmt::format("{} ({})", host, to);
   auto s = std::make_shared<detail::tls_state>(std::move(tcp), std::move(c), std::move(peer));
   SSL_set_connect_state(s->ssl);
   if (detail::is_ip_address(host)) {

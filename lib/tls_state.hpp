@@ -77,16 +77,16 @@ struct tls_state {
   std::shared_ptr<const net::tls_context::impl> context;  // the ALPN callback reads it
   std::string peer;  // "127.0.0.1:8443", or "localhost (127.0.0.1:8443)", for messages
   SSL* ssl = nullptr;
-  BIO* rbio = nullptr;  // ciphertext from the peer, for OpenSSL to read (owned by ssl)
-  BIO* wbio = nullptr;  // ciphertext OpenSSL wrote, to send (owned by ssl)
+  BIO* rbio = nullptr;               // ciphertext from the peer, for OpenSSL to read (owned by ssl)
+  BIO* wbio = nullptr;               // ciphertext OpenSSL wrote, to send (owned by ssl)
   std::unique_ptr<std::byte[]> out;  // out_capacity bytes: what a socket write sends from
   std::size_t out_capacity = 0;
-  std::string alpn;           // the protocol ALPN chose
-  bool established = false;   // the handshake succeeded
-  bool reading = false;       // a read_some is in progress
-  bool writing = false;       // a write_all or close is in progress
-  bool write_cut = false;     // a write failed part-way: no more records go out
-  bool notified = false;      // the close_notify was sent (shutdown)
+  std::string alpn;          // the protocol ALPN chose
+  bool established = false;  // the handshake succeeded
+  bool reading = false;      // a read_some is in progress
+  bool writing = false;      // a write_all or close is in progress
+  bool write_cut = false;    // a write failed part-way: no more records go out
+  bool notified = false;     // the close_notify was sent (shutdown)
 };
 
 /// Sends every byte OpenSSL has written to `wbio`, by `deadline`. On failure marks the stream

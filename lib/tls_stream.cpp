@@ -203,9 +203,13 @@ task<void> tls_stream::close(std::source_location where) {
   return detail::tls_close(std::exchange(s_, nullptr), where);
 }
 
-bool tls_stream::is_open() const noexcept { return s_ != nullptr && s_->tcp.is_open(); }
+bool tls_stream::is_open() const noexcept {
+  return s_ != nullptr && s_->tcp.is_open();
+}
 
-std::string_view tls_stream::alpn_protocol() const { return state("alpn_protocol").alpn; }
+std::string_view tls_stream::alpn_protocol() const {
+  return state("alpn_protocol").alpn;
+}
 
 std::string tls_stream::peer_certificate_subject() const {
   const X509* cert = SSL_get0_peer_certificate(state("peer_certificate_subject").ssl);
@@ -229,8 +233,14 @@ bool tls_stream::kernel_tls() const noexcept {
   return false;
 }
 
-void tls_stream::set_nodelay(bool on) { state("set_nodelay").tcp.set_nodelay(on); }
-endpoint tls_stream::remote_endpoint() const { return state("remote_endpoint").tcp.remote_endpoint(); }
-endpoint tls_stream::local_endpoint() const { return state("local_endpoint").tcp.local_endpoint(); }
+void tls_stream::set_nodelay(bool on) {
+  state("set_nodelay").tcp.set_nodelay(on);
+}
+endpoint tls_stream::remote_endpoint() const {
+  return state("remote_endpoint").tcp.remote_endpoint();
+}
+endpoint tls_stream::local_endpoint() const {
+  return state("local_endpoint").tcp.local_endpoint();
+}
 
 }  // namespace ringo::net

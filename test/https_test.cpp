@@ -73,7 +73,8 @@ ringo::task<std::string> read_answers(tls_stream& s, int count) {
     for (std::size_t at = all.find("HTTP/1.1 "); at != std::string::npos;
          at = all.find("HTTP/1.1 ", at + 1))
       ++seen;
-    const bool complete = seen == count && (all.ends_with("Hello, World!") || all.ends_with("\r\n\r\n"));
+    const bool complete =
+        seen == count && (all.ends_with("Hello, World!") || all.ends_with("\r\n\r\n"));
     if (complete) co_return all;
     const std::size_t n = co_await s.read_some(buf, 3s);
     if (n == 0) co_return all;

@@ -112,7 +112,8 @@ TEST_CASE("a client that stalls the handshake is cut off by the handshake deadli
     auto server_ctx = server_context();
     server_ctx.set_handshake_timeout(200ms);
     auto l = tcp_listener::bind(endpoint::loopback_v4(0));
-    for (const std::string_view stall : {std::string_view{}, std::string_view{"\x16\x03\x01\x02\x00", 5}}) {
+    for (const std::string_view stall :
+         {std::string_view{}, std::string_view{"\x16\x03\x01\x02\x00", 5}}) {
       auto h = ringo::spawn(accept_expecting_timeout(l, server_ctx));
       const auto start = std::chrono::steady_clock::now();
       tcp_stream raw = co_await tcp_stream::connect(l.local_endpoint());

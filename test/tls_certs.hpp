@@ -20,12 +20,12 @@ namespace ringo_test {
 
 struct tls_files {
   std::string dir;
-  std::string ca;              // the CA the tests trust
-  std::string other_ca;        // a CA that signed nothing the servers present
-  std::string server_cert;     // localhost, 127.0.0.1; signed by `ca`
-  std::string server_key;      // the key of every server certificate
-  std::string wrong_host_cert; // wrong.example only
-  std::string expired_cert;    // localhost, 127.0.0.1, expired yesterday
+  std::string ca;               // the CA the tests trust
+  std::string other_ca;         // a CA that signed nothing the servers present
+  std::string server_cert;      // localhost, 127.0.0.1; signed by `ca`
+  std::string server_key;       // the key of every server certificate
+  std::string wrong_host_cert;  // wrong.example only
+  std::string expired_cert;     // localhost, 127.0.0.1, expired yesterday
 
   tls_files(const tls_files&) = delete;
   tls_files& operator=(const tls_files&) = delete;
@@ -129,11 +129,11 @@ inline const tls_files& test_certificates() {
     EVP_PKEY* server_key = new_key();
     X509* ca = make_cert("ringo test CA", ca_key, nullptr, nullptr, -1, 30, nullptr);
     X509* other = make_cert("another test CA", other_key, nullptr, nullptr, -1, 30, nullptr);
-    X509* server = make_cert("localhost", server_key, ca, ca_key, -1, 30,
-                             "DNS:localhost,IP:127.0.0.1");
+    X509* server =
+        make_cert("localhost", server_key, ca, ca_key, -1, 30, "DNS:localhost,IP:127.0.0.1");
     X509* wrong = make_cert("wrong.example", server_key, ca, ca_key, -1, 30, "DNS:wrong.example");
-    X509* expired = make_cert("localhost", server_key, ca, ca_key, -3, -1,
-                              "DNS:localhost,IP:127.0.0.1");
+    X509* expired =
+        make_cert("localhost", server_key, ca, ca_key, -3, -1, "DNS:localhost,IP:127.0.0.1");
     write_cert(f->ca, ca);
     write_cert(f->other_ca, other);
     write_cert(f->server_cert, server);

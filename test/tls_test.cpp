@@ -105,7 +105,7 @@ ringo::task<std::size_t> exchange(tls_stream& s, std::size_t total, unsigned out
                                   unsigned in_salt) {
   auto reader = ringo::spawn(read_pattern(s, in_salt));
   co_await write_pattern(s, total, out_salt);
-  co_await s.shutdown();  // the peer's reader ends on our close_notify...
+  co_await s.shutdown();                    // the peer's reader ends on our close_notify...
   const std::size_t got = co_await reader;  // ...and ours on the peer's
   co_await s.close();
   co_return got;
@@ -194,7 +194,8 @@ TEST_CASE("a certificate that fails the check fails the handshake, saying why", 
       ringo::run([&c]() -> ringo::task<void> {
         const auto server_ctx = server_context(c.server_cert);
         const auto client_ctx = client_context(c.client_ca);
-        const failed_handshake r = co_await handshake_expecting_failure(server_ctx, client_ctx, c.host);
+        const failed_handshake r =
+            co_await handshake_expecting_failure(server_ctx, client_ctx, c.host);
         INFO("client: " << r.client << "\nserver: " << r.server);
         CHECK(r.client_tls_category);
         CHECK(r.client.starts_with("TLS handshake with " + c.host));
@@ -225,9 +226,11 @@ TEST_CASE("the system's trust store does not know the test CA", "[tls]") {
   ringo::run([]() -> ringo::task<void> {
     const auto server_ctx = server_context();
     const auto client_ctx = tls_context::client();
-    const failed_handshake r = co_await handshake_expecting_failure(server_ctx, client_ctx, "localhost");
+    const failed_handshake r =
+        co_await handshake_expecting_failure(server_ctx, client_ctx, "localhost");
     INFO(r.client);
-    CHECK(r.client.ends_with(": certificate verify failed (unable to get local issuer certificate)"));
+    CHECK(
+        r.client.ends_with(": certificate verify failed (unable to get local issuer certificate)"));
   }());
 }
 
@@ -308,7 +311,8 @@ TEST_CASE("a peer that does not speak TLS fails the handshake with OpenSSL's rea
     }(l));
     std::string what;
     try {
-      auto s = co_await tls_stream::connect("127.0.0.1", l.local_endpoint().port(), client_context());
+      auto s =
+          co_await tls_stream::connect("127.0.0.1", l.local_endpoint().port(), client_context());
     } catch (const tls_error& e) {
       what = e.what();
     }
@@ -323,7 +327,8 @@ TEST_CASE("a peer that does not speak TLS fails the handshake with OpenSSL's rea
     const std::string server_what = co_await accepting;
     INFO(server_what);
     CHECK(server_what.starts_with(fmt::format("TLS handshake with {}: ", plain.local_endpoint())));
-    CHECK(server_what.size() > fmt::format("TLS handshake with {}: ", plain.local_endpoint()).size());
+    CHECK(server_what.size() >
+          fmt::format("TLS handshake with {}: ", plain.local_endpoint()).size());
   }());
 }
 

@@ -105,7 +105,8 @@ class connection {
       bool timed_out = false;
       try {
         if constexpr (is_tls) {
-          const std::size_t n = co_await stream_.read_some(std::as_writable_bytes(std::span{in_}), timeout);
+          const std::size_t n =
+              co_await stream_.read_some(std::as_writable_bytes(std::span{in_}), timeout);
           got = std::string_view{in_.data(), n};
         } else {
           buf = co_await stream_.receive(timeout);

@@ -43,5 +43,10 @@ class tls_error : public std::system_error {
 
 }  // namespace ringo::net
 
+/// \cond
+// tls_errc compares with and converts to std::error_code (e.code() == tls_errc::truncated).
+namespace std {
 template <>
-struct std::is_error_code_enum<ringo::net::tls_errc> : std::true_type {};
+struct is_error_code_enum<ringo::net::tls_errc> : true_type {};
+}  // namespace std
+/// \endcond
