@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <memory>
 #include <new>
+#include <span>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -33,6 +35,7 @@ tls_state::tls_state(net::tcp_stream s, std::shared_ptr<const net::tls_context::
   if (rbio == nullptr || wbio == nullptr) {
     BIO_free(rbio);
     BIO_free(wbio);
+    SSL_free(std::exchange(ssl, nullptr));  // no destructor runs for a constructor that throws
     throw std::bad_alloc();
   }
   SSL_set_bio(ssl, rbio, wbio);
@@ -80,13 +83,17 @@ task<void> tls_flush(tls_state& s, tls_deadline deadline, std::source_location w
 
 task<bool> tls_fill(tls_state& s, tls_deadline deadline, std::source_location where) {
   if (!s.tcp.is_open()) throw_tls_closed(s, "TLS read from");
-  // The bytes land in the stream's receive buffer (the context's provided buffer when it has
-  // them) and are copied once, into the read BIO, before the task can be cancelled again.
-  const net::received_buffer got = co_await s.tcp.receive(deadline.remaining(), where);
+  // Every buffer the stream has queued, at once: the bytes landed in the context's provided
+  // buffers (or the stream's own) and are copied once, into the read BIO, before the task can
+  // be cancelled again.
+  const net::received_buffers got = co_await s.tcp.receive_some(deadline.remaining(), where);
   if (got.empty()) co_return false;
-  if (BIO_write(s.rbio, got.bytes().data(), static_cast<int>(got.size())) !=
-      static_cast<int>(got.size())) {
-    throw std::bad_alloc();
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const std::span<const std::byte> bytes = got[i];
+    if (BIO_write(s.rbio, bytes.data(), static_cast<int>(bytes.size())) !=
+        static_cast<int>(bytes.size())) {
+      throw std::bad_alloc();
+    }
   }
   co_return true;
 }

@@ -7,6 +7,7 @@
 // allocates nothing.
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <source_location>
 #include <string>
@@ -87,6 +88,8 @@ struct tls_state {
   bool writing = false;      // a write_all or close is in progress
   bool write_cut = false;    // a write failed part-way: no more records go out
   bool notified = false;     // the close_notify was sent (shutdown)
+  // A bad record found after a read had bytes to return: thrown by the next read.
+  std::exception_ptr read_failure;
 };
 
 /// Sends every byte OpenSSL has written to `wbio`, by `deadline`. On failure marks the stream

@@ -48,6 +48,7 @@ task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byt
                                 std::chrono::nanoseconds timeout, std::source_location where) {
   if (buf.empty()) co_return 0;
   in_progress reading{s->reading, "read_some"};
+  if (s->read_failure) std::rethrow_exception(std::exchange(s->read_failure, nullptr));
   const tls_deadline deadline{timeout};
   for (;;) {
     // Plaintext OpenSSL holds (decrypted, or whole records not yet decrypted) comes first: a
@@ -55,7 +56,30 @@ task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byt
     ERR_clear_error();
     std::size_t got = 0;
     const int rc = SSL_read_ex(s->ssl, buf.data(), buf.size(), &got);
-    if (rc == 1) co_return got;
+    if (rc == 1) {
+      // One record per SSL_read: take the next ones already received while there is room.
+      while (got < buf.size() && BIO_ctrl_pending(s->rbio) + SSL_pending(s->ssl) > 0) {
+        ERR_clear_error();
+        std::size_t more = 0;
+        const int again = SSL_read_ex(s->ssl, buf.data() + got, buf.size() - got, &more);
+        if (again == 1) {
+          got += more;
+          continue;
+        }
+        const int why = SSL_get_error(s->ssl, again);
+        if (why != SSL_ERROR_WANT_READ && why != SSL_ERROR_ZERO_RETURN) {
+          // The bytes go out now; the failure is the next read's (it names OpenSSL's reason,
+          // which its queue would not keep).
+          try {
+            throw_tls_failure(*s, "TLS read from", why);
+          } catch (const net::tls_error&) {
+            s->read_failure = std::current_exception();
+          }
+        }
+        break;  // more ciphertext needed, or the close_notify (the next read returns 0)
+      }
+      co_return got;
+    }
     const int err = SSL_get_error(s->ssl, rc);
     if (err == SSL_ERROR_ZERO_RETURN) co_return 0;  // the peer's close_notify
     if (err != SSL_ERROR_WANT_READ) throw_tls_failure(*s, "TLS read from", err);

@@ -8,12 +8,14 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 #include <ringo/error.hpp>
 #include <ringo/net.hpp>
 #include <ringo/run.hpp>
+#include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
@@ -281,6 +283,30 @@ TEST_CASE("a peer that ends the connection without close_notify is truncation, n
     }
     CHECK(code == ringo::net::tls_errc::truncated);
     CHECK(what == "TLS read from " + peer + ": the peer ended the stream without a close_notify");
+  }());
+}
+
+TEST_CASE("a read takes every record already received, as far as its buffer goes", "[tls]") {
+  ringo::run([]() -> ringo::task<void> {
+    const auto server_ctx = server_context();
+    const auto client_ctx = client_context();
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto p = co_await connected_tls_pair(l, server_ctx, client_ctx);
+    for (const std::string_view part : {"one,", "two,", "three"})
+      co_await p.server.write_all(part);  // a record each
+    co_await ringo::sleep_for(50ms);       // all of them here
+    std::array<std::byte, 64> buf{};
+    const std::size_t n = co_await p.client.read_some(buf, 5s);
+    CHECK(std::string(reinterpret_cast<const char*>(buf.data()), n) == "one,two,three");
+    // A buffer smaller than what is there: the rest waits for the next read.
+    for (const std::string_view part : {"four,", "five"})
+      co_await p.server.write_all(part);
+    co_await ringo::sleep_for(50ms);
+    std::array<std::byte, 7> small{};
+    const std::size_t first = co_await p.client.read_some(small, 5s);
+    CHECK(std::string(reinterpret_cast<const char*>(small.data()), first) == "four,fi");
+    const std::size_t rest = co_await p.client.read_some(buf, 5s);
+    CHECK(std::string(reinterpret_cast<const char*>(buf.data()), rest) == "ve");
   }());
 }
 
