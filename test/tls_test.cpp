@@ -294,7 +294,7 @@ TEST_CASE("a read takes every record already received, as far as its buffer goes
     auto p = co_await connected_tls_pair(l, server_ctx, client_ctx);
     for (const std::string_view part : {"one,", "two,", "three"})
       co_await p.server.write_all(part);  // a record each
-    co_await ringo::sleep_for(50ms);       // all of them here
+    co_await ringo::sleep_for(50ms);      // all of them here
     std::array<std::byte, 64> buf{};
     const std::size_t n = co_await p.client.read_some(buf, 5s);
     CHECK(std::string(reinterpret_cast<const char*>(buf.data()), n) == "one,two,three");
