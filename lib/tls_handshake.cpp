@@ -26,7 +26,7 @@ namespace ringo::detail {
 
 tls_state::tls_state(net::tcp_stream s, std::shared_ptr<const net::tls_context::impl> c,
                      std::string p)
-    : tcp(std::move(s)), context(std::move(c)), peer(std::move(p)) {
+    : owner(current_loop()), tcp(std::move(s)), context(std::move(c)), peer(std::move(p)) {
   ERR_clear_error();
   ssl = SSL_new(context->ctx);
   if (ssl == nullptr) throw std::bad_alloc();

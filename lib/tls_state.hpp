@@ -16,6 +16,7 @@
 
 #include <openssl/ssl.h>
 
+#include <ringo/detail/loop.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/tls_context.hpp>
 #include <ringo/task.hpp>
@@ -74,6 +75,7 @@ struct tls_state {
   /// Plaintext encrypted before the ciphertext is sent: four full records per send.
   static constexpr std::size_t write_batch = 64 * 1024;
 
+  loop* owner;  // the context the stream belongs to (the one its handshake ran on)
   net::tcp_stream tcp;
   std::shared_ptr<const net::tls_context::impl> context;  // the ALPN callback reads it
   std::string peer;  // "127.0.0.1:8443", or "localhost (127.0.0.1:8443)", for messages

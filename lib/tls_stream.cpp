@@ -196,6 +196,14 @@ detail::tls_state& tls_stream::state(const char* op) const {
     throw std::logic_error(fmt::format(
         "tls_stream::{}: the stream is empty (closed, moved from, or never connected)", op));
   }
+  if (detail::current_loop() != s_->owner) [[unlikely]] {
+    // Before anything runs: OpenSSL's session must not be touched from two threads.
+    throw std::logic_error(fmt::format(
+        "tls_stream::{} on the stream connected to {} from a thread that does not run its "
+        "io_context: a stream belongs to the context it was made on; use it from a task of "
+        "that context, or hand the work to it with io_context::post",
+        op, s_->peer));
+  }
   return *s_;
 }
 

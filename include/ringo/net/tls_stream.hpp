@@ -28,7 +28,8 @@ namespace ringo::net {
 /// so every read and write is a request of the context's backend (io_uring or epoll) with
 /// the timeouts and cancellation of tcp_stream, and OpenSSL never touches the socket.
 ///
-/// The rules of tcp_stream hold: move-only, belongs to the context it was made on, one reader
+/// The rules of tcp_stream hold: move-only, belongs to the context it was made on (a member
+/// called from a thread that does not run it is a std::logic_error), one reader
 /// and one writer at a time (two concurrent reads, or writes, are a std::logic_error), every
 /// awaiting task resumes on its own context, destroying an open stream closes its socket at
 /// once (without a close_notify: the peer sees truncation) and a read or write in flight in
