@@ -101,7 +101,8 @@ class tls_stream {
   /// Sends a close_notify (unless a write is in flight in another task, or a write was cut)
   /// and closes the socket; the stream is empty from the call on. The peer then reads a clean
   /// end of stream. Throws std::system_error when the close_notify cannot be sent (the socket
-  /// is closed all the same); nothing if the stream was empty.
+  /// is closed all the same); nothing if the stream was empty. A close
+  /// dropped without being awaited closes the socket without a close_notify.
   task<void> close(std::source_location where = std::source_location::current());
 
   [[nodiscard]] bool is_open() const noexcept;
