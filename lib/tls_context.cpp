@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <new>
 #include <stdexcept>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <fmt/format.h>
 
@@ -92,8 +94,18 @@ tls_context tls_context::server(std::string cert_chain_pem_path, std::string pri
 
 tls_context tls_context::client() {
   auto p = std::make_shared<impl>(new_ctx(TLS_client_method()), false);
-  if (SSL_CTX_set_default_verify_paths(p->ctx) != 1) {
-    throw_context_failure("TLS client context: the system's trust store");
+  // The system's bundle, read whole now (SSL_CERT_FILE if set, else OpenSSL's default file:
+  // /etc/ssl/certs/ca-certificates.crt on Debian), so that verifying a server later reads no
+  // file on the loop's thread. Only where there is no bundle does OpenSSL's hashed directory
+  // (SSL_CERT_DIR) serve, which it reads at verification time.
+  const char* env = std::getenv(X509_get_default_cert_file_env());
+  const char* bundle = env != nullptr && *env != '\0' ? env : X509_get_default_cert_file();
+  ERR_clear_error();
+  if (SSL_CTX_load_verify_file(p->ctx, bundle) != 1) {
+    ERR_clear_error();
+    if (SSL_CTX_set_default_verify_paths(p->ctx) != 1) {
+      throw_context_failure("TLS client context: the system's trust store");
+    }
   }
   p->verify = true;
   SSL_CTX_set_verify(p->ctx, SSL_VERIFY_PEER, nullptr);

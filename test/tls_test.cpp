@@ -3,6 +3,8 @@
 // contexts. The cancellations, timeouts and misuse are in tls_cancel_test.cpp.
 #include <ringo/net/tls_stream.hpp>
 // (its own header first: proves it stands alone)
+#include <stdlib.h>
+
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -233,6 +235,18 @@ TEST_CASE("the system's trust store does not know the test CA", "[tls]") {
     INFO(r.client);
     CHECK(
         r.client.ends_with(": certificate verify failed (unable to get local issuer certificate)"));
+  }());
+}
+
+TEST_CASE("the system's trust store is the bundle SSL_CERT_FILE names, read when made", "[tls]") {
+  ::setenv("SSL_CERT_FILE", test_certificates().ca.c_str(), 1);
+  const auto client_ctx = tls_context::client();  // the test CA is the system's now
+  ::unsetenv("SSL_CERT_FILE");
+  ringo::run([&client_ctx]() -> ringo::task<void> {
+    const auto server_ctx = server_context();
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto p = co_await connected_tls_pair(l, server_ctx, client_ctx, "localhost");
+    CHECK(p.client.peer_certificate_subject() == "CN=localhost,O=ringo tests");
   }());
 }
 

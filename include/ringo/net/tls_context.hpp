@@ -17,6 +17,8 @@ namespace ringo::net {
 /// made keep what they were made with). Settings are made on one thread before streams use
 /// the context; after that any thread may make streams with it. Errors are tls_error (or
 /// std::system_error for a file that cannot be read) naming the file and OpenSSL's reason.
+/// server(), client() and load_verify_file() read their files when called (blocking reads):
+/// make contexts before the loop serves, or in ringo::to_thread.
 class tls_context {
  public:
   /// A server context presenting the certificate chain in `cert_chain_pem_path` (the leaf
@@ -26,7 +28,8 @@ class tls_context {
   /// does not match the certificate.
   static tls_context server(std::string cert_chain_pem_path, std::string private_key_pem_path);
   /// A client context that verifies the server against the system's trust store (and the host
-  /// name it connects to); TLS 1.2 at least.
+  /// name it connects to); TLS 1.2 at least. Reads the system's CA bundle (SSL_CERT_FILE, or
+  /// OpenSSL's default file) whole, so that no handshake reads a file.
   static tls_context client();
 
   /// Trusts the CA certificates in `ca_pem_path` as well (a private CA, a test's own).
