@@ -8,8 +8,8 @@
 #
 # What it does:
 #   - installs what is missing (apt-get, only the missing packages; `apt-get update` only then):
-#     the build packages, libboost1.81-dev (or libboost-dev), nginx-light, wrk, valgrind,
-#     linux-perf;
+#     the build packages, libboost1.81-dev (or libboost-dev), nginx-light, wrk, openssl,
+#     valgrind, linux-perf;
 #   - builds build/release (-Dbuildtype=release, demos and benchmarks on; --build-dir DIR picks
 #     another directory);
 #   - checks that the machine is idle (load average, CPU busy share) and warns loudly if not;
@@ -39,6 +39,12 @@
 #   http    wrk -t1 -c50 and -c256 keep-alive, and -c256 with bench/wrk_pipeline.lua (depth 16)
 #   churn   one request per connection, 50 concurrent: wrk -H 'Connection: close' (ringo vs
 #           nginx) and load_client --churn (echo: ringo vs epoll and Asio)
+#   https   HTTPS: demo/http_server --cert --key against nginx (bench/nginx_tls.conf: one worker,
+#           the same certificate, OpenSSL's defaults on both, so the same version and cipher,
+#           which the report shows): wrk -t1 -c50 and -c256 keep-alive, and handshakes per
+#           second (one request per connection, 50 concurrent: wrk -H 'Connection: close');
+#           the certificate (EC P-256, made with the openssl command) lives in the run's
+#           temporary directory
 #   memory  server RSS per idle connection with 10,000 and 50,000 connections held by
 #           bench/idle_client (capped below the RLIMIT_NOFILE hard limit when that is lower);
 #           RSS per task with 1,000,000 tasks asleep in sleep_for (bench/sleepers)
@@ -82,7 +88,7 @@ RUNS=5
 RUN_SECONDS=5
 WARMUP=1
 QUICK=0
-ONLY="echo rate stream http churn memory micro profile"
+ONLY="echo rate stream http churn https memory micro profile"
 ECHO_CONNECTIONS="1 50 500"
 PORT_BASE=9400
 DO_INSTALL=1
@@ -121,7 +127,7 @@ done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs takes a positive integer"
 [[ $PORT_BASE =~ ^[0-9]+$ ]] || die "--port takes a number"
 for w in $ONLY; do
-  [[ " echo rate stream http churn memory micro profile " == *" $w "* ]] || die "unknown workload '$w' in --only"
+  [[ " echo rate stream http churn https memory micro profile " == *" $w "* ]] || die "unknown workload '$w' in --only"
 done
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
 (($(nproc) >= 2)) || die "needs two CPUs (server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU)"
@@ -138,6 +144,9 @@ if ((DO_INSTALL)); then
   want=("${RINGO_BUILD_PACKAGES[@]}" util-linux procps)
   wants http || wants churn && { command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || want+=(nginx-light); }
   wants http || wants churn && { command -v wrk >/dev/null || want+=(wrk); }
+  wants https && { command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || want+=(nginx-light); }
+  wants https && { command -v wrk >/dev/null || want+=(wrk); }
+  wants https && { command -v openssl >/dev/null || want+=(openssl); }
   wants micro && { command -v valgrind >/dev/null || want+=(valgrind); }
   wants profile && { command -v perf >/dev/null || want+=(linux-perf); }
   if (($(boost_version) < 108100)); then
@@ -289,6 +298,15 @@ start_server() {
       sed -e "s|@PREFIX@|$pre|g" -e "s|@PORT@|$PORT|g" bench/nginx.conf >"$pre/nginx.conf"
       SERVER_CMD=(nginx -p "$pre" -c "$pre/nginx.conf" -e "$pre/error.log")
       ;;
+    nginx-https)
+      local pre=$TMP/nginx
+      rm -rf -- "$pre"
+      mkdir -p "$pre"
+      sed -e "s|@PREFIX@|$pre|g" -e "s|@PORT@|$PORT|g" -e "s|@CERT@|$TLS_CERT|g" \
+        -e "s|@KEY@|$TLS_KEY|g" bench/nginx_tls.conf >"$pre/nginx.conf"
+      SERVER_CMD=(nginx -p "$pre" -c "$pre/nginx.conf" -e "$pre/error.log")
+      ;;
+    ringo-https) SERVER_CMD=("${EXE[ringo-http]}" --port "$PORT" --cert "$TLS_CERT" --key "$TLS_KEY") ;;
     ringo-epoll) SERVER_CMD=(env RINGO_BACKEND=epoll "${EXE[ringo]}" --port "$PORT") ;;
     ringo-plain) SERVER_CMD=("${EXE[ringo]}" --plain --port "$PORT") ;;
     *) SERVER_CMD=("${EXE[$name]}" --port "$PORT") ;;
@@ -309,7 +327,7 @@ start_server() {
 }
 stop_server() {
   local name=$1 sig=INT i rc=0
-  [[ $name == nginx ]] && sig=TERM
+  [[ $name == nginx* ]] && sig=TERM
   kill "-$sig" "$server_pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
     alive "$server_pid" || break
@@ -364,12 +382,14 @@ run_load() {
     $((after - before)) "$(json_field client_cpu_pct <<<"$out")" "$(json_field errors <<<"$out")"
 }
 
-# run_wrk KEY SERVER RUN WRK_ARGS...: one wrk run (client on CLIENT_CPU) against a fresh server.
+# run_wrk KEY SERVER RUN WRK_ARGS...: one wrk run (client on CLIENT_CPU) against a fresh server;
+# over HTTPS when WRK_SCHEME=https.
+WRK_SCHEME=http
 run_wrk() {
   local key=$1 name=$2 run=$3 out rc=0 before after
   shift 3
   start_server "$name"
-  local cmd=(taskset -c "$CLIENT_CPU" wrk -t1 -d "${RUN_SECONDS}s" --latency "$@" "http://127.0.0.1:$PORT/")
+  local cmd=(taskset -c "$CLIENT_CPU" wrk -t1 -d "${RUN_SECONDS}s" --latency "$@" "$WRK_SCHEME://127.0.0.1:$PORT/")
   record_command "$key $name" "taskset -c $SERVER_CPU ${SERVER_CMD[*]} & ${cmd[*]}"
   before=$(cpu_ticks "$server_pid")
   local c0 c1
@@ -923,6 +943,62 @@ if wants profile; then
     fi
   fi
   out ""
+fi
+
+# ---------------------------------------------------------------- 9. HTTPS
+# negotiated NAME: the TLS version and cipher a fresh NAME server negotiates with OpenSSL's
+# client (wrk links the same libssl, so it gets the same).
+negotiated() {
+  start_server "$1"
+  openssl s_client -connect "127.0.0.1:$PORT" -servername localhost </dev/null 2>/dev/null |
+    awk '/^New, /{sub(/^New, /, ""); gsub(/, Cipher is /, " "); print; exit}'
+  stop_server "$1"
+}
+if wants https; then
+  out "## 9. HTTPS: keep-alive and handshakes (wrk -t1; demo/http_server --cert --key vs nginx)"
+  out ""
+  if ((!HAVE_WRK || !HAVE_NGINX)) || ! command -v openssl >/dev/null; then
+    out "Skipped: needs wrk, nginx and the openssl command."
+    out ""
+  elif ! grep -q 'RINGO_HAS_TLS=1' "$B/build.ninja"; then
+    out "Skipped: $B was built without TLS (install libssl-dev and reconfigure: the meson option tls)."
+    out ""
+  else
+    TLS_CERT=$TMP/tls-cert.pem
+    TLS_KEY=$TMP/tls-key.pem
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -keyout "$TLS_KEY" -out "$TLS_CERT" -subj /CN=localhost \
+      -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 ||
+      die "openssl could not make the benchmark certificate"
+    HTTPS_SERVERS=(ringo-https nginx-https)
+    note "HTTPS: ${HTTPS_SERVERS[*]}"
+    declare -A TLS_NEGOTIATED=()
+    for name in "${HTTPS_SERVERS[@]}"; do TLS_NEGOTIATED[$name]=$(negotiated "$name"); done
+    WRK_SCHEME=https
+    for ((run = 1; run <= RUNS; run++)); do
+      for name in "${HTTPS_SERVERS[@]}"; do
+        run_wrk "https-c50" "$name" "$run" -c50
+        run_wrk "https-c256" "$name" "$run" -c256
+        run_wrk "https-churn-c50" "$name" "$run" -c50 -H 'Connection: close'
+      done
+    done
+    WRK_SCHEME=http
+    out "Negotiated with OpenSSL's client: ringo ${TLS_NEGOTIATED[ringo-https]:-?}; nginx ${TLS_NEGOTIATED[nginx-https]:-?}. https-churn-c50 is one request per connection (a full handshake each, 50 concurrent): its requests/s are handshakes per second."
+    out ""
+    table_header
+    for k in https-c50 https-c256 https-churn-c50; do table_rows "$k" "${HTTPS_SERVERS[@]}"; done
+    out ""
+    for k in https-c50 https-c256 https-churn-c50; do
+      r=$(median "$k" ringo-https 4)
+      n=$(median "$k" nginx-https 4)
+      v=$(verdict "$r" "$n" ">=" 1.0); count_miss "$v"
+      target "$k: requests/s ringo / nginx >= 1.0x" "$(printf '%.0f / %.0f' "$r" "$n")" "$(ratio "$r" "$n")" "$v"
+      r=$(median "$k" ringo-https 8)
+      n=$(median "$k" nginx-https 8)
+      v=$(verdict "$r" "$n" "<=" 1.0); count_miss "$v"
+      target "$k: server CPU-us/request ringo / nginx <= 1.0x" "$(printf '%.3f / %.3f us' "$r" "$n")" "$(ratio "$r" "$n")" "$v"
+    done
+  fi
 fi
 
 # ---------------------------------------------------------------- report

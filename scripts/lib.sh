@@ -3,8 +3,9 @@
 # install them, how a build directory is set up.
 # Source it; do not run it.
 
-# What building ringo and running its demos needs (Debian 12 package names).
-RINGO_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libfmt-dev)
+# What building ringo and running its demos needs (Debian 12 package names); libssl-dev for
+# the TLS classes (meson option `tls`, built when it is found).
+RINGO_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libfmt-dev libssl-dev)
 # What the test suite needs on top: Catch2, clang 16 (clang 14 cannot compile libstdc++ 12's
 # <ranges>), clang's sanitizer runtimes, cmake (the CMake consumer test) and doxygen (the API
 # reference, which the test `docs` builds).

@@ -1,6 +1,8 @@
 // demo/http/connection.cpp: one connection of the HTTP demo, from accept to close: pipelined
 // requests answered in order, files under the root, the timeouts, and the linger before the
-// close.
+// close; over TCP, or over TLS when the server has a certificate (--cert, --key).
+// A plain connection parses in place in the buffer a receive() brought (no copy); a TLS
+// connection parses in place in its own buffer, which OpenSSL decrypts into.
 #include "connection.hpp"
 
 #include <limits.h>
@@ -19,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -37,10 +40,19 @@ namespace detail {
 
 using namespace std::chrono_literals;
 using ringo::net::tcp_stream;
+#if RINGO_HAS_TLS
+using ringo::net::tls_stream;
+#endif
 
 namespace {
 
 bool is_peer_gone(const std::system_error& e) {
+#if RINGO_HAS_TLS
+  // Most HTTP clients close without a close_notify: for HTTP, whose messages carry their own
+  // lengths, that is no loss.
+  if (e.code() == ringo::net::tls_errc::truncated) return true;
+#endif
+  if (e.code().category() != std::system_category()) return false;
   const int v = e.code().value();
   return v == ECONNRESET || v == EPIPE || v == ETIMEDOUT || v == ENOTCONN;
 }
@@ -53,12 +65,27 @@ bool inside(std::string_view root, std::string_view path) {
 }
 
 // One connection: its receive leftovers, its output batch and its parser, all reused from one
-// request to the next, so answering `GET /` allocates nothing.
+// request to the next, so answering `GET /` allocates nothing. `Stream` is tcp_stream or
+// tls_stream.
+template <class Stream>
 class connection {
  public:
-  connection(tcp_stream s, server_state& st)
+  static constexpr bool is_tls = !std::is_same_v<Stream, tcp_stream>;
+
+  connection(Stream s, server_state& st)
       : stream_(std::move(s)), st_(st), parser_(st.config.limits) {
     out_.reserve(4096);
+  }
+
+  /// The end of a TLS connection: a close_notify if it can still be sent.
+  ringo::task<void> close() {
+    if constexpr (is_tls) {
+      try {
+        co_await stream_.close();
+      } catch (const std::system_error&) {
+        // the client is gone already
+      }
+    }
   }
 
   ringo::task<void> run() {
@@ -74,9 +101,17 @@ class connection {
         if (timeout <= 0ns) timeout = 1ns;  // read what is already there, then time out
       }
       ringo::net::received_buffer buf;
+      std::string_view got;
       bool timed_out = false;
       try {
-        buf = co_await stream_.receive(timeout);
+        if constexpr (is_tls) {
+          const std::size_t n =
+              co_await stream_.read_some(std::as_writable_bytes(std::span{in_}), timeout);
+          got = std::string_view{in_.data(), n};
+        } else {
+          buf = co_await stream_.receive(timeout);
+          got = buf.text();
+        }
       } catch (const ringo::timed_out&) {
         timed_out = true;
       }
@@ -88,14 +123,14 @@ class connection {
         }
         co_return;
       }
-      if (buf.empty()) co_return;  // the client closed
+      if (got.empty()) co_return;  // the client closed
 
       st_.refresh_date();
       std::string_view data;
       if (pending_.empty()) {
-        data = buf.text();  // the common case: parse in place, no copy
+        data = got;  // the common case: parse in place, no copy
       } else {
-        pending_.append(buf.text());
+        pending_.append(got);
         buf.release();
         data = pending_;
       }
@@ -264,16 +299,26 @@ class connection {
   // sends until it closes too, for a second at most.
   ringo::task<void> linger() {
     try {
-      stream_.shutdown();
+      if constexpr (is_tls) {
+        co_await stream_.shutdown();  // a close_notify, and the socket stays open to read
+      } else {
+        stream_.shutdown();
+      }
       const auto until = std::chrono::steady_clock::now() +
                          std::min<std::chrono::steady_clock::duration>(1s, st_.config.idle_timeout);
       std::size_t drained = 0;
       while (drained < 256 * 1024) {
         const auto left = until - std::chrono::steady_clock::now();
         if (left <= 0ns) break;
-        auto buf = co_await stream_.receive(left);
-        if (buf.empty()) break;
-        drained += buf.size();
+        std::size_t n = 0;
+        if constexpr (is_tls) {
+          n = co_await stream_.read_some(std::as_writable_bytes(std::span{in_}), left);
+        } else {
+          const ringo::net::received_buffer buf = co_await stream_.receive(left);
+          n = buf.size();
+        }
+        if (n == 0) break;
+        drained += n;
       }
     } catch (const ringo::operation_cancelled&) {
       throw;
@@ -282,8 +327,10 @@ class connection {
     }
   }
 
-  tcp_stream stream_;
+  Stream stream_;
   server_state& st_;
+  // What a TLS connection's reads decrypt into (a plain one receives into the ring's buffers).
+  std::array<char, is_tls ? 16384 : 1> in_{};
   request_parser parser_;
   request req_;
   std::string pending_;          // the start of a request cut across receives
@@ -316,7 +363,15 @@ resolved_path resolve(const std::string& path) {
 
 ringo::task<void> talk(tcp_stream s, server_state& st) {
   try {
-    connection c{std::move(s), st};
+#if RINGO_HAS_TLS
+    if (st.config.tls) {
+      connection<tls_stream> c{co_await tls_stream::accept(std::move(s), *st.config.tls), st};
+      co_await c.run();
+      co_await c.close();
+      co_return;
+    }
+#endif
+    connection<tcp_stream> c{std::move(s), st};
     co_await c.run();
   } catch (const ringo::operation_cancelled&) {
     // the server is stopping

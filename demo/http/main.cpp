@@ -11,6 +11,9 @@
 // request head must arrive whole within --header-timeout-ms however slowly it trickles
 // (slowloris), and an idle keep-alive connection is closed after --idle-timeout-ms.
 //
+// --cert CHAIN.pem --key KEY.pem serves HTTPS instead (ringo::net::tls_stream, when ringo was
+// built with TLS): each connection makes the server's handshake, then the same HTTP.
+//
 // --threads N runs one io_context per thread (ringo::context_pool), each with its own
 // SO_REUSEPORT listener. SIGINT and SIGTERM stop the pool: every context's server task is
 // cancelled, every connection unwinds, and the program exits 0.
@@ -18,6 +21,8 @@
 //   build/release/demo/http_server --port 8080 [--host 127.0.0.1] [--root DIR] [--threads N]
 //                                  [--idle-timeout-ms 30000] [--header-timeout-ms 10000]
 //   curl -v http://127.0.0.1:8080/
+//   build/release/demo/http_server --port 8443 --cert cert.pem --key key.pem
+//   curl --cacert cert.pem https://localhost:8443/
 //   wrk -t1 -c50 -d3s http://127.0.0.1:8080/
 //   wrk -t1 -c50 -d3s -s bench/wrk_pipeline.lua http://127.0.0.1:8080/
 //
@@ -64,7 +69,8 @@ ringo::task<void> run_server(ringo::net::endpoint at, bool share_port,
 [[noreturn]] void usage(const char* why) {
   fmt::print(stderr,
              "http_server: {}\nusage: http_server [--port P] [--host ADDRESS] [--root DIR] "
-             "[--idle-timeout-ms MS] [--header-timeout-ms MS] [--threads N]\n",
+             "[--idle-timeout-ms MS] [--header-timeout-ms MS] [--threads N] "
+             "[--cert CHAIN.pem --key KEY.pem]\n",
              why);
   std::exit(2);
 }
@@ -84,6 +90,7 @@ int main(int argc, char** argv) try {
   long port = 8080;
   long threads = 1;
   http::server_config config;
+  std::string cert, key;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (i + 1 >= argc) usage("missing value after an option");
@@ -94,6 +101,10 @@ int main(int argc, char** argv) try {
       host = value;
     } else if (arg == "--threads") {
       threads = number(value, 1, 1024, "--threads takes 1 to 1024");
+    } else if (arg == "--cert") {
+      cert = value;
+    } else if (arg == "--key") {
+      key = value;
     } else if (arg == "--root") {
       config.root = value;
     } else if (arg == "--idle-timeout-ms") {
@@ -107,6 +118,16 @@ int main(int argc, char** argv) try {
     }
   }
   if (host == "localhost") host = "127.0.0.1";
+  if (cert.empty() != key.empty()) usage("--cert and --key go together");
+  if (!cert.empty()) {
+#if RINGO_HAS_TLS
+    config.tls = ringo::net::tls_context::server(cert, key);
+    config.tls->set_alpn({"http/1.1"});
+    config.tls->set_handshake_timeout(config.header_timeout);
+#else
+    usage("--cert: this ringo was built without TLS (the meson option tls, libssl-dev)");
+#endif
+  }
 
   // A background job of a shell starts with SIGINT ignored, and the pool waits for the signal
   // with sigtimedwait, which an ignored signal never reaches: take the default back.
@@ -123,7 +144,8 @@ int main(int argc, char** argv) try {
   ringo::net::endpoint at{host, static_cast<std::uint16_t>(port)};
   if (port == 0) at = ringo::net::tcp_listener::bind(at).local_endpoint();  // one port for all
   ringo::context_pool pool{static_cast<unsigned>(threads)};
-  fmt::print("listening on http://{}/ with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
+  fmt::print("listening on {}://{}/ with {} thread{}\n", cert.empty() ? "http" : "https", at,
+             threads, threads == 1 ? "" : "s");
   std::fflush(stdout);
   pool.run([&](unsigned) { return run_server(at, threads > 1, config); });
   fmt::print("stopped\n");

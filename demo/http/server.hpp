@@ -4,9 +4,14 @@
 // http_server program); test/http_test.cpp runs it in-process. The connections are in
 // demo/http/connection.cpp, the parser in demo/http/parser.hpp.
 #include <chrono>
+#include <optional>
 #include <string>
 
+#include <ringo/detail/config.hpp>
 #include <ringo/net/tcp_listener.hpp>
+#if RINGO_HAS_TLS
+#include <ringo/net/tls_context.hpp>
+#endif
 #include <ringo/task.hpp>
 
 #include "parser.hpp"
@@ -26,6 +31,11 @@ struct server_config {
   std::chrono::milliseconds header_timeout{10'000};
   /// The parser's limits (head 8 KiB, body 1 MiB).
   http::limits limits{};
+#if RINGO_HAS_TLS
+  /// HTTPS: each connection makes the server's TLS handshake with this context first (its
+  /// deadline is the context's handshake timeout). None: plain HTTP.
+  std::optional<ringo::net::tls_context> tls;
+#endif
 };
 
 /// Serves HTTP on `listener` until cancelled, with one task per connection on the calling

@@ -26,6 +26,12 @@
 #include <ringo/net/udp_socket.hpp>
 #include <ringo/net/unix_listener.hpp>
 #include <ringo/net/unix_stream.hpp>
+#include <ringo/detail/config.hpp>
+#if RINGO_HAS_TLS  // the library was built with TLS (the meson option `tls`)
+#include <ringo/net/tls_context.hpp>
+#include <ringo/net/tls_error.hpp>
+#include <ringo/net/tls_stream.hpp>
+#endif
 #include <ringo/process.hpp>
 #include <ringo/queue.hpp>
 #include <ringo/recursive_mutex.hpp>

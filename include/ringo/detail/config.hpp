@@ -16,6 +16,13 @@
 #define RINGO_FRAME_RECYCLING 1
 #endif
 
+// Whether the library was built with TLS (net::tls_context, net::tls_stream on OpenSSL 3: the
+// meson option `tls`). The build defines it to 1 through ringo's dependency, its pkg-config
+// file and its CMake package; without it the TLS headers may be included but not linked.
+#ifndef RINGO_HAS_TLS
+#define RINGO_HAS_TLS 0
+#endif
+
 // Symmetric transfer (await_suspend returning the next handle) only keeps the stack flat when
 // the compiler emits the resumption as a tail call. Clang always does; g++ 12 does only with
 // -foptimize-sibling-calls and without AddressSanitizer, which no macro reveals, so g++ builds

@@ -1,0 +1,71 @@
+#pragma once
+/// \file
+/// ringo::net::tls_context: the certificates, the trust and the settings that TLS streams
+/// share (Python's ssl.SSLContext), on OpenSSL 3. Built when RINGO_HAS_TLS is 1.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ringo/detail/config.hpp>
+
+namespace ringo::net {
+
+/// What a TLS stream is made with: a server's certificate chain and key, or a client's trust,
+/// plus ALPN and the handshake deadline. A copyable handle: copies share one context, so a
+/// setting made through any of them holds for every stream made afterwards (streams already
+/// made keep what they were made with). Settings are made on one thread before streams use
+/// the context; after that any thread may make streams with it. Errors are tls_error (or
+/// std::system_error for a file that cannot be read) naming the file and OpenSSL's reason.
+/// server(), client() and load_verify_file() read their files when called (blocking reads):
+/// make contexts before the loop serves, or in ringo::to_thread.
+class tls_context {
+ public:
+  /// A server context presenting the certificate chain in `cert_chain_pem_path` (the leaf
+  /// first, then its intermediates) with the private key in `private_key_pem_path`. It asks
+  /// clients for no certificate unless set_verify(true) is called. Throws tls_error
+  /// ("TLS certificate chain /etc/x.pem: no such file") when a file cannot be read or the key
+  /// does not match the certificate.
+  static tls_context server(std::string cert_chain_pem_path, std::string private_key_pem_path);
+  /// A client context that verifies the server against the system's trust store (and the host
+  /// name it connects to); TLS 1.2 at least. Reads the system's CA bundle (SSL_CERT_FILE, or
+  /// OpenSSL's default file) whole, so that no handshake reads a file.
+  static tls_context client();
+
+  /// Trusts the CA certificates in `ca_pem_path` as well (a private CA, a test's own).
+  /// Throws tls_error naming the file when it cannot be read.
+  void load_verify_file(std::string ca_pem_path);
+  /// Whether the peer's certificate is verified. A client verifies unless told set_verify(false)
+  /// (then any server is accepted: for tests only); a server that is told set_verify(true)
+  /// requires a client certificate signed by a CA it trusts (load_verify_file).
+  void set_verify(bool on);
+  /// The application protocols to offer (a client) or accept (a server), in order of
+  /// preference ("h2", "http/1.1"). A server picks the first of its own that the client
+  /// offers, and goes on without ALPN when there is none. Throws std::invalid_argument for an
+  /// empty name or one longer than 255 bytes.
+  void set_alpn(std::vector<std::string> protocols);
+  /// The deadline of each handshake made with this context (default 10 s; zero: none), so
+  /// that a peer that stalls mid-handshake cannot hold a task for ever. For
+  /// tls_stream::connect it bounds each TCP connect attempt too.
+  void set_handshake_timeout(std::chrono::nanoseconds timeout);
+  [[nodiscard]] std::chrono::nanoseconds handshake_timeout() const noexcept;
+  [[nodiscard]] bool is_server() const noexcept;
+
+  /// Whether this kernel offers kernel TLS (the `tls` upper-layer protocol of TCP), probed once
+  /// per process. ringo's streams do their records in user space for now whatever this says
+  /// (tls_stream::kernel_tls() tells for each stream).
+  [[nodiscard]] static bool kernel_tls_available() noexcept;
+
+  /// The OpenSSL SSL_CTX* (as void*, so that this header needs no OpenSSL header), for settings
+  /// ringo does not offer. The context still owns it.
+  [[nodiscard]] void* native_handle() const noexcept;
+
+  struct impl;
+
+ private:
+  explicit tls_context(std::shared_ptr<impl> p) noexcept : impl_(std::move(p)) {}
+  friend std::shared_ptr<const impl> tls_context_impl(const tls_context& c) noexcept;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace ringo::net

@@ -1,0 +1,133 @@
+#pragma once
+/// \file
+/// ringo::net::tls_stream: a TLS connection over a tcp_stream, whose handshake, reads and
+/// writes suspend the calling task, never the thread. Built when RINGO_HAS_TLS is 1.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <source_location>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <ringo/net/endpoint.hpp>
+#include <ringo/net/tcp_stream.hpp>
+#include <ringo/net/tls_context.hpp>
+#include <ringo/net/tls_error.hpp>
+#include <ringo/task.hpp>
+
+namespace ringo::detail {
+struct tls_state;
+}  // namespace ringo::detail
+
+namespace ringo::net {
+
+/// A TLS connection (Python's ssl.SSLSocket under asyncio, Asio's ssl::stream). OpenSSL
+/// computes the records in memory; the ciphertext moves through the stream's own tcp_stream,
+/// so every read and write is a request of the context's backend (io_uring or epoll) with
+/// the timeouts and cancellation of tcp_stream, and OpenSSL never touches the socket.
+///
+/// The rules of tcp_stream hold: move-only, belongs to the context it was made on (a member
+/// called from a thread that does not run it is a std::logic_error), one reader
+/// and one writer at a time (two concurrent reads, or writes, are a std::logic_error), every
+/// awaiting task resumes on its own context, destroying an open stream closes its socket at
+/// once (without a close_notify: the peer sees truncation) and a read or write in flight in
+/// another task then fails with EBADF. A cancelled or timed-out read loses nothing: the bytes
+/// already decrypted, or received and not yet decrypted, are kept for the next read. A
+/// write that fails, times out or is cancelled leaves the stream unable to write (a record
+/// may have been cut: tls_errc::write_cut), but it can still read and be closed.
+///
+/// Failures are tls_error in tls_category() ("TLS handshake with 127.0.0.1:8443: certificate
+/// verify failed (hostname mismatch)"), std::system_error from the socket ("send on
+/// 127.0.0.1:8443: Broken pipe"), ringo::timed_out and operation_cancelled.
+///
+/// Messages the protocol owes the peer while reading (a TLS 1.3 KeyUpdate's answer) go out
+/// with the next write or the close, as TLS 1.3 allows. Renegotiation is refused.
+class tls_stream {
+ public:
+  /// An empty stream (not connected).
+  tls_stream() noexcept;
+  tls_stream(tls_stream&&) noexcept;
+  tls_stream& operator=(tls_stream&&) noexcept;
+  ~tls_stream();
+
+  /// Resolves `host`, connects to it (tcp_stream::connect(host, port), each attempt bounded by
+  /// the context's handshake timeout) and makes the client's handshake: SNI names `host` and,
+  /// unless the context was told set_verify(false), the server's certificate must be valid
+  /// for `host` (a name, or an IP address) and signed by a trusted CA. Throws tls_error ("TLS
+  /// handshake with localhost (127.0.0.1:8443): certificate verify failed (hostname
+  /// mismatch)"), what tcp_stream::connect throws, ringo::timed_out when the handshake's
+  /// deadline passes, or operation_cancelled. Resumes on the calling task's context.
+  static task<tls_stream> connect(std::string host, std::uint16_t port, const tls_context& ctx,
+                                  std::source_location where = std::source_location::current());
+  /// The server's side of the handshake on an accepted connection `s`, with a server context.
+  /// Throws tls_error (a client that does not speak TLS, or that refused the certificate:
+  /// "TLS handshake with 127.0.0.1:40150: tlsv1 alert unknown ca"), ringo::timed_out when the
+  /// context's handshake timeout passes first ("TLS handshake with ...: no handshake within
+  /// 10000 ms"), or operation_cancelled; `s` is closed then. std::logic_error for a client
+  /// context or an empty `s`.
+  static task<tls_stream> accept(tcp_stream s, const tls_context& ctx,
+                                 std::source_location where = std::source_location::current());
+
+  /// Reads what is there (at least one byte, at most buf.size()); 0 at the end of the stream
+  /// that the peer announced with a close_notify. Throws tls_error with tls_errc::truncated
+  /// ("TLS read from 127.0.0.1:8443: the peer ended the stream without a close_notify") when
+  /// the connection ends without one, tls_error for a bad record, std::system_error from the
+  /// socket, ringo::timed_out when `timeout` (zero: none; for the whole call) passes first, or
+  /// operation_cancelled. `buf` must outlive the co_await.
+  task<std::size_t> read_some(std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
+                              std::source_location where = std::source_location::current());
+  /// Reads exactly buf.size() bytes; throws tls_error (tls_errc::truncated) or, after a
+  /// close_notify, std::system_error (ENODATA: "TLS read from ...: end of stream after 3 of 8
+  /// bytes") if the stream ends first. `timeout` applies to each read.
+  task<void> read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
+                        std::source_location where = std::source_location::current());
+  /// Encrypts and writes all of `data` (records of up to 16 KiB, sent in batches of up to
+  /// 64 KiB), with what the protocol owes the peer first. Errors, `timeout` (for the whole
+  /// write) and cancellation as tcp_stream::write_all; afterwards the stream cannot write
+  /// (tls_errc::write_cut). `data` must outlive the co_await.
+  task<void> write_all(std::span<const std::byte> data, std::chrono::nanoseconds timeout = {},
+                       std::source_location where = std::source_location::current());
+  task<void> write_all(std::string_view text, std::chrono::nanoseconds timeout = {},
+                       std::source_location where = std::source_location::current()) {
+    return write_all(std::as_bytes(std::span{text.data(), text.size()}), timeout, where);
+  }
+  /// Sends a close_notify and keeps the stream open for reading (TLS's half close, as
+  /// tcp_stream::shutdown): the peer reads end of stream, and this side reads on until the
+  /// peer's own close_notify. Writing afterwards is a tls_error. Errors, cancellation and a
+  /// cut stream as write_all; bounded by the context's handshake timeout.
+  task<void> shutdown(std::source_location where = std::source_location::current());
+  /// Sends a close_notify (unless a write is in flight in another task, or a write was cut)
+  /// and closes the socket; the stream is empty from the call on. The peer then reads a clean
+  /// end of stream. Throws std::system_error when the close_notify cannot be sent (the socket
+  /// is closed all the same); nothing if the stream was empty. A close
+  /// dropped without being awaited closes the socket without a close_notify.
+  task<void> close(std::source_location where = std::source_location::current());
+
+  [[nodiscard]] bool is_open() const noexcept;
+  /// The protocol ALPN chose ("h2"), empty when none was; valid while the stream lives.
+  [[nodiscard]] std::string_view alpn_protocol() const;
+  /// The subject of the peer's certificate, RFC 2253 style ("CN=localhost,O=ringo"); empty
+  /// when the peer sent none (a client, usually).
+  [[nodiscard]] std::string peer_certificate_subject() const;
+  /// The TLS version in use ("TLSv1.3").
+  [[nodiscard]] std::string_view protocol_version() const;
+  /// Whether the kernel encrypts this stream's records (kTLS). False for now: the records are
+  /// made in user space, and tls_context::kernel_tls_available() says whether the kernel
+  /// could.
+  [[nodiscard]] bool kernel_tls() const noexcept;
+  /// Turns Nagle's algorithm off (true) or on, on the underlying socket.
+  void set_nodelay(bool on);
+  [[nodiscard]] endpoint remote_endpoint() const;
+  [[nodiscard]] endpoint local_endpoint() const;
+
+ private:
+  explicit tls_stream(std::shared_ptr<detail::tls_state> s) noexcept;
+  detail::tls_state& state(const char* op) const;
+  // Shared with the operations in flight, so that the stream's destruction under one of them
+  // (which closes the socket) leaves the state they use alive until they unwind.
+  std::shared_ptr<detail::tls_state> s_;
+};
+
+}  // namespace ringo::net

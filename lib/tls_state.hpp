@@ -1,0 +1,113 @@
+#pragma once
+// What a tls_stream keeps on the heap: its TCP stream, the OpenSSL session with its two memory
+// BIOs, and the buffer the outgoing ciphertext is sent from. Received ciphertext goes from the
+// stream's receive buffer (a provided buffer, without a copy) into the read BIO. The buffers
+// grow to their working size in the first transfers and are reused from then on, and OpenSSL
+// keeps its own record buffers (SSL_MODE_RELEASE_BUFFERS stays off), so the steady path
+// allocates nothing.
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+#include <ringo/detail/loop.hpp>
+#include <ringo/net/tcp_stream.hpp>
+#include <ringo/net/tls_context.hpp>
+#include <ringo/task.hpp>
+
+namespace ringo::net {
+
+/// What a tls_context shares with its copies and the streams made with it.
+struct tls_context::impl {
+  impl(SSL_CTX* c, bool is_server) noexcept : ctx(c), server(is_server) {}
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+  ~impl() { SSL_CTX_free(ctx); }
+
+  SSL_CTX* ctx;
+  bool server;
+  bool verify = false;
+  std::vector<unsigned char> alpn;  // ALPN's wire format: length-prefixed names
+  std::chrono::nanoseconds handshake_timeout = std::chrono::seconds{10};
+};
+
+std::shared_ptr<const tls_context::impl> tls_context_impl(const tls_context& c) noexcept;
+
+}  // namespace ringo::net
+
+namespace ringo::detail {
+
+/// A point in time by which an operation must be done, or none.
+class tls_deadline {
+ public:
+  explicit tls_deadline(std::chrono::nanoseconds timeout) noexcept
+      : none_(timeout <= std::chrono::nanoseconds::zero()),
+        at_(none_ ? std::chrono::steady_clock::time_point{}
+                  : std::chrono::steady_clock::now() + timeout) {}
+  /// The timeout to give the next socket operation: zero (none) when there is no deadline, at
+  /// least a nanosecond when it has passed (so that the operation times out at once rather
+  /// than wait without one).
+  [[nodiscard]] std::chrono::nanoseconds remaining() const noexcept {
+    if (none_) return {};
+    const auto left = at_ - std::chrono::steady_clock::now();
+    return left > std::chrono::nanoseconds::zero()
+               ? std::chrono::duration_cast<std::chrono::nanoseconds>(left)
+               : std::chrono::nanoseconds{1};
+  }
+
+ private:
+  bool none_;
+  std::chrono::steady_clock::time_point at_;
+};
+
+struct tls_state {
+  tls_state(net::tcp_stream s, std::shared_ptr<const net::tls_context::impl> c, std::string p);
+  tls_state(const tls_state&) = delete;
+  tls_state& operator=(const tls_state&) = delete;
+  ~tls_state() { SSL_free(ssl); }  // frees the BIOs too
+
+  /// Plaintext encrypted before the ciphertext is sent: four full records per send.
+  static constexpr std::size_t write_batch = 64 * 1024;
+
+  loop* owner;  // the context the stream belongs to (the one its handshake ran on)
+  net::tcp_stream tcp;
+  std::shared_ptr<const net::tls_context::impl> context;  // the ALPN callback reads it
+  std::string peer;  // "127.0.0.1:8443", or "localhost (127.0.0.1:8443)", for messages
+  SSL* ssl = nullptr;
+  BIO* rbio = nullptr;               // ciphertext from the peer, for OpenSSL to read (owned by ssl)
+  BIO* wbio = nullptr;               // ciphertext OpenSSL wrote, to send (owned by ssl)
+  std::unique_ptr<std::byte[]> out;  // out_capacity bytes: what a socket write sends from
+  std::size_t out_capacity = 0;
+  std::string alpn;          // the protocol ALPN chose
+  bool established = false;  // the handshake succeeded
+  bool reading = false;      // a read_some is in progress
+  bool writing = false;      // a write_all or close is in progress
+  bool write_cut = false;    // a write failed part-way: no more records go out
+  bool notified = false;     // the close_notify was sent (shutdown)
+  // A bad record found after a read had bytes to return: thrown by the next read.
+  std::exception_ptr read_failure;
+};
+
+/// Sends every byte OpenSSL has written to `wbio`, by `deadline`. On failure marks the stream
+/// write_cut and rethrows.
+task<void> tls_flush(tls_state& s, tls_deadline deadline, std::source_location where);
+/// Reads the next ciphertext from the socket into `rbio`, by `deadline`; false at end of
+/// stream.
+task<bool> tls_fill(tls_state& s, tls_deadline deadline, std::source_location where);
+/// The std::system_error (EBADF) for an operation on a stream whose socket was closed under it.
+[[noreturn]] void throw_tls_closed(const tls_state& s, std::string_view op);
+
+/// Throws the tls_error for OpenSSL's failure `ssl_error` (SSL_get_error's value) of operation
+/// `op` ("TLS handshake with") on the peer: OpenSSL's earliest queued reason, and the
+/// certificate check's reason when that was the cause. Clears OpenSSL's error queue.
+[[noreturn]] void throw_tls_failure(const tls_state& s, std::string_view op, int ssl_error);
+/// Throws the tls_error of ringo's own failure `code` with `what` as its message.
+[[noreturn]] void throw_tls(std::error_code code, std::string what);
+
+}  // namespace ringo::detail

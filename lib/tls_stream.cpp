@@ -1,0 +1,278 @@
+// TLS streams once the handshake is made: reads (ciphertext in, plaintext out of OpenSSL),
+// writes (plaintext in, ciphertext out in batches), the close with its close_notify, and what
+// the handshake settled (ALPN, the peer's certificate, the version).
+#include <ringo/net/tls_stream.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <fmt/format.h>
+
+#include <ringo/error.hpp>
+
+#include "tls_state.hpp"
+
+namespace ringo::detail {
+
+namespace {
+
+/// Keeps a flag up (reading, writing) while an operation runs, however it ends.
+class in_progress {
+ public:
+  in_progress(bool& flag, const char* what) : flag_(flag) {
+    if (flag_) {
+      throw std::logic_error(fmt::format(
+          "tls_stream::{}: another task is already doing that on this stream; one reader and "
+          "one writer at a time",
+          what));
+    }
+    flag_ = true;
+  }
+  in_progress(const in_progress&) = delete;
+  in_progress& operator=(const in_progress&) = delete;
+  ~in_progress() { flag_ = false; }
+
+ private:
+  bool& flag_;
+};
+
+task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byte> buf,
+                                std::chrono::nanoseconds timeout, std::source_location where) {
+  if (buf.empty()) co_return 0;
+  in_progress reading{s->reading, "read_some"};
+  if (s->read_failure) std::rethrow_exception(std::exchange(s->read_failure, nullptr));
+  const tls_deadline deadline{timeout};
+  for (;;) {
+    // Plaintext OpenSSL holds (decrypted, or whole records not yet decrypted) comes first: a
+    // read cancelled while waiting for the socket below never took any of it.
+    ERR_clear_error();
+    std::size_t got = 0;
+    const int rc = SSL_read_ex(s->ssl, buf.data(), buf.size(), &got);
+    if (rc == 1) {
+      // One record per SSL_read: take the next ones already received while there is room.
+      while (got < buf.size() && BIO_ctrl_pending(s->rbio) + SSL_pending(s->ssl) > 0) {
+        ERR_clear_error();
+        std::size_t more = 0;
+        const int again = SSL_read_ex(s->ssl, buf.data() + got, buf.size() - got, &more);
+        if (again == 1) {
+          got += more;
+          continue;
+        }
+        const int why = SSL_get_error(s->ssl, again);
+        if (why != SSL_ERROR_WANT_READ && why != SSL_ERROR_ZERO_RETURN) {
+          // The bytes go out now; the failure is the next read's (it names OpenSSL's reason,
+          // which its queue would not keep).
+          try {
+            throw_tls_failure(*s, "TLS read from", why);
+          } catch (const net::tls_error&) {
+            s->read_failure = std::current_exception();
+          }
+        }
+        break;  // more ciphertext needed, or the close_notify (the next read returns 0)
+      }
+      co_return got;
+    }
+    const int err = SSL_get_error(s->ssl, rc);
+    if (err == SSL_ERROR_ZERO_RETURN) co_return 0;  // the peer's close_notify
+    if (err != SSL_ERROR_WANT_READ) throw_tls_failure(*s, "TLS read from", err);
+    if (!co_await tls_fill(*s, deadline, where)) {
+      throw_tls(net::tls_errc::truncated,
+                fmt::format("TLS read from {}: {}", s->peer,
+                            make_error_code(net::tls_errc::truncated).message()));
+    }
+  }
+}
+
+task<void> tls_read_exact(std::shared_ptr<tls_state> s, std::span<std::byte> buf,
+                          std::chrono::nanoseconds timeout, std::source_location where) {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    const std::size_t got = co_await tls_read_some(s, buf.subspan(done), timeout, where);
+    if (got == 0) {
+      throw std::system_error(ENODATA, std::system_category(),
+                              fmt::format("TLS read from {}: end of stream after {} of {} bytes",
+                                          s->peer, done, buf.size()));
+    }
+    done += got;
+  }
+}
+
+task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte> data,
+                         std::chrono::nanoseconds timeout, std::source_location where) {
+  in_progress writing{s->writing, "write_all"};
+  if (s->write_cut) {
+    throw_tls(net::tls_errc::write_cut,
+              fmt::format("TLS write to {}: {}", s->peer,
+                          make_error_code(net::tls_errc::write_cut).message()));
+  }
+  const tls_deadline deadline{timeout};
+  std::size_t done = 0;
+  do {
+    // A batch of records (with what the reads owe the peer, already in the BIO), then one send.
+    while (done < data.size() && BIO_ctrl_pending(s->wbio) < tls_state::write_batch) {
+      const std::size_t n = std::min(data.size() - done, tls_state::write_batch);
+      ERR_clear_error();
+      std::size_t wrote = 0;
+      const int rc = SSL_write_ex(s->ssl, data.data() + done, n, &wrote);
+      if (rc != 1) throw_tls_failure(*s, "TLS write to", SSL_get_error(s->ssl, rc));
+      done += wrote;
+    }
+    co_await tls_flush(*s, deadline, where);
+  } while (done < data.size());
+}
+
+task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where) {
+  in_progress writing{s->writing, "shutdown"};
+  if (s->write_cut) {
+    throw_tls(net::tls_errc::write_cut,
+              fmt::format("TLS shutdown of {}: {}", s->peer,
+                          make_error_code(net::tls_errc::write_cut).message()));
+  }
+  if (s->notified) co_return;
+  ERR_clear_error();
+  SSL_shutdown(s->ssl);  // writes the close_notify into the BIO; the peer's is not waited for
+  ERR_clear_error();
+  s->notified = true;
+  co_await tls_flush(*s, tls_deadline{s->context->handshake_timeout}, where);
+}
+
+task<void> tls_close(std::shared_ptr<tls_state> s, std::source_location where) {
+  if (s == nullptr || !s->tcp.is_open()) co_return;
+  std::exception_ptr failure;
+  if (s->established && !s->writing && !s->write_cut && !s->notified) {
+    in_progress writing{s->writing, "close"};
+    // One close_notify; the peer's answer is not waited for (the socket closes next).
+    ERR_clear_error();
+    SSL_shutdown(s->ssl);
+    ERR_clear_error();
+    try {
+      co_await tls_flush(*s, tls_deadline{s->context->handshake_timeout}, where);
+    } catch (const operation_cancelled&) {
+      throw;  // the socket closes with the state
+    } catch (const std::exception&) {
+      failure = std::current_exception();
+    }
+  }
+  if (s->tcp.is_open()) co_await s->tcp.close(where);
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace
+
+}  // namespace ringo::detail
+
+namespace ringo::net {
+
+tls_stream::tls_stream() noexcept = default;
+tls_stream::tls_stream(std::shared_ptr<detail::tls_state> s) noexcept : s_(std::move(s)) {}
+tls_stream::tls_stream(tls_stream&& o) noexcept = default;
+
+tls_stream& tls_stream::operator=(tls_stream&& o) noexcept {
+  if (this != &o) {
+    tls_stream dropped{std::move(*this)};
+    s_ = std::move(o.s_);
+  }
+  return *this;
+}
+
+tls_stream::~tls_stream() {
+  if (s_ != nullptr) {
+    // The socket closes now, as a dropped tcp_stream's does; an operation in flight in another
+    // task fails with EBADF and lets the state go when it unwinds.
+    tcp_stream closing = std::move(s_->tcp);
+  }
+}
+
+detail::tls_state& tls_stream::state(const char* op) const {
+  if (s_ == nullptr) {
+    throw std::logic_error(fmt::format(
+        "tls_stream::{}: the stream is empty (closed, moved from, or never connected)", op));
+  }
+  if (detail::current_loop() != s_->owner) [[unlikely]] {
+    // Before anything runs: OpenSSL's session must not be touched from two threads.
+    throw std::logic_error(fmt::format(
+        "tls_stream::{} on the stream connected to {} from a thread that does not run its "
+        "io_context: a stream belongs to the context it was made on; use it from a task of "
+        "that context, or hand the work to it with io_context::post",
+        op, s_->peer));
+  }
+  return *s_;
+}
+
+task<std::size_t> tls_stream::read_some(std::span<std::byte> buf, std::chrono::nanoseconds timeout,
+                                        std::source_location where) {
+  state("read_some");
+  return detail::tls_read_some(s_, buf, timeout, where);
+}
+
+task<void> tls_stream::read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout,
+                                  std::source_location where) {
+  state("read_exact");
+  return detail::tls_read_exact(s_, buf, timeout, where);
+}
+
+task<void> tls_stream::write_all(std::span<const std::byte> data, std::chrono::nanoseconds timeout,
+                                 std::source_location where) {
+  state("write_all");
+  return detail::tls_write_all(s_, data, timeout, where);
+}
+
+task<void> tls_stream::shutdown(std::source_location where) {
+  state("shutdown");
+  return detail::tls_shutdown(s_, where);
+}
+
+task<void> tls_stream::close(std::source_location where) {
+  // Empty from the call on; the close holds the state until it is done.
+  return detail::tls_close(std::exchange(s_, nullptr), where);
+}
+
+bool tls_stream::is_open() const noexcept {
+  return s_ != nullptr && s_->tcp.is_open();
+}
+
+std::string_view tls_stream::alpn_protocol() const {
+  return state("alpn_protocol").alpn;
+}
+
+std::string tls_stream::peer_certificate_subject() const {
+  const X509* cert = SSL_get0_peer_certificate(state("peer_certificate_subject").ssl);
+  if (cert == nullptr) return {};
+  BIO* out = BIO_new(BIO_s_mem());
+  if (out == nullptr) throw std::bad_alloc();
+  X509_NAME_print_ex(out, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+  char* text = nullptr;
+  const long len = BIO_get_mem_data(out, &text);
+  std::string subject(text, static_cast<std::size_t>(len));
+  BIO_free(out);
+  return subject;
+}
+
+std::string_view tls_stream::protocol_version() const {
+  return SSL_get_version(state("protocol_version").ssl);
+}
+
+bool tls_stream::kernel_tls() const noexcept {
+  // Records are made in user space through memory BIOs; no keys are handed to the kernel yet.
+  return false;
+}
+
+void tls_stream::set_nodelay(bool on) {
+  state("set_nodelay").tcp.set_nodelay(on);
+}
+endpoint tls_stream::remote_endpoint() const {
+  return state("remote_endpoint").tcp.remote_endpoint();
+}
+endpoint tls_stream::local_endpoint() const {
+  return state("local_endpoint").tcp.local_endpoint();
+}
+
+}  // namespace ringo::net
