@@ -64,6 +64,8 @@ class stream_state final : public socket_state<stream_state> {
   bool starved = false;  // the multishot receive's last run ended: the ring had no buffer
   bool eof = false;      // end of stream was read
   std::uint32_t front_offset = 0;  // bytes of the front event already read
+  /// The task reading: waiting for the multishot receive's next completion, or for a one-shot
+  /// receive in this state's request record (then until that completes, even once orphaned).
   stream_read_awaiter* reader = nullptr;
   stream_send_awaiter* writer = nullptr;
   std::unique_ptr<std::byte[]> spare;  // the receive() buffer without provided buffers
@@ -74,12 +76,15 @@ class stream_state final : public socket_state<stream_state> {
 
  private:
   friend class socket_state<stream_state>;
+  friend class stream_read_awaiter;
   friend void return_spare_buffer(stream_state&, std::unique_ptr<std::byte[]>) noexcept;
 
   /// Completions queued, the failure aside.
   [[nodiscard]] std::size_t queued_events() const noexcept {
     return ring_count_ + (overflow_.size() - overflow_head_);
   }
+  /// Makes the request record the multishot receive's again after a one-shot receive.
+  void restore_multishot() noexcept;
   static void on_recv(io_operation& op, int res, std::uint32_t flags,
                       std::uint16_t buffer) noexcept;
   // A reader usually takes each completion in the loop turn it arrives in, and receive_some
