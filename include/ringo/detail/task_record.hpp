@@ -29,9 +29,23 @@ struct join_waiter;
 /// One spawned task, and what it shares with its join_handle. Lives in the task's own
 /// coroutine frame (constructed there by spawn), so a spawned task costs one allocation;
 /// trivially destructible, so the frame needs no code to end it. Linked into its context's
-/// lists while the task lives.
+/// lists while the task lives. Every task's frame has room for one (a spawned task's promise
+/// is an awaited one's too), so its size counts in every frame: the number and the flags share
+/// one word. Only the context's thread reads or writes a record.
 struct task_record {
-  std::uint64_t id = 0;
+  /// The task's number in diagnostics (a context would need 2^48 spawns to wrap it).
+  std::uint64_t id : 48 = 0;
+  task_state state : 2 = task_state::ready;
+  bool daemon : 1 = false;
+  /// Set by cancel() when the task is not at a cancellable wait: the next suspension point
+  /// throws operation_cancelled (once).
+  bool cancel_pending : 1 = false;
+  /// Set once a cancellation was handed to a wait_node, so a second cancel() waits for it.
+  bool cancel_in_progress : 1 = false;
+  std::uint8_t refs : 2 = 2;   // the running body and the handle; the last one frees the frame
+  bool finished : 1 = false;   // the body ended (or the context gave up on it)
+  bool consumed : 1 = false;   // the result (or exception) was taken by a join
+  bool abandoned : 1 = false;  // the context was torn down with the task suspended
   std::source_location spawned_at{};
   loop* context = nullptr;  // the context the task was spawned on
   union {
@@ -43,17 +57,6 @@ struct task_record {
   task_record* prev_live = nullptr;
   task_record* next_live = nullptr;
   join_waiter* joiners = nullptr;  // tasks awaiting this one's end
-  task_state state = task_state::ready;
-  bool daemon = false;
-  /// Set by cancel() when the task is not at a cancellable wait: the next suspension point
-  /// throws operation_cancelled (once).
-  bool cancel_pending = false;
-  /// Set once a cancellation was handed to a wait_node, so a second cancel() waits for it.
-  bool cancel_in_progress = false;
-  std::uint8_t refs = 2;   // the running body and the handle; the last one frees the frame
-  bool finished = false;   // the body ended (or the context gave up on it)
-  bool consumed = false;   // the result (or exception) was taken by a join
-  bool abandoned = false;  // the context was torn down with the task suspended
 
   /// True (and clears the mark) if a cancellation waits to be delivered at this suspension.
   bool take_cancellation() noexcept {
@@ -62,5 +65,7 @@ struct task_record {
     return true;
   }
 };
+// Eight pointers and the word of number and flags: part of every task's frame.
+static_assert(sizeof(task_record) <= 9 * sizeof(void*));
 
 }  // namespace ringo::detail
