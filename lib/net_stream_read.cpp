@@ -41,13 +41,14 @@ stream_state::stream_state(io_context& ctx, int fd_, socket_name peer_) noexcept
 }
 
 bool stream_state::push(recv_event e) noexcept {
-  if (overflow_head_ == overflow_.size() && ring_count_ < inline_capacity) {
+  if (overflowed() == 0 && ring_count_ < inline_capacity) {
     ring_[(ring_head_ + ring_count_) % inline_capacity] = e;
     ++ring_count_;
     return true;
   }
   try {
-    overflow_.push_back(e);
+    if (!overflow_) overflow_ = std::make_unique<overflow_queue>();
+    overflow_->events.push_back(e);
     return true;
   } catch (...) {
     return false;
@@ -73,13 +74,13 @@ void stream_state::pop() noexcept {
     --ring_count_;
     return;
   }
-  if (overflow_head_ == overflow_.size()) {
+  if (overflowed() == 0) {
     failure_ = {0, 0};  // the failure is taken once
     return;
   }
-  if (++overflow_head_ == overflow_.size()) {
-    overflow_.clear();
-    overflow_head_ = 0;
+  if (++overflow_->head == overflow_->events.size()) {
+    overflow_->events.clear();
+    overflow_->head = 0;
   }
 }
 

@@ -2,7 +2,7 @@
 // What a connected stream (TCP or Unix) keeps on the heap (a socket_state): its peer, the one
 // multishot receive that stays armed with provided buffers and the completions that arrived while
 // no one was reading, and the reader and writer in flight. One allocation per connection, none per
-// read. An idle connection costs this state (about 220 bytes) and its task's frame: the
+// read. An idle connection costs this state (about 210 bytes) and its task's frame: the
 // awaiters keep a pointer to the state rather than copies of the peer, and name it only when
 // they fail.
 #include <array>
@@ -48,7 +48,7 @@ class stream_state final : public socket_state<stream_state> {
   }
   [[nodiscard]] recv_event& front() noexcept {
     if (ring_count_ != 0) return ring_[ring_head_];
-    return overflow_head_ != overflow_.size() ? overflow_[overflow_head_] : failure_;
+    return overflowed() != 0 ? overflow_->events[overflow_->head] : failure_;
   }
   void pop() noexcept;
   /// Queues an event; false when no memory was left for it (nothing was queued).
@@ -81,7 +81,10 @@ class stream_state final : public socket_state<stream_state> {
 
   /// Completions queued, the failure aside.
   [[nodiscard]] std::size_t queued_events() const noexcept {
-    return ring_count_ + (overflow_.size() - overflow_head_);
+    return ring_count_ + overflowed();
+  }
+  [[nodiscard]] std::size_t overflowed() const noexcept {
+    return overflow_ ? overflow_->events.size() - overflow_->head : 0;
   }
   /// Makes the request record the multishot receive's again after a one-shot receive.
   void restore_multishot() noexcept;
@@ -94,10 +97,14 @@ class stream_state final : public socket_state<stream_state> {
   std::array<recv_event, inline_capacity> ring_{};
   std::uint8_t ring_head_ = 0;
   std::uint8_t ring_count_ = 0;
-  std::uint32_t overflow_head_ = 0;
-  // Completions that found the inline ring full: grown on demand, kept for the next burst.
+  // Completions that found the inline ring full: made and grown on demand, kept for the next
+  // burst; behind a pointer, so that a connection that never has a burst pays 8 bytes for it.
   // Every event in the ring is older than every event in the overflow.
-  std::vector<recv_event> overflow_;
+  struct overflow_queue {
+    std::vector<recv_event> events;
+    std::size_t head = 0;  // the first event not yet read
+  };
+  std::unique_ptr<overflow_queue> overflow_;
   recv_event failure_{0, 0};  // result < 0 once the queue ended with an error
 };
 
