@@ -47,8 +47,8 @@ bool stream_state::push(recv_event e) noexcept {
     return true;
   }
   try {
-    if (!overflow_) overflow_ = std::make_unique<overflow_queue>();
-    overflow_->events.push_back(e);
+    if (!extras_) extras_ = std::make_unique<extras>();
+    extras_->overflow.push_back(e);
     return true;
   } catch (...) {
     return false;
@@ -68,6 +68,11 @@ void stream_state::restore_multishot() noexcept {
   deadline_passed = false;  // the backend's mark from a one-shot receive's deadline
 }
 
+void stream_state::keep_spare(std::unique_ptr<std::byte[]> buffer) noexcept {
+  if (!extras_) extras_.reset(new (std::nothrow) extras{});
+  if (extras_ && !extras_->spare) extras_->spare = std::move(buffer);
+}
+
 void stream_state::pop() noexcept {
   if (ring_count_ != 0) {
     ring_head_ = static_cast<std::uint8_t>((ring_head_ + 1) % inline_capacity);
@@ -78,9 +83,9 @@ void stream_state::pop() noexcept {
     failure_ = {0, 0};  // the failure is taken once
     return;
   }
-  if (++overflow_->head == overflow_->events.size()) {
-    overflow_->events.clear();
-    overflow_->head = 0;
+  if (++extras_->overflow_head == extras_->overflow.size()) {
+    extras_->overflow.clear();
+    extras_->overflow_head = 0;
   }
 }
 
@@ -163,7 +168,7 @@ void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer
     return;
   }
   --home.lent;
-  if (!home.orphaned && !home.spare) home.spare = std::move(buffer);
+  if (!home.orphaned) home.keep_spare(std::move(buffer));
   home.free_if_unused();
 }
 
@@ -221,7 +226,8 @@ void stream_read_awaiter::start_oneshot(std::chrono::nanoseconds limit) {
   std::size_t n = std::min<std::size_t>(into_.size(), UINT32_MAX);
   if (whole_buffer_) {
     n = own_buffer_size(*s.ring);
-    own_ = s.spare ? std::move(s.spare) : std::make_unique_for_overwrite<std::byte[]>(n);
+    own_ = s.take_spare();
+    if (!own_) own_ = std::make_unique_for_overwrite<std::byte[]>(n);
   }
   mode_ = mode::oneshot;
   s.on_complete = &on_oneshot;
@@ -356,7 +362,7 @@ bool stream_read_awaiter::lend_own_buffer() noexcept {
   // Bytes that arrived before a close are still handed over: the state is held, and takes the
   // buffer back (orphaned or not) when it is released.
   if (res_ == 0) {  // end of stream: the buffer goes back home
-    if (!s_->spare) s_->spare = std::move(own_);
+    s_->keep_spare(std::move(own_));
     return false;
   }
   ++s_->lent;
