@@ -929,7 +929,7 @@ TEST_CASE("what an idle connection keeps stays small", "[tcp]") {
   CHECK(sizeof(ringo::detail::receive_some_awaiter) <= 112);
   CHECK(sizeof(ringo::detail::read_some_awaiter) <= 112);
   CHECK(sizeof(ringo::detail::send_all_awaiter) <= 160);
-  CHECK(sizeof(ringo::net::received_buffers) <= 104);
+  CHECK(sizeof(ringo::net::received_buffers) <= 80);
 }
 
 // ---- connect by name ---------------------------------------------------------------------------
