@@ -62,9 +62,9 @@ namespace detail {
 void report_lost_exception(const task_record& t, const std::exception_ptr& e) noexcept {
   if (is_cancellation(e)) return;  // a cancelled task that no one joins is not news
   try {
-    fmt::print(stderr, "ringo: task #{} spawned at {}:{} in {} ended with {}\n", t.id,
-               t.spawned_at.file_name(), t.spawned_at.line(), function_of(t.spawned_at),
-               describe_exception(e));
+    fmt::print(stderr, "ringo: task #{} spawned at {}:{} in {} ended with {}\n",
+               std::uint64_t{t.id}, t.spawned_at.file_name(), t.spawned_at.line(),
+               function_of(t.spawned_at), describe_exception(e));
   } catch (...) {
   }
 }
@@ -310,7 +310,7 @@ void io_context::cancel_daemons() noexcept {
 std::string io_context::dump_tasks() const {
   std::string out = fmt::format("{} live task{}\n", live_count_, live_count_ == 1 ? "" : "s");
   for (const detail::task_record* t = live_head_; t != nullptr; t = t->next_live) {
-    out += fmt::format("  task #{}{} spawned at {}:{} in {}: {}\n", t->id,
+    out += fmt::format("  task #{}{} spawned at {}:{} in {}: {}\n", std::uint64_t{t->id},
                        t->daemon ? " (daemon)" : "", t->spawned_at.file_name(),
                        t->spawned_at.line(), function_of(t->spawned_at),
                        state_name(t == running_ ? detail::task_state::running : t->state));

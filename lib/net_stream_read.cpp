@@ -41,17 +41,36 @@ stream_state::stream_state(io_context& ctx, int fd_, socket_name peer_) noexcept
 }
 
 bool stream_state::push(recv_event e) noexcept {
-  if (overflow_head_ == overflow_.size() && ring_count_ < inline_capacity) {
+  if (overflowed() == 0 && ring_count_ < inline_capacity) {
     ring_[(ring_head_ + ring_count_) % inline_capacity] = e;
     ++ring_count_;
     return true;
   }
   try {
-    overflow_.push_back(e);
+    if (!extras_) extras_ = std::make_unique<extras>();
+    extras_->overflow.push_back(e);
     return true;
   } catch (...) {
     return false;
   }
+}
+
+void stream_state::restore_multishot() noexcept {
+  on_complete = &stream_state::on_recv;
+  opcode = io_opcode::recv;
+  multishot = true;
+  select_buffer = true;
+  buf = nullptr;
+  len = 0;
+  msg_flags = 0;
+  timeout = std::chrono::nanoseconds{0};
+  timed_out = false;
+  deadline_passed = false;  // the backend's mark from a one-shot receive's deadline
+}
+
+void stream_state::keep_spare(std::unique_ptr<std::byte[]> buffer) noexcept {
+  if (!extras_) extras_.reset(new (std::nothrow) extras{});
+  if (extras_ && !extras_->spare) extras_->spare = std::move(buffer);
 }
 
 void stream_state::pop() noexcept {
@@ -60,13 +79,13 @@ void stream_state::pop() noexcept {
     --ring_count_;
     return;
   }
-  if (overflow_head_ == overflow_.size()) {
+  if (overflowed() == 0) {
     failure_ = {0, 0};  // the failure is taken once
     return;
   }
-  if (++overflow_head_ == overflow_.size()) {
-    overflow_.clear();
-    overflow_head_ = 0;
+  if (++extras_->overflow_head == extras_->overflow.size()) {
+    extras_->overflow.clear();
+    extras_->overflow_head = 0;
   }
 }
 
@@ -130,7 +149,7 @@ void stream_state::orphan(bool close_fd) noexcept {
     pop();
   }
   failure_ = {0, 0};
-  if (reader != nullptr) std::exchange(reader, nullptr)->detach();
+  if (reader != nullptr && !reader->detach()) reader = nullptr;
   if (writer != nullptr) std::exchange(writer, nullptr)->detach();
   let_go(close_fd);
 }
@@ -149,7 +168,7 @@ void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer
     return;
   }
   --home.lent;
-  if (!home.orphaned && !home.spare) home.spare = std::move(buffer);
+  if (!home.orphaned) home.keep_spare(std::move(buffer));
   home.free_if_unused();
 }
 
@@ -184,42 +203,51 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (context->features().provided_buffers && !s_->starved) {
     if (!s_->armed) s_->arm();
     mode_ = mode::waiting;
-    if (timeout.count() > 0) {
+    if (limit().count() > 0) {
       deadline = std::chrono::steady_clock::now() +
-                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit());
       fire = &on_deadline;
       context->add_timer(*this);
     }
+    s_->reader = this;
   } else {
     s_->starved = false;  // try the multishot receive again on the next read
-    start_oneshot(timeout);
+    start_oneshot(limit());
   }
-  s_->reader = this;
   park(h);
   return true;
 }
 
+// The stream's request record is free here: the multishot receive is not armed (it never is
+// without provided buffers, and a starved one has had its final completion), and no other
+// reader can start while this one is the stream's reader.
 void stream_read_awaiter::start_oneshot(std::chrono::nanoseconds limit) {
-  mode_ = mode::oneshot;
-  on_complete = &on_oneshot;
-  opcode = io_opcode::recv;
-  multishot = false;
-  select_buffer = false;
-  fd = s_->fd;
+  stream_state& s = *s_;
+  std::size_t n = std::min<std::size_t>(into_.size(), UINT32_MAX);
   if (whole_buffer_) {
-    const std::size_t n = own_buffer_size(*s_->ring);
-    own_ = s_->spare ? std::move(s_->spare) : std::make_unique_for_overwrite<std::byte[]>(n);
-    buf = own_.get();
-    len = static_cast<std::uint32_t>(n);
-  } else {
-    buf = into_.data();
-    len = static_cast<std::uint32_t>(std::min<std::size_t>(into_.size(), UINT32_MAX));
+    n = own_buffer_size(*s.ring);
+    own_ = s.take_spare();
+    if (!own_) own_ = std::make_unique_for_overwrite<std::byte[]>(n);
   }
-  msg_flags = 0;
-  timeout = limit;
-  timed_out = false;
-  cancel_requested = false;
-  s_->ring->submit(*this);
+  mode_ = mode::oneshot;
+  s.on_complete = &on_oneshot;
+  s.opcode = io_opcode::recv;
+  s.multishot = false;
+  s.select_buffer = false;
+  s.buf = whole_buffer_ ? own_.get() : into_.data();
+  s.len = static_cast<std::uint32_t>(n);
+  s.msg_flags = 0;
+  s.timeout = limit;
+  s.timed_out = false;
+  s.cancel_requested = false;
+  s.reader = this;  // before the submission: the completion finds the awaiter through it
+  try {
+    s.ring->submit(s);
+  } catch (...) {
+    s.reader = nullptr;
+    s.restore_multishot();
+    throw;
+  }
 }
 
 void stream_read_awaiter::wake_reader() noexcept {
@@ -241,24 +269,28 @@ void stream_read_awaiter::switch_to_oneshot() noexcept {
   }
 }
 
-void stream_read_awaiter::detach() noexcept {
+bool stream_read_awaiter::detach() noexcept {
   detached_ = true;  // s_ stays valid (held) for the message, but nothing more is read from it
   if (mode_ == mode::waiting) {
     context->remove_timer(*this);
     wake();
   } else if (mode_ == mode::oneshot) {
     try {
-      context->io().cancel(*this);
+      context->io().cancel(*s_);
     } catch (...) {
     }
+    return true;
   }
+  return false;
 }
 
 void stream_read_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t,
                                      std::uint16_t) noexcept {
-  auto& self = static_cast<stream_read_awaiter&>(op);
+  auto& s = static_cast<stream_state&>(op);
+  stream_read_awaiter& self = *std::exchange(s.reader, nullptr);
   self.res_ = res;
-  if (self.s_->reader == &self) self.s_->reader = nullptr;
+  if (s.timed_out) self.deadline_passed_ = true;  // the request's own deadline passed
+  s.restore_multishot();
   self.context->remove_timer(self);
   self.wake();
 }
@@ -272,7 +304,7 @@ void stream_read_awaiter::on_cancel_read(wait_node& n) noexcept {
     self.context->remove_timer(self);
     self.wake();
   } else {
-    self.context->io().cancel(self);  // resumes when the receive has completed
+    self.context->io().cancel(*self.s_);  // resumes when the receive has completed
   }
 }
 
@@ -283,7 +315,7 @@ void stream_read_awaiter::on_deadline(timer_node& t) noexcept {
     self.s_->reader = nullptr;
     self.wake();
   } else {
-    self.context->io().cancel(self);
+    self.context->io().cancel(*self.s_);
   }
 }
 
@@ -307,7 +339,7 @@ bool stream_read_awaiter::check_outcome() {
     if (res_ == -ECANCELED) {
       if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
       if (detached_) throw_closed();
-      if (deadline_passed_ || timed_out) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+      if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
     }
     if (cancelled) task->cancel_pending = true;  // it completed anyway: nothing is lost
     if (res_ < 0) {
@@ -330,7 +362,7 @@ bool stream_read_awaiter::lend_own_buffer() noexcept {
   // Bytes that arrived before a close are still handed over: the state is held, and takes the
   // buffer back (orphaned or not) when it is released.
   if (res_ == 0) {  // end of stream: the buffer goes back home
-    if (!s_->spare) s_->spare = std::move(own_);
+    s_->keep_spare(std::move(own_));
     return false;
   }
   ++s_->lent;

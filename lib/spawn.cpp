@@ -14,7 +14,7 @@ void finish_spawned(task_record& r, const std::exception_ptr& error) noexcept {
   r.context->retire(r);
   if (--r.refs == 0) {  // detached: no one can see the outcome now
     if (error) report_lost_exception(r, error);
-    r.root.destroy();  // the record lives in this frame: nothing touches it after
+    r.root().destroy();  // the record lives in this frame: nothing touches it after
   }
 }
 
@@ -22,7 +22,7 @@ void abandon_spawned(task_record& r) noexcept {
   r.finished = true;
   r.abandoned = true;  // a join reports operation_cancelled("the event loop stopped")
   r.state = task_state::finished;
-  if (--r.refs == 0) r.root.destroy();
+  if (--r.refs == 0) r.root().destroy();
 }
 
 }  // namespace ringo::detail

@@ -216,3 +216,11 @@ TEST_CASE("with_timeout passes the task's exception through", "[with_timeout]") 
   };
   ringo::run(main());
 }
+
+TEST_CASE("what a sleeping task keeps in its frame stays small", "[sleep]") {
+  // A sleeping task is its frame: the promise (the record included, which shares its bytes
+  // with an awaited task's continuation) and the sleep's wait and timer, nothing else.
+  CHECK(sizeof(ringo::detail::task_record) <= 64);
+  CHECK(sizeof(ringo::detail::task_promise<void>) <= 72);
+  CHECK(sizeof(ringo::detail::sleep_awaiter) <= 56);
+}

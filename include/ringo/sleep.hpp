@@ -18,31 +18,41 @@ namespace ringo {
 
 namespace detail {
 
-class sleep_awaiter : suspension, timer_node {
+/// A sleep: a timer in the context's heap and the place where the task waits. Every task asleep
+/// keeps one in its frame, so it keeps no more than that: the context is the task's own (its
+/// record knows it), and a cancelled sleep is a timer without a `fire` handler.
+class sleep_awaiter : wait_node, timer_node {
  public:
-  sleep_awaiter(std::chrono::steady_clock::time_point until, std::source_location loc) noexcept
-      : suspension(loc) {
+  sleep_awaiter(std::chrono::steady_clock::time_point until, std::source_location loc) noexcept {
+    where = loc;
     deadline = until;
   }
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
-    if (!prepare()) return false;
+    loop& ctx = context_of_awaiter();
+    task_ = &ctx.running_task();
+    if (task_->take_cancellation()) return false;  // fire stays null: await_resume throws
     fire = &on_fire;
     cancel = &on_cancel;
     describe = &describe_sleep;
-    context->add_timer(*this);
-    park(h);
+    ctx.add_timer(*this);
+    ctx.suspend(*task_, h, *this);
     return true;
   }
-  void await_resume() const { throw_if_cancelled(); }
+  void await_resume() const {
+    if (fire == nullptr) throw operation_cancelled();
+  }
 
  private:
-  static void on_fire(timer_node& t) noexcept { static_cast<sleep_awaiter&>(t).wake(); }
+  static void on_fire(timer_node& t) noexcept {
+    auto& self = static_cast<sleep_awaiter&>(t);
+    self.task_->context->schedule(*self.task_);
+  }
   static void on_cancel(wait_node& n) noexcept {
     auto& self = static_cast<sleep_awaiter&>(n);
-    self.context->remove_timer(self);
-    self.cancelled = true;
-    self.wake();
+    self.task_->context->remove_timer(self);
+    self.fire = nullptr;  // the mark of a cancelled sleep
+    self.task_->context->schedule(*self.task_);
   }
   static void describe_sleep(const wait_node& n, std::string& out) {
     const auto& self = static_cast<const sleep_awaiter&>(n);
@@ -50,7 +60,11 @@ class sleep_awaiter : suspension, timer_node {
         self.deadline - std::chrono::steady_clock::now());
     out += fmt::format("a sleep ending in {} ms", left.count());
   }
+
+  task_record* task_ = nullptr;
 };
+// What a sleeping task keeps in its frame besides its record: the wait and the timer.
+static_assert(sizeof(sleep_awaiter) <= sizeof(wait_node) + sizeof(timer_node) + sizeof(void*));
 
 /// What yield() returns. Not a suspension: the task goes straight back to the ready queue, so
 /// it never waits anywhere that a cancel or a deadlock report would need to know of. When no

@@ -114,7 +114,7 @@ class join_handle {
     }
     static void describe_join(const detail::wait_node& n, std::string& out) {
       const auto& self = static_cast<const awaiter&>(n);
-      out += fmt::format("join of task #{} spawned at {}:{}", self.r_.id,
+      out += fmt::format("join of task #{} spawned at {}:{}", std::uint64_t{self.r_.id},
                          self.r_.spawned_at.file_name(), self.r_.spawned_at.line());
     }
     promise& p_;

@@ -26,7 +26,7 @@ T sync_wait(task<T> t) {
     decltype(h) handle;
     ~owner() { handle.destroy(); }
   } own{h};
-  h.promise().continuation_ = std::noop_coroutine();
+  h.promise().set_continuation(std::noop_coroutine());
   {
     const detail::sync_wait_scope scope{true};
     detail::resume(h);

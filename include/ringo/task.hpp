@@ -3,6 +3,8 @@
 /// ringo::task<T>: a lazy coroutine that produces one T (or an exception) for whoever
 /// co_awaits it, Python's `async def` in C++.
 #include <coroutine>
+#include <cstdint>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -32,7 +34,7 @@ void finish_spawned(task_record& record, const std::exception_ptr& error) noexce
 /// when the body ends, and room for the task's record should it be spawned.
 class task_promise_base : public recycled_frame {
  public:
-  task_promise_base() noexcept {}  // leaves record_storage_ raw: only spawn constructs it
+  task_promise_base() noexcept { set_continuation(std::noop_coroutine()); }
   std::suspend_always initial_suspend() noexcept { return {}; }
 
   struct final_awaiter {
@@ -40,11 +42,11 @@ class task_promise_base : public recycled_frame {
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) noexcept {
       task_promise_base& p = h.promise();
-      if (!p.continuation_) [[unlikely]] {     // a spawned task: nobody awaits the frame itself
+      if (p.spawned()) [[unlikely]] {          // nobody awaits the frame itself
         finish_spawned(p.record(), p.error_);  // may free the frame
         return std::noop_coroutine();
       }
-      return transfer_to(p.continuation_);
+      return transfer_to(p.continuation());
     }
     void await_resume() noexcept {}
   };
@@ -52,18 +54,25 @@ class task_promise_base : public recycled_frame {
 
   void unhandled_exception() noexcept { error_ = std::current_exception(); }
 
-  /// The coroutine resumed when this task's body finishes; null for a spawned task.
-  std::coroutine_handle<> continuation_ = std::noop_coroutine();
+  /// The coroutine resumed when this task's body finishes (an awaited task's).
+  void set_continuation(std::coroutine_handle<> h) noexcept {
+    const std::uintptr_t word = reinterpret_cast<std::uintptr_t>(h.address()) | awaited_tag;
+    std::memcpy(storage_, &word, sizeof word);
+  }
+  [[nodiscard]] std::coroutine_handle<> continuation() const noexcept {
+    return std::coroutine_handle<>::from_address(
+        reinterpret_cast<void*>(first_word() & ~awaited_tag));
+  }
+  /// Whether spawn made this task a root task (it has a record, and no continuation).
+  [[nodiscard]] bool spawned() const noexcept { return (first_word() & awaited_tag) == 0; }
 
-  /// Makes this task a root task: constructs its record in the frame. Called once, by spawn.
+  /// Makes this task a root task: constructs its record in the frame, over the continuation.
+  /// Called once, by spawn.
   task_record& make_record() noexcept {
-    continuation_ = nullptr;
-    return *::new (static_cast<void*>(record_storage_)) task_record{};
+    return *::new (static_cast<void*>(storage_)) task_record{};
   }
   /// The record made by make_record().
-  task_record& record() noexcept {
-    return *std::launder(reinterpret_cast<task_record*>(record_storage_));
-  }
+  task_record& record() noexcept { return *std::launder(reinterpret_cast<task_record*>(storage_)); }
   /// The exception the body ended with, if any.
   [[nodiscard]] const std::exception_ptr& error() const noexcept { return error_; }
 
@@ -75,9 +84,17 @@ class task_promise_base : public recycled_frame {
 
  private:
   static_assert(std::is_trivially_destructible_v<task_record>);
-  // Raw until spawn() constructs a record in it: a task that is only ever co_awaited pays
-  // for the bytes (recycled with the frame) but not for initialising them.
-  alignas(task_record) unsigned char record_storage_[sizeof(task_record)];
+  // An awaited task's continuation or a spawned task's record, which never has both: the
+  // continuation's address tagged with its low bit (a frame's address never has it set), or
+  // the record, whose first word is a pointer (task_record::context) and never has it. So the
+  // bit tells them apart, and a task's frame, spawned or not, pays for the record alone.
+  static constexpr std::uintptr_t awaited_tag = 1;
+  [[nodiscard]] std::uintptr_t first_word() const noexcept {
+    std::uintptr_t word;
+    std::memcpy(&word, storage_, sizeof word);
+    return word;
+  }
+  alignas(task_record) unsigned char storage_[sizeof(task_record)];
 };
 
 template <class T>
@@ -168,7 +185,7 @@ class [[nodiscard]] task {
 
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
-      h_.promise().continuation_ = awaiting;
+      h_.promise().set_continuation(awaiting);
       return detail::transfer_to(h_);
     }
     T await_resume() { return h_.promise().result(); }

@@ -55,7 +55,7 @@ class spawned_task {
       promise& p = std::exchange(h_, {}).promise();
       task_record& r = p.record();
       if (r.finished && p.error() && !r.consumed) report_lost_exception(r, p.error());
-      if (--r.refs == 0) r.root.destroy();
+      if (--r.refs == 0) r.root().destroy();
     }
   }
 
@@ -70,11 +70,16 @@ spawned_task<T> start_spawned(loop& ctx, task<T> t, bool daemon, std::source_loc
   if (!t.valid()) {
     throw std::logic_error("ringo::spawn of an empty task (moved from or already awaited)");
   }
+  static_assert(alignof(task_promise<T>) <= 256,
+                "ringo::spawn: a task's result type may be aligned to at most 256 bytes");
   auto h = task_access::release(t);
   task_record& r = h.promise().make_record();
+  if (!r.set_root(h)) [[unlikely]] {
+    h.destroy();
+    throw std::logic_error("ringo::spawn: the task's frame keeps its record too far in");
+  }
   r.spawned_at = where;
   r.daemon = daemon;
-  r.root = h;
   r.resume_point = h;
   ctx.adopt(r);
   return spawned_task<T>{h};

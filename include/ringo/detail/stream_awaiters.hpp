@@ -23,10 +23,15 @@ namespace ringo::detail {
 
 /// A read from a stream: served from the multishot receive's queue when it has something,
 /// else parks the task as the stream's reader (with provided buffers) or submits a one-shot
-/// receive owned by this awaiter (without them, or when the ring ran dry). It holds the stream's
-/// state until it is destroyed, so that it can name the peer when it fails even after the stream
-/// was closed under it; it keeps no copy of the peer (an idle connection's task waits in one).
-class stream_read_awaiter : protected suspension, protected timer_node, protected io_operation {
+/// receive (without them, or when the ring ran dry). The one-shot receive goes out in the
+/// stream's own request record, the multishot receive's, which is idle whenever a one-shot
+/// receive is needed: so the awaiter carries no request of its own (an idle connection's task
+/// waits in one, and g++ gives every co_await of a coroutine its own awaiter in the frame).
+/// While it is in flight the stream's `reader` names this awaiter, closed stream or not, and
+/// the task resumes only after its completion. It holds the stream's state until it is
+/// destroyed, so that it can name the peer when it fails even after the stream was closed under
+/// it; it keeps no copy of the peer.
+class stream_read_awaiter : protected suspension, protected timer_node {
  public:
   stream_read_awaiter(const stream_read_awaiter&) = delete;
   stream_read_awaiter& operator=(const stream_read_awaiter&) = delete;
@@ -37,7 +42,9 @@ class stream_read_awaiter : protected suspension, protected timer_node, protecte
   stream_read_awaiter(stream_state& s, std::span<std::byte> into, bool whole_buffer,
                       std::chrono::nanoseconds limit, std::source_location where) noexcept
       : suspension(where), s_(&s), into_(into), whole_buffer_(whole_buffer) {
-    timeout = limit;  // the read's deadline until the read starts (io_operation's own field)
+    // Until the read starts, the timer's deadline holds the read's time limit (zero: none).
+    deadline = std::chrono::steady_clock::time_point{
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit)};
     s.hold();
   }
 
@@ -55,14 +62,20 @@ class stream_read_awaiter : protected suspension, protected timer_node, protecte
   friend class stream_state;
   enum class mode : std::uint8_t { ready, waiting, oneshot };
 
-  /// Submits a one-shot receive into the caller's span or the stream's own buffer.
+  /// The read's time limit, kept in the timer's deadline until the read starts.
+  [[nodiscard]] std::chrono::nanoseconds limit() const noexcept {
+    return deadline.time_since_epoch();
+  }
+  /// Submits a one-shot receive into the caller's span or the stream's own buffer, in the
+  /// stream's request record, and makes this awaiter the stream's reader.
   void start_oneshot(std::chrono::nanoseconds limit);
   /// From the stream: an event was queued for the waiting reader, or the multishot receive
   /// ran out of buffers and this reader must fetch its bytes itself.
   void wake_reader() noexcept;
   void switch_to_oneshot() noexcept;
-  /// From the stream: it is being destroyed or closed under this reader.
-  void detach() noexcept;
+  /// From the stream: it is being destroyed or closed under this reader. True if the reader
+  /// stays the stream's reader until its one-shot receive completes.
+  bool detach() noexcept;
   /// Throws for a read that was cancelled, timed out or cut off; true if the result is a
   /// one-shot receive's res_.
   bool check_outcome();

@@ -2,7 +2,7 @@
 // What a connected stream (TCP or Unix) keeps on the heap (a socket_state): its peer, the one
 // multishot receive that stays armed with provided buffers and the completions that arrived while
 // no one was reading, and the reader and writer in flight. One allocation per connection, none per
-// read. An idle connection costs this state (about 220 bytes) and its task's frame: the
+// read. An idle connection costs this state (200 bytes) and its task's frame: the
 // awaiters keep a pointer to the state rather than copies of the peer, and name it only when
 // they fail.
 #include <array>
@@ -48,7 +48,7 @@ class stream_state final : public socket_state<stream_state> {
   }
   [[nodiscard]] recv_event& front() noexcept {
     if (ring_count_ != 0) return ring_[ring_head_];
-    return overflow_head_ != overflow_.size() ? overflow_[overflow_head_] : failure_;
+    return overflowed() != 0 ? extras_->overflow[extras_->overflow_head] : failure_;
   }
   void pop() noexcept;
   /// Queues an event; false when no memory was left for it (nothing was queued).
@@ -64,9 +64,18 @@ class stream_state final : public socket_state<stream_state> {
   bool starved = false;  // the multishot receive's last run ended: the ring had no buffer
   bool eof = false;      // end of stream was read
   std::uint32_t front_offset = 0;  // bytes of the front event already read
+  /// The task reading: waiting for the multishot receive's next completion, or for a one-shot
+  /// receive in this state's request record (then until that completes, even once orphaned).
   stream_read_awaiter* reader = nullptr;
   stream_send_awaiter* writer = nullptr;
-  std::unique_ptr<std::byte[]> spare;  // the receive() buffer without provided buffers
+
+  /// The receive() buffer without provided buffers, kept for the next one-shot receive: taken
+  /// (empty if none is kept), and given back (kept if none is, else freed; also freed when no
+  /// memory is left to keep it: it is only a cache).
+  [[nodiscard]] std::unique_ptr<std::byte[]> take_spare() noexcept {
+    return extras_ ? std::move(extras_->spare) : nullptr;
+  }
+  void keep_spare(std::unique_ptr<std::byte[]> buffer) noexcept;
 
   /// Completions queued past this many pause the multishot receive, so that a stream no one
   /// reads leaves its bytes in the socket (and TCP's window) rather than in the shared ring.
@@ -74,12 +83,18 @@ class stream_state final : public socket_state<stream_state> {
 
  private:
   friend class socket_state<stream_state>;
+  friend class stream_read_awaiter;
   friend void return_spare_buffer(stream_state&, std::unique_ptr<std::byte[]>) noexcept;
 
   /// Completions queued, the failure aside.
   [[nodiscard]] std::size_t queued_events() const noexcept {
-    return ring_count_ + (overflow_.size() - overflow_head_);
+    return ring_count_ + overflowed();
   }
+  [[nodiscard]] std::size_t overflowed() const noexcept {
+    return extras_ ? extras_->overflow.size() - extras_->overflow_head : 0;
+  }
+  /// Makes the request record the multishot receive's again after a one-shot receive.
+  void restore_multishot() noexcept;
   static void on_recv(io_operation& op, int res, std::uint32_t flags,
                       std::uint16_t buffer) noexcept;
   // A reader usually takes each completion in the loop turn it arrives in, and receive_some
@@ -89,10 +104,16 @@ class stream_state final : public socket_state<stream_state> {
   std::array<recv_event, inline_capacity> ring_{};
   std::uint8_t ring_head_ = 0;
   std::uint8_t ring_count_ = 0;
-  std::uint32_t overflow_head_ = 0;
-  // Completions that found the inline ring full: grown on demand, kept for the next burst.
-  // Every event in the ring is older than every event in the overflow.
-  std::vector<recv_event> overflow_;
+  // What most connections never need, behind one pointer made on first use, so that they pay
+  // 8 bytes for it: the completions that found the inline ring full (grown on demand, kept for
+  // the next burst; every event in the ring is older than every event in the overflow), and
+  // the spare receive() buffer of a stream without provided buffers.
+  struct extras {
+    std::vector<recv_event> overflow;
+    std::size_t overflow_head = 0;  // the first overflow event not yet read
+    std::unique_ptr<std::byte[]> spare;
+  };
+  std::unique_ptr<extras> extras_;
   recv_event failure_{0, 0};  // result < 0 once the queue ended with an error
 };
 

@@ -45,7 +45,7 @@ class received_buffers {
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
   /// The bytes of buffer `i` (i < size()).
   [[nodiscard]] std::span<const std::byte> operator[](std::size_t i) const noexcept {
-    return {data_of(i), parts_[i].size};
+    return {data_of(i), sizes_[i]};
   }
   /// The bytes of buffer `i`; throws std::out_of_range when i >= size().
   [[nodiscard]] std::span<const std::byte> at(std::size_t i) const {
@@ -59,7 +59,7 @@ class received_buffers {
   [[nodiscard]] std::size_t total_size() const noexcept {
     std::size_t n = 0;
     for (std::size_t i = 0; i < count_; ++i)
-      n += parts_[i].size;
+      n += sizes_[i];
     return n;
   }
 
@@ -67,7 +67,7 @@ class received_buffers {
   void release() noexcept {
     if (ring_ != nullptr) {
       for (std::size_t i = 0; i < count_; ++i)
-        ring_->recycle_buffer(parts_[i].id);
+        ring_->recycle_buffer(ids_[i]);
       ring_ = nullptr;
     } else if (home_ != nullptr) {
       detail::return_spare_buffer(*std::exchange(home_, nullptr), std::move(owned_));
@@ -85,7 +85,8 @@ class received_buffers {
                        std::uint32_t size) noexcept {
     ring_ = &ring;
     if (count_ == 0) first_offset_ = offset;
-    parts_[count_++] = part{size, id};
+    sizes_[count_] = size;
+    ids_[count_++] = id;
   }
   /// Makes an empty batch the view of `size` bytes of a stream's own buffer, given back to
   /// `home` on release.
@@ -93,35 +94,36 @@ class received_buffers {
                       std::uint32_t size) noexcept {
     home_ = &home;
     owned_ = std::move(buffer);
-    parts_[0] = part{size, 0};
+    sizes_[0] = size;
+    ids_[0] = 0;
     count_ = 1;
   }
   [[nodiscard]] bool full() const noexcept { return count_ == capacity; }
 
  private:
-  struct part {
-    std::uint32_t size;
-    std::uint16_t id;  // the provided buffer
-  };
-
   const std::byte* data_of(std::size_t i) const noexcept {
     if (ring_ == nullptr) return owned_.get();
-    return ring_->buffer_data(parts_[i].id) + (i == 0 ? first_offset_ : 0);
+    return ring_->buffer_data(ids_[i]) + (i == 0 ? first_offset_ : 0);
   }
   void take(received_buffers& o) noexcept {
     ring_ = std::exchange(o.ring_, nullptr);
     home_ = std::exchange(o.home_, nullptr);
     owned_ = std::move(o.owned_);
     count_ = std::exchange(o.count_, 0);
-    for (std::size_t i = 0; i < count_; ++i)
-      parts_[i] = o.parts_[i];
+    for (std::size_t i = 0; i < count_; ++i) {
+      sizes_[i] = o.sizes_[i];
+      ids_[i] = o.ids_[i];
+    }
     first_offset_ = std::exchange(o.first_offset_, 0);
   }
 
   detail::reactor* ring_ = nullptr;
   detail::stream_state* home_ = nullptr;
   std::unique_ptr<std::byte[]> owned_;
-  std::array<part, capacity> parts_;  // the first count_ are set
+  // The first count_ of each are set. Two arrays rather than one of {size, id} pairs, which
+  // padding makes 8 bytes each: a batch lives in the frame of every task that receives.
+  std::array<std::uint32_t, capacity> sizes_;
+  std::array<std::uint16_t, capacity> ids_;  // the provided buffers
   std::uint32_t count_ = 0;
   std::uint32_t first_offset_ = 0;
 };
