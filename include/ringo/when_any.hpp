@@ -72,8 +72,9 @@ task<void> run_indexed_racer(task<T> t, std::size_t index,
 /// exception. The others are cancelled, and when_any returns only after they have ended.
 /// A loser that still finishes with a value (its cancellation came too late to stop it) has
 /// that value destroyed: race operations that give back what they were handed when cancelled
-/// (queue gets and semaphore acquires do), or results whose destructor cleans up (a lock
-/// guard).
+/// (queue gets, semaphore acquires, accepts, signal and process waits, and stream reads from
+/// provided buffers do; a one-shot receive, on epoll or without provided buffers, keeps the
+/// bytes it read), or results whose destructor cleans up (a lock guard).
 template <class... T>
 task<std::variant<detail::result_slot_t<T>...>> when_any(task<T>... tasks) {
   static_assert(sizeof...(T) > 0, "ringo::when_any needs at least one task");
