@@ -74,7 +74,7 @@ void stream_state::pop() noexcept {
 // straight back to the ring: a completion handler is noexcept, and a buffer it drops is lost to
 // every stream of the context.
 void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
-                           std::uint16_t buffer) noexcept {
+                           std::uint32_t buffer) noexcept {
   auto& s = static_cast<stream_state&>(op);
   const bool ours = res == -ECANCELED && (s.pausing || s.orphaned);
   s.note_completion(flags);
@@ -255,7 +255,7 @@ void stream_read_awaiter::detach() noexcept {
 }
 
 void stream_read_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t,
-                                     std::uint16_t) noexcept {
+                                     std::uint32_t) noexcept {
   auto& self = static_cast<stream_read_awaiter&>(op);
   self.res_ = res;
   if (self.s_->reader == &self) self.s_->reader = nullptr;

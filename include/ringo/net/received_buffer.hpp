@@ -66,7 +66,7 @@ class received_buffer {
 
   // ---- made by ringo's streams ----
   /// A view of part of provided buffer `id` of `ring`.
-  received_buffer(detail::reactor& ring, std::uint16_t id, const std::byte* data,
+  received_buffer(detail::reactor& ring, std::uint32_t id, const std::byte* data,
                   std::size_t size) noexcept
       : data_(data), size_(size), ring_(&ring), id_(id) {}
   /// A view of a stream's own buffer, given back to `home` on release.
@@ -78,7 +78,7 @@ class received_buffer {
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   detail::reactor* ring_ = nullptr;
-  std::uint16_t id_ = 0;
+  std::uint32_t id_ = 0;
   detail::stream_state* home_ = nullptr;
   std::unique_ptr<std::byte[]> owned_;
 };

@@ -81,7 +81,7 @@ class received_buffers {
   /// Adds provided buffer `id` of `ring` holding `size` bytes from `offset` (only the first
   /// buffer may start past its beginning). The batch must be empty or hold `ring`'s buffers,
   /// and not be full.
-  void add_ring_buffer(detail::reactor& ring, std::uint16_t id, std::uint32_t offset,
+  void add_ring_buffer(detail::reactor& ring, std::uint32_t id, std::uint32_t offset,
                        std::uint32_t size) noexcept {
     ring_ = &ring;
     if (count_ == 0) first_offset_ = offset;
@@ -101,7 +101,7 @@ class received_buffers {
  private:
   struct part {
     std::uint32_t size;
-    std::uint16_t id;  // the provided buffer
+    std::uint32_t id;  // the provided buffer (the backend's handle)
   };
 
   const std::byte* data_of(std::size_t i) const noexcept {
