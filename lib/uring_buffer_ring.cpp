@@ -29,10 +29,14 @@ bool uring_buffer_ring::set_up(io_uring& ring, unsigned count, unsigned size, bo
   const std::size_t ring_bytes = sizeof(io_uring_buf) * count;
   void* ring_memory =
       ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (ring_memory == MAP_FAILED) return false;
+  if (ring_memory == MAP_FAILED) {
+    state_.clear();
+    return false;
+  }
   void* memory = ::mmap(nullptr, std::size_t{count} * size, PROT_READ | PROT_WRITE,
                         MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (memory == MAP_FAILED) {
+    state_.clear();
     ::munmap(ring_memory, ring_bytes);
     return false;
   }

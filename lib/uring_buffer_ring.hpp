@@ -67,13 +67,14 @@ class uring_buffer_ring {
   [[nodiscard]] std::uint32_t take(std::uint16_t id, int bytes, std::uint32_t flags) noexcept {
     if (state_.empty()) return id;
     // The kernel appended these bytes where the last part of this buffer ended: it commits a
-    // buffer's parts in the order it posts their completions.
+    // buffer's parts in the order it posts their completions (a multishot receive posts each
+    // one as it commits it, and only multishot receives select buffers here).
     buffer_state& b = state_[id];
     const std::uint32_t offset = b.filled;
     if (bytes > 0) b.filled += static_cast<std::uint32_t>(bytes);
     ++b.parts;
     if ((flags & IORING_CQE_F_BUF_MORE) == 0) b.kernel_done = true;
-    return offset << offset_shift | id;
+    return (offset << offset_shift) | id;
   }
 
   /// Gives the part `handle` back, from any thread; its buffer goes back to the kernel when
