@@ -163,8 +163,8 @@ class uring_buffer_ring {
   std::vector<buffer_state> state_;  // per buffer when consumed incrementally, else empty
   std::thread::id owner_{};
   std::mutex returned_mutex_;
-  std::vector<std::uint16_t> returned_;         // buffers with parts given back elsewhere
-  std::vector<std::uint32_t> returned_parts_;   // buffer id -> its parts in returned_
+  std::vector<std::uint16_t> returned_;        // buffers with parts given back elsewhere
+  std::vector<std::uint32_t> returned_parts_;  // buffer id -> its parts in returned_
   std::atomic<bool> returned_pending_{false};
 };
 

@@ -242,19 +242,19 @@ class uring_reactor final : public reactor {
       features_.cancel_any = has_socket && options.cancel_any;
       features_.send_zc = has_send_zc && options.send_zc;
       if (has_send_zc && options.provided_buffers) {
-        features_.provided_buffers = buffers_.set_up(ring_, options.buffer_count,
-                                                     options.buffer_size,
-                                                     options.incremental_buffers);
+        features_.provided_buffers = buffers_.set_up(
+            ring_, options.buffer_count, options.buffer_size, options.incremental_buffers);
       }
       features_.incremental_buffers = features_.provided_buffers && buffers_.incremental();
       // Bundles and incremental consumption exclude each other, and incremental consumption
-      // wins. It already lets one receive take everything the socket holds, up to the rest of
-      // the buffer at the ring's head, so what a bundle would add is the rare receive of more
-      // than that. And a bundle over incrementally consumed buffers starts part-way into its
-      // first buffer and may end part-way into its last, which the kernel may or may not have
-      // moved past: splitting it would take this bookkeeping through every buffer of the
-      // bundle, where today one completion is one part of one buffer. (The two can be
-      // measured against each other: RINGO_DISABLE_FEATURES=incremental_buffers.)
+      // wins. With it one receive already takes what the socket holds, up to the rest of the
+      // buffer at the ring's head, so a bundle would add only the receive of more than that.
+      // And the split of a bundle in dispatch() relies on every buffer but the last being
+      // filled whole from its start (and on a result above buffer_size to spot a bundle);
+      // incrementally consumed, a bundle starts part-way into its first buffer and ends in a
+      // last one that the kernel may still hold, so each of its buffers would need this
+      // bookkeeping. (RINGO_DISABLE_FEATURES=incremental_buffers measures one against the
+      // other.)
       features_.recv_bundle = features_.provided_buffers && options.recv_bundle &&
                               !features_.incremental_buffers &&
                               (params.features & recvsend_bundle_feature) != 0;

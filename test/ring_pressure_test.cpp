@@ -12,8 +12,8 @@
 
 #include <ringo/net.hpp>
 #include <ringo/run.hpp>
-#include <ringo/spawn.hpp>
 #include <ringo/sleep.hpp>
+#include <ringo/spawn.hpp>
 
 #include "catch.hpp"
 
@@ -63,16 +63,17 @@ ringo::task<std::size_t> small_client(endpoint to, int n, int count) {
   std::string out;
   for (int i = 0; i < count; ++i)
     out += fmt::format("{}:{};", n, i);
-  auto writer = ringo::spawn([](tcp_stream& s, const std::string& d, int count) -> ringo::task<void> {
-    std::size_t at = 0;
-    for (int i = 0; i < count; ++i) {
-      const std::size_t end = d.find(';', at) + 1;
-      co_await s.write_all(std::string_view{d}.substr(at, end - at));
-      at = end;
-      if (i % 8 == 0) co_await ringo::yield();  // let the others in between
-    }
-    s.shutdown();
-  }(s, out, count));
+  auto writer =
+      ringo::spawn([](tcp_stream& s, const std::string& d, int count) -> ringo::task<void> {
+        std::size_t at = 0;
+        for (int i = 0; i < count; ++i) {
+          const std::size_t end = d.find(';', at) + 1;
+          co_await s.write_all(std::string_view{d}.substr(at, end - at));
+          at = end;
+          if (i % 8 == 0) co_await ringo::yield();  // let the others in between
+        }
+        s.shutdown();
+      }(s, out, count));
   std::string in(out.size(), '\0');
   co_await s.read_exact(std::as_writable_bytes(std::span{in}));
   co_await writer;
