@@ -202,9 +202,9 @@ class epoll_reactor final : public reactor {
 
   std::size_t in_flight() const noexcept override { return in_flight_; }
   const reactor_features& features() const noexcept override { return features_; }
-  std::byte* buffer_data(std::uint16_t) noexcept override { return nullptr; }
+  std::byte* buffer_data(std::uint32_t) noexcept override { return nullptr; }
   std::size_t buffer_size() const noexcept override { return buffer_size_; }
-  void recycle_buffer(std::uint16_t) noexcept override {}  // no provided buffers to give back
+  void recycle_buffer(std::uint32_t) noexcept override {}  // no provided buffers to give back
 
   void wake() noexcept override {
     const std::uint64_t one = 1;

@@ -46,7 +46,7 @@ int listener_state::pop() noexcept {
 }
 
 void listener_state::on_accept(io_operation& op, int res, std::uint32_t flags,
-                               std::uint16_t) noexcept {
+                               std::uint32_t) noexcept {
   auto& s = static_cast<listener_state&>(op);
   const bool ours = res == -ECANCELED && (s.pausing || s.orphaned);
   s.note_completion(flags);
@@ -164,7 +164,7 @@ void accept_awaiter::detach() noexcept {
   }
 }
 
-void accept_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
+void accept_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t, std::uint32_t) noexcept {
   auto& self = static_cast<accept_awaiter&>(op);
   self.res_ = res;
   if (self.s_->waiter == &self) self.s_->waiter = nullptr;

@@ -48,6 +48,9 @@ bool stream_state::push(recv_event e) noexcept {
   }
   try {
     if (!extras_) extras_ = std::make_unique<extras>();
+    // Room at once for a burst up to the pause and what races it (it rarely goes further), so
+    // that the overflow is grown once, not step by step through the first bursts.
+    if (extras_->overflow.capacity() == 0) extras_->overflow.reserve(2 * pause_at);
     extras_->overflow.push_back(e);
     return true;
   } catch (...) {
@@ -93,7 +96,7 @@ void stream_state::pop() noexcept {
 // straight back to the ring: a completion handler is noexcept, and a buffer it drops is lost to
 // every stream of the context.
 void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
-                           std::uint16_t buffer) noexcept {
+                           std::uint32_t buffer) noexcept {
   auto& s = static_cast<stream_state&>(op);
   const bool ours = res == -ECANCELED && (s.pausing || s.orphaned);
   s.note_completion(flags);
@@ -285,7 +288,7 @@ bool stream_read_awaiter::detach() noexcept {
 }
 
 void stream_read_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t,
-                                     std::uint16_t) noexcept {
+                                     std::uint32_t) noexcept {
   auto& s = static_cast<stream_state&>(op);
   stream_read_awaiter& self = *std::exchange(s.reader, nullptr);
   self.res_ = res;

@@ -127,7 +127,7 @@ void stream_send_awaiter::consume(std::size_t n) noexcept {
 }
 
 void stream_send_awaiter::on_sent(io_operation& op, int res, std::uint32_t,
-                                  std::uint16_t) noexcept {
+                                  std::uint32_t) noexcept {
   auto& self = static_cast<stream_send_awaiter&>(op);
   self.res_ = res;
   if (res > 0) {

@@ -32,6 +32,7 @@ constexpr named_feature feature_names[] = {
     {"cancel_any", kernel_feature::cancel_any},
     {"registered_ring", kernel_feature::registered_ring},
     {"recv_bundle", kernel_feature::recv_bundle},
+    {"incremental_buffers", kernel_feature::incremental_buffers},
 };
 
 // RINGO_DISABLE_FEATURES: a comma-separated list of feature names, or "all".
@@ -83,6 +84,7 @@ uring_options uring_options_from(const io_context_options& options) {
   u.cancel_any = allowed(kernel_feature::cancel_any);
   u.registered_ring = allowed(kernel_feature::registered_ring);
   u.recv_bundle = allowed(kernel_feature::recv_bundle);
+  u.incremental_buffers = allowed(kernel_feature::incremental_buffers);
   return u;
 }
 

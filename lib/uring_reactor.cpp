@@ -214,10 +214,10 @@ class uring_reactor final : public reactor {
   std::size_t in_flight() const noexcept override { return in_flight_; }
   const reactor_features& features() const noexcept override { return features_; }
 
-  std::byte* buffer_data(std::uint16_t id) noexcept override { return buffers_.data(id); }
+  std::byte* buffer_data(std::uint32_t buffer) noexcept override { return buffers_.data(buffer); }
   std::size_t buffer_size() const noexcept override { return buffer_size_; }
-  void recycle_buffer(std::uint16_t id) noexcept override {
-    if (buffers_.give_back(id)) [[unlikely]] wake();
+  void recycle_buffer(std::uint32_t buffer) noexcept override {
+    if (buffers_.give_back(buffer)) [[unlikely]] wake();
   }
 
   void wake() noexcept override {
@@ -242,10 +242,21 @@ class uring_reactor final : public reactor {
       features_.cancel_any = has_socket && options.cancel_any;
       features_.send_zc = has_send_zc && options.send_zc;
       if (has_send_zc && options.provided_buffers) {
-        features_.provided_buffers =
-            buffers_.set_up(ring_, options.buffer_count, options.buffer_size);
+        features_.provided_buffers = buffers_.set_up(
+            ring_, options.buffer_count, options.buffer_size, options.incremental_buffers);
       }
+      features_.incremental_buffers = features_.provided_buffers && buffers_.incremental();
+      // Bundles and incremental consumption exclude each other, and incremental consumption
+      // wins. With it one receive already takes what the socket holds, up to the rest of the
+      // buffer at the ring's head, so a bundle would add only the receive of more than that.
+      // And the split of a bundle in dispatch() relies on every buffer but the last being
+      // filled whole from its start (and on a result above buffer_size to spot a bundle);
+      // incrementally consumed, a bundle starts part-way into its first buffer and ends in a
+      // last one that the kernel may still hold, so each of its buffers would need this
+      // bookkeeping. (RINGO_DISABLE_FEATURES=incremental_buffers measures one against the
+      // other.)
       features_.recv_bundle = features_.provided_buffers && options.recv_bundle &&
+                              !features_.incremental_buffers &&
                               (params.features & recvsend_bundle_feature) != 0;
     }
 
@@ -438,13 +449,16 @@ class uring_reactor final : public reactor {
         buffer_id = buffers_.next_in_bundle(slot);
       }
     }
+    // The handle of this completion's part of its buffer (the buffer id when whole).
+    const std::uint32_t buffer =
+        (flags & has_buffer) != 0 ? buffers_.take(buffer_id, res, cqe.flags) : 0;
     if ((flags & more_completions) == 0) {
       --in_flight_;
       deadlines_.remove(op);
       untrack(op);
     }
     if (res == -ECANCELED && op.deadline_passed && !op.cancel_requested) op.timed_out = true;
-    op.on_complete(op, res, flags, buffer_id);  // may free `op` if this was its last
+    op.on_complete(op, res, flags, buffer);  // may free `op` if this was its last
   }
 
   io_uring ring_{};

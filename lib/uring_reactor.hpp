@@ -22,6 +22,7 @@ struct uring_options {
   bool cancel_any = true;
   bool registered_ring = true;
   bool recv_bundle = true;
+  bool incremental_buffers = true;  // only with buffer_size <= 65536
 };
 
 /// Sets up a ring as `options` asks, using the best features the kernel offers. Throws

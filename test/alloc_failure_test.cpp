@@ -150,7 +150,7 @@ TEST_CASE("a submit that finds no memory queues nothing and leaves the backend u
   o.buf = &o.byte;
   o.len = 1;
   o.offset = static_cast<std::uint64_t>(-1);
-  o.on_complete = [](ringo::detail::io_operation& x, int, std::uint32_t, std::uint16_t) noexcept {
+  o.on_complete = [](ringo::detail::io_operation& x, int, std::uint32_t, std::uint32_t) noexcept {
     ++static_cast<op&>(x).completions;
   };
   // Requests that wait for ever (another pipe) until the backend's lists must grow.

@@ -280,10 +280,17 @@ TEST_CASE("RINGO_DISABLE_FEATURES turns kernel features off and rejects unknown 
     CHECK_FALSE(ctx.features().multishot_accept);
     CHECK_FALSE(ctx.features().provided_buffers);
     CHECK_FALSE(ctx.features().send_zc);
+    CHECK_FALSE(ctx.features().incremental_buffers);
     CHECK(ctx.run([]() -> ringo::task<int> {
             co_await ringo::sleep_for(1ms);
             co_return 3;
           }()) == 3);
+  }
+  ::setenv("RINGO_DISABLE_FEATURES", "incremental_buffers", 1);
+  {
+    ringo::io_context ctx;
+    CHECK_FALSE(ctx.features().incremental_buffers);
+    CHECK(ctx.run([]() -> ringo::task<int> { co_return 4; }()) == 4);
   }
   ::setenv("RINGO_DISABLE_FEATURES", "multishot_accept,bogus", 1);
   CHECK_THROWS_WITH(ringo::io_context{}, Catch::Matchers::Contains("bogus"));

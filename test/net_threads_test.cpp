@@ -5,6 +5,7 @@
 // (its own header first: proves it stands alone)
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -115,6 +116,58 @@ TEST_CASE("received buffers released on another thread go back to their own ring
         for (int i = 0; i < 200; ++i)
           want += fmt::format("{:03}", i) + (i % 2 == 0 ? "-" : "");
         CHECK(got == want);
+      }(),
+      options);
+}
+
+TEST_CASE("parts of one shared buffer released together on another thread all go back",
+          "[tcp]") {
+  ringo::io_context_options options;
+  options.buffer_count = 2;  // a part lost on the way back would take a buffer out for good
+  options.buffer_size = 64;
+  ringo::run(
+      []() -> ringo::task<void> {
+        auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+        auto p = co_await connected_pair(l);
+        std::string got;
+        std::string want;
+        const std::byte* ring = nullptr;  // the first buffer's start: the first bytes received
+        int shared = 0;                   // parts that follow the one before in its buffer
+        std::array<int, 2> late_use{};    // parts in each buffer over the last rounds
+        for (int round = 0; round < 100; ++round) {
+          std::vector<ringo::net::received_buffer> parts;
+          for (int k = 0; k < 6; ++k) {
+            const std::string msg = fmt::format("{:02}.{}", round, k);
+            want += msg;
+            co_await p.client.write_all(std::string_view{msg});
+            std::size_t n = 0;
+            while (n < msg.size()) {
+              auto b = co_await p.server.receive(std::chrono::seconds{5});
+              REQUIRE_FALSE(b.empty());
+              if (ring == nullptr) ring = b.bytes().data();
+              if (!parts.empty() && parts.back().bytes().data() + parts.back().size() ==
+                                        b.bytes().data()) {
+                ++shared;
+              }
+              const auto at = reinterpret_cast<std::uintptr_t>(b.bytes().data());
+              const auto base = reinterpret_cast<std::uintptr_t>(ring);
+              if (round >= 80 && at >= base && at < base + 128) ++late_use[(at - base) / 64];
+              n += b.size();
+              got += b.text();
+              parts.push_back(std::move(b));
+            }
+          }
+          // All six at once, on a thread that does not run the context.
+          std::thread([ps = std::move(parts)]() mutable { ps.clear(); }).join();
+        }
+        CHECK(got == want);
+        const auto& f = ringo::io_context::current()->features();
+        if (f.incremental_buffers) CHECK(shared > 100);
+        if (f.provided_buffers) {
+          // Both buffers still go round: neither was kept out by a part that did not come back.
+          CHECK(late_use[0] > 0);
+          CHECK(late_use[1] > 0);
+        }
       }(),
       options);
 }

@@ -37,7 +37,7 @@ struct nop_awaiter : ringo::detail::suspension {
     op.owner = this;
     op.opcode = ringo::detail::io_opcode::nop;
     op.on_complete = [](ringo::detail::io_operation& o, int res, std::uint32_t,
-                        std::uint16_t) noexcept {
+                        std::uint32_t) noexcept {
       nop_awaiter& self = *static_cast<operation&>(o).owner;
       self.result = res;
       self.wake();
@@ -81,7 +81,7 @@ struct read_awaiter : ringo::detail::suspension {
   bool await_suspend(std::coroutine_handle<> h) {
     if (!prepare()) return false;
     op.on_complete = [](ringo::detail::io_operation& o, int res, std::uint32_t,
-                        std::uint16_t) noexcept {
+                        std::uint32_t) noexcept {
       read_awaiter& self = *static_cast<operation&>(o).owner;
       self.out = {res, o.timed_out};
       self.wake();
@@ -158,7 +158,14 @@ TEST_CASE("the best kernel features are probed and used", "[reactor]") {
   INFO("kernel " << u.release << ": single_issuer=" << f.single_issuer << " defer_taskrun="
                  << f.defer_taskrun << " multishot_accept=" << f.multishot_accept
                  << " provided_buffers=" << f.provided_buffers << " send_zc=" << f.send_zc);
-  if (major > 6 || (major == 6 && minor >= 10)) CHECK(f.recv_bundle);
+  if (major > 6 || (major == 6 && minor >= 12)) {
+    // Incremental consumption wins over bundles: the two are not used together.
+    CHECK(f.incremental_buffers);
+    CHECK_FALSE(f.recv_bundle);
+  } else if (major == 6 && minor >= 10) {
+    CHECK(f.recv_bundle);
+    CHECK_FALSE(f.incremental_buffers);
+  }
   if (major > 6 || (major == 6 && minor >= 1)) {
     // Every feature ringo uses, but receive bundles, is in Linux 6.1.
     CHECK(f.single_issuer);
@@ -198,6 +205,41 @@ TEST_CASE("the ring's descriptor is registered when the loop starts, unless swit
     ringo::io_context other{bundles};
     if (!allowed) CHECK_FALSE(other.features().recv_bundle);
   }
+}
+
+TEST_CASE("incremental buffers are used unless switched off or the buffers are too large",
+          "[reactor]") {
+  if (std::getenv("RINGO_DISABLE_FEATURES") != nullptr) {
+    WARN("RINGO_DISABLE_FEATURES is set: the features are off on purpose");
+    return;
+  }
+  const ringo::io_context probe;
+  if (!probe.features().incremental_buffers) {
+    // epoll, or a kernel before 6.12: the probe fell back to buffers consumed whole.
+    CHECK_FALSE(probe.features().incremental_buffers);
+    return;
+  }
+  CHECK_FALSE(probe.features().recv_bundle);  // one or the other
+  const bool kernel_bundles = [] {
+    ringo::io_context_options o;
+    o.disabled_features = static_cast<unsigned>(ringo::kernel_feature::incremental_buffers);
+    const ringo::io_context off{o};
+    CHECK(off.features().provided_buffers);
+    CHECK_FALSE(off.features().incremental_buffers);
+    return off.features().recv_bundle;  // bundles come back where the kernel has them
+  }();
+  CHECK(kernel_bundles);  // (Linux 6.10 has them, and 6.12 has incremental buffers)
+  ringo::io_context_options largest;
+  largest.buffer_size = 65536;  // a part's offset still fits the handle
+  const ringo::io_context at_limit{largest};
+  CHECK(at_limit.features().incremental_buffers);
+  ringo::io_context_options too_large;
+  too_large.buffer_size = 65536 * 2;
+  too_large.buffer_count = 4;
+  const ringo::io_context whole{too_large};
+  CHECK(whole.features().provided_buffers);
+  CHECK_FALSE(whole.features().incremental_buffers);
+  CHECK(whole.features().recv_bundle);
 }
 
 TEST_CASE("a request deadline cancels the request and marks it timed out", "[reactor]") {
@@ -313,7 +355,7 @@ TEST_CASE("a context shut down with requests in flight cancels each where cancel
         ops[i].len = 1;
         ops[i].offset = static_cast<std::uint64_t>(-1);
         ops[i].on_complete = [](ringo::detail::io_operation& o, int res, std::uint32_t,
-                                std::uint16_t) noexcept {
+                                std::uint32_t) noexcept {
           auto& self = static_cast<op&>(o);
           self.result = res;
           ++self.completions;

@@ -5,11 +5,14 @@
 #include <ringo/net/tcp_stream.hpp>
 // (its own header first: proves it stands alone)
 #include <cstddef>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <ringo/net.hpp>
 #include <ringo/run.hpp>
+#include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
@@ -54,7 +57,55 @@ ringo::task<std::size_t> client(endpoint to, int n) {
   co_return in == out && after == 0 ? 1 : 0;
 }
 
+// Sends `count` small messages, each its own write, and checks that they come back in order.
+ringo::task<std::size_t> small_client(endpoint to, int n, int count) {
+  auto s = co_await tcp_stream::connect(to);
+  std::string out;
+  for (int i = 0; i < count; ++i)
+    out += fmt::format("{}:{};", n, i);
+  auto writer =
+      ringo::spawn([](tcp_stream& s, const std::string& d, int count) -> ringo::task<void> {
+        std::size_t at = 0;
+        for (int i = 0; i < count; ++i) {
+          const std::size_t end = d.find(';', at) + 1;
+          co_await s.write_all(std::string_view{d}.substr(at, end - at));
+          at = end;
+          if (i % 8 == 0) co_await ringo::yield();  // let the others in between
+        }
+        s.shutdown();
+      }(s, out, count));
+  std::string in(out.size(), '\0');
+  co_await s.read_exact(std::as_writable_bytes(std::span{in}));
+  co_await writer;
+  std::byte extra[1];
+  const std::size_t after = co_await s.read_some(extra);
+  co_return in == out && after == 0 ? 1 : 0;
+}
+
 }  // namespace
+
+TEST_CASE("forty connections of small messages share a ring of four small buffers, in order",
+          "[reactor]") {
+  ringo::io_context_options options;
+  options.ring_entries = 4;
+  options.buffer_count = 4;   // every stream's small receives share these, and run them dry
+  options.buffer_size = 256;  // while the echoes hold their parts
+  const std::size_t intact = ringo::run(
+      []() -> ringo::task<std::size_t> {
+        auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+        auto server = ringo::spawn(serve(l));
+        std::vector<ringo::join_handle<std::size_t>> clients;
+        for (int i = 0; i < connections; ++i)
+          clients.push_back(ringo::spawn(small_client(l.local_endpoint(), i, 300)));
+        std::size_t ok = 0;
+        for (auto& c : clients)
+          ok += co_await c;
+        co_await server;
+        co_return ok;
+      }(),
+      options);
+  CHECK(intact == connections);
+}
 
 TEST_CASE("a four-entry ring serves forty connections of large messages, each byte once",
           "[reactor]") {

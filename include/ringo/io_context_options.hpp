@@ -48,6 +48,11 @@ enum class kernel_feature : unsigned {
   /// Multishot receives in bundles (IORING_RECVSEND_BUNDLE, 6.10): one completion for all the
   /// bytes a socket holds, across several provided buffers.
   recv_bundle = 1u << 8,
+  /// Provided buffers consumed incrementally (IOU_PBUF_RING_INC, 6.12): small receives, of
+  /// any streams of the context, share one buffer instead of taking a whole one each; a buffer
+  /// goes back to the kernel once every part of it has been given back. Only for buffer_size
+  /// up to 65536. Where the kernel has it, receive bundles are not used (one or the other).
+  incremental_buffers = 1u << 9,
 };
 
 /// How an io_context is set up: the backend, then the io_uring backend's section (the sizes of

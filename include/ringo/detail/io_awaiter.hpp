@@ -74,7 +74,7 @@ class io_awaiter : protected suspension, protected io_operation {
   }
 
   /// Overridable completion: by default record the result and wake the task.
-  static void complete(io_operation& op, int res, std::uint32_t, std::uint16_t) noexcept {
+  static void complete(io_operation& op, int res, std::uint32_t, std::uint32_t) noexcept {
     auto& self = static_cast<io_awaiter&>(op);
     self.res_ = res;
     self.wake();

@@ -51,7 +51,7 @@ class listener_state final : public socket_state<listener_state> {
  private:
   friend class socket_state<listener_state>;
   static void on_accept(io_operation& op, int res, std::uint32_t flags,
-                        std::uint16_t buffer) noexcept;
+                        std::uint32_t buffer) noexcept;
 
   std::vector<int> queue_;  // accepted descriptors (>= 0) or -errno, oldest at head_
   std::size_t head_ = 0;
@@ -97,7 +97,7 @@ class accept_awaiter : suspension, timer_node, io_operation {
   std::string what() const;
   [[noreturn]] void throw_closed() const;
   static void on_oneshot(io_operation& op, int res, std::uint32_t flags,
-                         std::uint16_t buffer) noexcept;
+                         std::uint32_t buffer) noexcept;
   static void on_cancel_accept(wait_node& n) noexcept;
   static void on_deadline(timer_node& t) noexcept;
 

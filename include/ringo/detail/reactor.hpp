@@ -32,12 +32,15 @@ enum class io_opcode : std::uint8_t {
 /// Completion flags handed to on_complete.
 enum completion_flags : std::uint32_t {
   more_completions = 1u << 0,  // a multishot request stays armed
-  has_buffer = 1u << 1,        // the result names a provided buffer: see buffer_id
+  has_buffer = 1u << 1,        // the result names a provided buffer: see complete_fn
 };
 
 struct io_operation {
+  /// `buffer`, with has_buffer, is the provided buffer's handle: it names the buffer and, where
+  /// small receives share one buffer, where in it this completion's bytes begin. Only the
+  /// backend takes it apart; the reader passes it to buffer_data and recycle_buffer as it came.
   using complete_fn = void (*)(io_operation&, int result, std::uint32_t flags,
-                               std::uint16_t buffer_id) noexcept;
+                               std::uint32_t buffer) noexcept;
 
   complete_fn on_complete = nullptr;
   io_opcode opcode = io_opcode::nop;
@@ -82,6 +85,7 @@ struct reactor_features {
   bool cancel_any = false;  // one request cancels every request (drain)
   bool registered_ring = false;  // io_uring_enter names the ring by its registered index
   bool recv_bundle = false;      // one multishot receive completion fills several buffers
+  bool incremental_buffers = false;  // small receives share one provided buffer
 };
 
 class reactor {
@@ -122,10 +126,11 @@ class reactor {
   virtual const reactor_features& features() const noexcept = 0;
 
   /// The provided-buffer ring: where a completion with has_buffer put its bytes, and how the
-  /// reader gives the buffer back once it has consumed it.
-  virtual std::byte* buffer_data(std::uint16_t id) noexcept = 0;
+  /// reader gives the buffer back once it has consumed them (exactly once per completion, on
+  /// any thread). buffer_size() bounds the bytes of one completion.
+  virtual std::byte* buffer_data(std::uint32_t buffer) noexcept = 0;
   virtual std::size_t buffer_size() const noexcept = 0;
-  virtual void recycle_buffer(std::uint16_t id) noexcept = 0;
+  virtual void recycle_buffer(std::uint32_t buffer) noexcept = 0;
 
   /// Makes a wait() in progress (or the next one) return soon. Thread-safe; the backend
   /// re-arms itself, so every call after a wait() returned wakes the next one again.

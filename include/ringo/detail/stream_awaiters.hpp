@@ -92,7 +92,7 @@ class stream_read_awaiter : protected suspension, protected timer_node {
   std::string what() const;
 
   static void on_oneshot(io_operation& op, int res, std::uint32_t flags,
-                         std::uint16_t buffer) noexcept;
+                         std::uint32_t buffer) noexcept;
   static void on_cancel_read(wait_node& n) noexcept;
   static void on_deadline(timer_node& t) noexcept;
   static void describe_read(const wait_node& n, std::string& out);
@@ -176,7 +176,7 @@ class stream_send_awaiter : protected io_awaiter {
   /// The write is over (done, failed, cut off): the stream has no writer, the task resumes.
   void finish() noexcept;
   static void on_sent(io_operation& op, int res, std::uint32_t flags,
-                      std::uint16_t buffer) noexcept;
+                      std::uint32_t buffer) noexcept;
   static void describe_send(const wait_node& n, std::string& out);
 
   union {

@@ -27,8 +27,9 @@ class stream_send_awaiter;
 /// One completion of the multishot receive waiting to be read.
 struct recv_event {
   int result;            // > 0: bytes in `buffer`; 0: end of stream; < 0: -errno
-  std::uint16_t buffer;  // the provided buffer holding the bytes
+  std::uint32_t buffer;  // the provided buffer holding the bytes (the backend's handle)
 };
+static_assert(sizeof(recv_event) == 8, "a queued completion stays two words of an idle stream");
 
 class stream_state final : public socket_state<stream_state> {
  public:
@@ -96,7 +97,7 @@ class stream_state final : public socket_state<stream_state> {
   /// Makes the request record the multishot receive's again after a one-shot receive.
   void restore_multishot() noexcept;
   static void on_recv(io_operation& op, int res, std::uint32_t flags,
-                      std::uint16_t buffer) noexcept;
+                      std::uint32_t buffer) noexcept;
   // A reader usually takes each completion in the loop turn it arrives in, and receive_some
   // takes all queued ones at once: four inline entries cover that, and the overflow takes a
   // burst (up to pause_at and what races the pause) without costing every connection 16 slots.

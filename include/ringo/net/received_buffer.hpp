@@ -20,7 +20,8 @@ namespace ringo::net {
 
 /// A move-only view of received bytes (tcp_stream::receive). With provided buffers the bytes sit
 /// in a buffer of the context's shared ring, which goes back to the ring when this is destroyed
-/// or release()d; on kernels without them, in the stream's own receive buffer. Empty at end of
+/// or release()d (where small receives share one buffer, once every view into it has gone);
+/// on kernels without them, in the stream's own receive buffer. Empty at end of
 /// stream. Must not outlive the io_context (nor, without provided buffers, reading again from
 /// the stream while an earlier one is alive costs a new buffer). May be released on any thread
 /// (handed to a thread_pool job, say): a buffer given back on a thread that does not run its
@@ -65,8 +66,8 @@ class received_buffer {
   void release() noexcept;
 
   // ---- made by ringo's streams ----
-  /// A view of part of provided buffer `id` of `ring`.
-  received_buffer(detail::reactor& ring, std::uint16_t id, const std::byte* data,
+  /// A view of part of provided buffer `id` of `ring` (the handle its completion carried).
+  received_buffer(detail::reactor& ring, std::uint32_t id, const std::byte* data,
                   std::size_t size) noexcept
       : data_(data), size_(size), ring_(&ring), id_(id) {}
   /// A view of a stream's own buffer, given back to `home` on release.
@@ -78,7 +79,7 @@ class received_buffer {
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   detail::reactor* ring_ = nullptr;
-  std::uint16_t id_ = 0;
+  std::uint32_t id_ = 0;
   detail::stream_state* home_ = nullptr;
   std::unique_ptr<std::byte[]> owned_;
 };

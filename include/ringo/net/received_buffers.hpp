@@ -81,7 +81,7 @@ class received_buffers {
   /// Adds provided buffer `id` of `ring` holding `size` bytes from `offset` (only the first
   /// buffer may start past its beginning). The batch must be empty or hold `ring`'s buffers,
   /// and not be full.
-  void add_ring_buffer(detail::reactor& ring, std::uint16_t id, std::uint32_t offset,
+  void add_ring_buffer(detail::reactor& ring, std::uint32_t id, std::uint32_t offset,
                        std::uint32_t size) noexcept {
     ring_ = &ring;
     if (count_ == 0) first_offset_ = offset;
@@ -120,10 +120,10 @@ class received_buffers {
   detail::reactor* ring_ = nullptr;
   detail::stream_state* home_ = nullptr;
   std::unique_ptr<std::byte[]> owned_;
-  // The first count_ of each are set. Two arrays rather than one of {size, id} pairs, which
-  // padding makes 8 bytes each: a batch lives in the frame of every task that receives.
+  // The first count_ of each are set (a batch lives in the frame of every task that
+  // receives, so it stays small).
   std::array<std::uint32_t, capacity> sizes_;
-  std::array<std::uint16_t, capacity> ids_;  // the provided buffers
+  std::array<std::uint32_t, capacity> ids_;  // the provided buffers (the backend's handles)
   std::uint32_t count_ = 0;
   std::uint32_t first_offset_ = 0;
 };
