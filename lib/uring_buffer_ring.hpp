@@ -73,7 +73,10 @@ class uring_buffer_ring {
     const std::uint32_t offset = b.filled;
     if (bytes > 0) b.filled += static_cast<std::uint32_t>(bytes);
     ++b.parts;
-    if ((flags & IORING_CQE_F_BUF_MORE) == 0) b.kernel_done = true;
+    // Without IORING_CQE_F_BUF_MORE the kernel has moved past the buffer, but only when the
+    // completion carried bytes: one that carries none (end of stream, an error) may name the
+    // buffer without the flag while the buffer stays at the ring's head, to be filled on.
+    if (bytes > 0 && (flags & IORING_CQE_F_BUF_MORE) == 0) b.kernel_done = true;
     return (offset << offset_shift) | id;
   }
 
