@@ -19,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/waiter_list.hpp>
+
 #include "readable_awaiter.hpp"
 
 namespace ringo {
@@ -142,6 +144,9 @@ bool signal_set::contains(int sig) const noexcept {
 }
 
 task<int> signal_set::wait(std::source_location where) {
+  // A task with a cancellation due takes no pending signal: it leaves it for the next wait.
+  if (detail::task_record* t = detail::current_task(); t != nullptr && t->take_cancellation())
+    throw operation_cancelled(waiting_ + ": operation cancelled");
   for (;;) {
     signalfd_siginfo info{};
     const ssize_t n = ::read(fd_, &info, sizeof info);

@@ -231,6 +231,7 @@ task<void> tls_stream::shutdown(std::source_location where) {
 }
 
 task<void> tls_stream::close(std::source_location where) {
+  if (s_ != nullptr) (void)state("close");  // on its own context's thread, like every member
   // Empty from the call on; the close holds the state until it is done.
   return detail::tls_close(std::exchange(s_, nullptr), where);
 }

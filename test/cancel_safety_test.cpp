@@ -346,3 +346,24 @@ TEST_CASE("a read from provided buffers that loses a when_any race as its bytes 
     CHECK(raced > 0);
   }());
 }
+
+TEST_CASE("a task with a cancellation due takes no pending signal when it starts to wait",
+          "[cancel_safety]") {
+  ringo::run([]() -> ringo::task<void> {
+    ringo::signal_set signals{SIGUSR2};
+    REQUIRE(::raise(SIGUSR2) == 0);  // pending before anyone waits
+    auto t = ringo::spawn([](ringo::signal_set& s) -> ringo::task<int> {
+      co_return co_await s.wait();
+    }(signals));
+    t.cancel();  // before it first runs: due at its first wait
+    bool cancelled = false;
+    try {
+      (void)co_await t;
+    } catch (const ringo::operation_cancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+    const int sig = co_await ringo::with_timeout(2s, signals.wait());
+    CHECK(sig == SIGUSR2);
+  }());
+}

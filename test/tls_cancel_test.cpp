@@ -11,6 +11,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <system_error>
 #include <vector>
 
@@ -291,6 +292,20 @@ TEST_CASE("two reads at once, an empty stream and the wrong context are misuse",
       refused = true;
     }
     CHECK(refused);
+
+    // close() from a thread that does not run the stream's context is refused before the
+    // stream is touched (OpenSSL's session belongs to one thread); the stream stays open.
+    std::string from_thread;
+    std::thread other([&] {
+      try {
+        auto closing = p.client.close();
+      } catch (const std::logic_error& e) {
+        from_thread = e.what();
+      }
+    });
+    other.join();
+    CHECK(from_thread.find("tls_stream::close") != std::string::npos);
+    CHECK(p.client.is_open());
   }());
 }
 

@@ -12,6 +12,7 @@
 #include <source_location>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -246,8 +247,12 @@ class queue_get_awaiter : list_waiter {
       // Cancelled after a put handed it the item but before it resumed (it was racing in a
       // when_any whose other task won, or it timed out): the item goes back to the queue,
       // so a cancelled get never takes one.
-      if (task->cancel_pending) [[unlikely]]
-        return give_back_cancelled();
+      // (Only an item that moves without throwing: one lost half-way through the give-back
+      // would be lost for good.)
+      if constexpr (std::is_nothrow_move_constructible_v<T>) {
+        if (task->cancel_pending) [[unlikely]]
+          return give_back_cancelled();
+      }
       return std::move(*slot_);
     }
     return resume_without_item();
@@ -348,7 +353,9 @@ class basic_queue {
   /// while waiting, also when the cancellation comes after an item was handed to it but
   /// before it resumed: that item goes back to the front of the queue (to the next waiting
   /// get, if there is one), so a cancelled get takes nothing, and a get racing in when_any or
-  /// with_timeout loses no item. (A bounded queue may then hold one item over its capacity.)
+  /// with_timeout loses no item. (A bounded queue may then hold one item over its capacity.
+  /// An item whose move constructor may throw is returned instead, the cancellation then
+  /// coming at the next suspension.)
   [[nodiscard]] queue_get_awaiter<T, Store> get(
       std::source_location where = std::source_location::current()) noexcept {
     return queue_get_awaiter<T, Store>{*this, where};
