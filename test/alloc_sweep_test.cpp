@@ -7,8 +7,6 @@
 //
 // The test replaces the global operator new, which AddressSanitizer's own replacement does
 // not tolerate: under ASan it only runs the scenario once.
-#include <dirent.h>
-
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -25,6 +23,7 @@
 #include <ringo/when_all.hpp>
 
 #include "catch.hpp"
+#include "descriptors.hpp"
 #include "replaced_new.hpp"
 
 
@@ -60,16 +59,6 @@ void operator delete(void* p, std::size_t) noexcept {
 #endif
 
 namespace {
-
-int open_descriptors() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr)
-      ++n;
-    ::closedir(d);
-  }
-  return n;
-}
 
 // Closes the queue however it ends, so that the getter is not left waiting on a producer
 // whose put failed.
@@ -186,11 +175,11 @@ TEST_CASE("the Nth allocation failing, for every N, reaches the caller and leaks
   for (long n = 1; n < 5000; ++n) {
     INFO("allocation " << n << " fails");
     // Counted around the pass alone: the test framework keeps what it reports.
-    const int fds_before = open_descriptors();
+    const int fds_before = ringo_test::open_descriptors();
     const long live_before = live_allocations;
     const bool finished = pass(n);
     const long leaked = live_allocations - live_before;
-    CHECK(open_descriptors() == fds_before);
+    CHECK(ringo_test::open_descriptors() == fds_before);
     CHECK(leaked == 0);
     if (finished) break;  // the scenario needs fewer than n allocations: every one was failed
   }

@@ -1,7 +1,5 @@
 #include <ringo/async_generator.hpp>
 // (its own header first: proves it stands alone)
-#include <pthread.h>
-
 #include <coroutine>
 #include <exception>
 #include <memory>
@@ -15,6 +13,7 @@
 #include <ringo/task.hpp>
 
 #include "catch.hpp"
+#include "small_stack.hpp"
 
 namespace {
 
@@ -55,31 +54,6 @@ struct manual_event {
   void set() { ringo::detail::resume(std::exchange(waiter, {})); }
 };
 
-// Runs `f` on a thread with a 256 KiB stack: a stack that grew per element would overflow.
-template <class F>
-void run_on_small_stack(F f) {
-  struct context {
-    F* f;
-    std::exception_ptr error;
-  } ctx{&f, nullptr};
-  pthread_attr_t attr;
-  REQUIRE(pthread_attr_init(&attr) == 0);
-  REQUIRE(pthread_attr_setstacksize(&attr, 256 * 1024) == 0);
-  pthread_t thread;
-  auto body = [](void* arg) -> void* {
-    auto* c = static_cast<context*>(arg);
-    try {
-      (*c->f)();
-    } catch (...) {
-      c->error = std::current_exception();
-    }
-    return nullptr;
-  };
-  REQUIRE(pthread_create(&thread, &attr, body, &ctx) == 0);
-  pthread_join(thread, nullptr);
-  pthread_attr_destroy(&attr);
-  if (ctx.error) std::rethrow_exception(ctx.error);
-}
 
 }  // namespace
 
@@ -161,7 +135,7 @@ TEST_CASE("an exception from the body propagates out of co_await next()", "[asyn
 TEST_CASE("a long stream produced without waiting keeps the stack flat", "[async_generator]") {
   constexpr long n = 1'000'000;
   long total = 0;
-  run_on_small_stack([&] {
+  ringo_test::run_on_small_stack([&] {
     auto numbers = [](long count) -> async_generator<long> {
       for (long i = 0; i < count; ++i)
         co_yield i;

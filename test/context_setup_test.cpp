@@ -1,6 +1,5 @@
 // A context that cannot be set up: bad sizes in its options are refused on every backend
 // before anything is opened, and a set-up that fails half way gives back what it had opened.
-#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <ringo/io_context.hpp>
 
 #include "catch.hpp"
+#include "descriptors.hpp"
 
 // The sanitizers' runtime needs descriptors of its own (it checks memory through a pipe):
 // with none left it reports errors that are not there, so the out-of-descriptors case runs
@@ -30,16 +30,6 @@
 #endif
 
 namespace {
-
-int open_descriptors() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr)
-      ++n;
-    ::closedir(d);
-  }
-  return n;
-}
 
 bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
@@ -67,7 +57,7 @@ TEST_CASE("buffer sizes that no ring can take are refused on every backend, open
       options.backend = backend;
       options.buffer_count = b.count;
       options.buffer_size = b.size;
-      const int before = open_descriptors();
+      const int before = ringo_test::open_descriptors();
       std::string message;
       try {
         ringo::io_context ctx{options};
@@ -76,7 +66,7 @@ TEST_CASE("buffer sizes that no ring can take are refused on every backend, open
       }
       CHECK(contains(message, "buffer_count must be a power of two up to 32768"));
       CHECK(contains(message, b.got));
-      CHECK(open_descriptors() == before);
+      CHECK(ringo_test::open_descriptors() == before);
     }
   }
   // The limits themselves are taken.
@@ -96,13 +86,7 @@ TEST_CASE("an io_uring context that finds no descriptor for its wake-up closes i
     WARN("not under the sanitizers, which need descriptors of their own");
     return;
   }
-  struct limit_restorer {
-    rlimit old{};
-    limit_restorer() { REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0); }
-    limit_restorer(const limit_restorer&) = delete;
-    limit_restorer& operator=(const limit_restorer&) = delete;
-    ~limit_restorer() { ::setrlimit(RLIMIT_NOFILE, &old); }
-  } limit;
+  ringo_test::descriptor_limit_restorer limit;
   // Every descriptor below the limit taken but one: the ring gets it, the eventfd none.
   std::vector<int> fill;
   rlimit low = limit.old;

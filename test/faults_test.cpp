@@ -28,6 +28,7 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "descriptors.hpp"
 #include "tcp_pair.hpp"
 
 using namespace std::chrono_literals;
@@ -157,13 +158,7 @@ TEST_CASE(
     "again once descriptors are freed",
     "[faults]") {
   // The descriptor limit comes back however the test ends.
-  struct limit_restorer {
-    rlimit old{};
-    limit_restorer() { REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0); }
-    limit_restorer(const limit_restorer&) = delete;
-    limit_restorer& operator=(const limit_restorer&) = delete;
-    ~limit_restorer() { ::setrlimit(RLIMIT_NOFILE, &old); }
-  } limit;
+  ringo_test::descriptor_limit_restorer limit;
   const rlimit old = limit.old;
   ringo::run([&]() -> ringo::task<void> {
     auto l = tcp_listener::bind(endpoint::loopback_v4(0));

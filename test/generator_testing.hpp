@@ -1,8 +1,6 @@
 #pragma once
 // What the generator tests share: small generators, draining one, the message of what a call
-// throws, a destructor counter, and a thread with a small stack to catch deep recursion.
-#include <pthread.h>
-
+// throws, a destructor counter, and (from small_stack.hpp) a thread with a small stack.
 #include <exception>
 #include <functional>
 #include <string>
@@ -13,6 +11,7 @@
 #include <ringo/generator.hpp>
 
 #include "catch.hpp"
+#include "small_stack.hpp"
 
 namespace generator_testing {
 
@@ -54,31 +53,7 @@ struct destructor_counter {
   ~destructor_counter() { ++*count; }
 };
 
-// Runs `f` on a thread with a 256 KiB stack: deep recursion anywhere in it would overflow.
-template <class F>
-void run_on_small_stack(F f) {
-  struct context {
-    F* f;
-    std::exception_ptr error;
-  } ctx{&f, nullptr};
-  pthread_attr_t attr;
-  REQUIRE(pthread_attr_init(&attr) == 0);
-  REQUIRE(pthread_attr_setstacksize(&attr, 256 * 1024) == 0);
-  pthread_t thread;
-  auto body = [](void* arg) -> void* {
-    auto* c = static_cast<context*>(arg);
-    try {
-      (*c->f)();
-    } catch (...) {
-      c->error = std::current_exception();
-    }
-    return nullptr;
-  };
-  REQUIRE(pthread_create(&thread, &attr, body, &ctx) == 0);
-  pthread_join(thread, nullptr);
-  pthread_attr_destroy(&attr);
-  if (ctx.error) std::rethrow_exception(ctx.error);
-}
+using ringo_test::run_on_small_stack;
 
 // A chain of `depth` + 1 generators, each delegating to the next, each counting its frame's end.
 inline generator<int> counted_chain(int depth, int* destroyed) {

@@ -3,7 +3,6 @@
 // descriptor is closed exactly once, nothing touches freed memory.
 #include <ringo/net/tcp_stream.hpp>
 // (its own header first: proves it stands alone)
-#include <dirent.h>
 
 #include <algorithm>
 #include <array>
@@ -21,6 +20,7 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "descriptors.hpp"
 #include "tcp_pair.hpp"
 
 using namespace std::chrono_literals;
@@ -30,16 +30,6 @@ using ringo::net::tcp_stream;
 using ringo_test::connected_pair;
 
 namespace {
-
-std::size_t open_descriptors() {
-  std::size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  REQUIRE(d != nullptr);
-  while (::readdir(d) != nullptr)
-    ++n;
-  ::closedir(d);
-  return n;
-}
 
 // Reads until end of stream; returns how many bytes came.
 ringo::task<std::size_t> drain(tcp_stream& s) {
@@ -112,20 +102,20 @@ TEST_CASE("a close whose awaiter is dropped still closes the descriptor, once", 
       auto warm = co_await connected_pair(l);  // the context's own descriptors are made by now
     }
     co_await ringo::sleep_for(1ms);  // a dropped stream is closed at the loop's next turn
-    const std::size_t before = open_descriptors();
+    const int before = ringo_test::open_descriptors();
     for (int i = 0; i < 20; ++i) {
       auto p = co_await connected_pair(l);
       (void)p.client.close();
       (void)p.server.close();
       CHECK_FALSE(p.client.is_open());
     }
-    CHECK(open_descriptors() == before);
+    CHECK(ringo_test::open_descriptors() == before);
     // Closing what was already closed is nothing: no descriptor is closed twice.
     auto p = co_await connected_pair(l);
     (void)p.client.close();
     co_await p.client.close();
     co_await p.server.close();
-    CHECK(open_descriptors() == before);
+    CHECK(ringo_test::open_descriptors() == before);
   }());
 }
 
