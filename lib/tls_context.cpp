@@ -89,6 +89,11 @@ tls_context tls_context::server(std::string cert_chain_pem_path, std::string pri
   }
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, p.get());
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  // Resumption by session tickets, which the server does not store: OpenSSL's internal cache
+  // would keep a session per client, up to 20,480, memory that tickets make unneeded (nginx's
+  // default, too; measured, it changes no handshake's CPU).
+  SSL_CTX_set_session_cache_mode(
+      ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL_STORE | SSL_SESS_CACHE_NO_AUTO_CLEAR);
   return tls_context{std::move(p)};
 }
 
