@@ -213,7 +213,7 @@ int accept_awaiter::take_connection() {
       // A connection the kernel accepted before the cancellation reached it, or before this
       // task resumed cancelled (it lost a when_any race): it waits in the listener's queue for
       // the next accept, so a cancelled accept takes nothing.
-      if (cancelled || task->take_cancellation()) {
+      if (cancelled || cancelled_since_wake()) {
         s_->push(res_);
         throw operation_cancelled(what() + ": operation cancelled");
       }
@@ -226,7 +226,7 @@ int accept_awaiter::take_connection() {
   if (mode_ == mode::waiting) s_->handing_over = false;
   // Cancelled while waiting, or after a connection woke it but before it resumed: the
   // connection stays queued for the next accept.
-  if (cancelled || (mode_ == mode::waiting && task->take_cancellation()))
+  if (cancelled || (mode_ == mode::waiting && cancelled_since_wake()))
     throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
                                                    : what() + ": operation cancelled");
   if (detached_ || s_->orphaned) throw_closed();

@@ -353,7 +353,7 @@ bool stream_read_awaiter::check_outcome() {
   }
   // Cancelled while waiting, or after bytes woke it but before it resumed (it lost a when_any
   // race): the bytes stay queued for the next read.
-  if (cancelled || (mode_ == mode::waiting && task->take_cancellation()))
+  if (cancelled || (mode_ == mode::waiting && cancelled_since_wake()))
     throw operation_cancelled(mode_ == mode::ready ? "operation cancelled"
                                                    : what() + ": operation cancelled");
   // Also when the stream went after this reader was woken: the event it was woken for went

@@ -32,7 +32,7 @@ class readable_awaiter final : io_awaiter {
     // readable, or after that but before the task resumed (it lost a when_any race), is
     // delivered here: what made it readable (a signal, an ended child) waits for the next
     // wait instead of being taken by a task that is going away.
-    if (cancelled || (task != nullptr && task->take_cancellation()))
+    if (cancelled || cancelled_since_wake())
       throw operation_cancelled(*what_ + ": operation cancelled");
     const int res = result([this] { return *what_; });
     if (res < 0) throw_io_error(-res, *what_);

@@ -143,7 +143,7 @@ class semaphore_awaiter : semaphore::waiter {
     // Cancelled after release() handed it a permit but before it resumed (racing in a
     // when_any whose other task won, or timed out): the permit goes on to the next waiter or
     // back to the count, so a cancelled acquire owns nothing.
-    if (granted_ && task->take_cancellation()) [[unlikely]] {
+    if (granted_ && cancelled_since_wake()) [[unlikely]] {
       sem_.release_from_guard();
       throw operation_cancelled();
     }

@@ -45,6 +45,13 @@ struct suspension : wait_node {
   void throw_if_cancelled() const {
     if (cancelled) throw operation_cancelled();
   }
+  /// On resuming: true (and the cancellation taken) when the task was cancelled after what it
+  /// waited for was handed to it but before it ran again. An awaiter that can give back what
+  /// it was handed then does so and throws operation_cancelled: a cancelled wait takes
+  /// nothing, which is what lets it race in when_any or run under with_timeout.
+  [[nodiscard]] bool cancelled_since_wake() noexcept {
+    return task != nullptr && task->take_cancellation();
+  }
 };
 
 }  // namespace ringo::detail
