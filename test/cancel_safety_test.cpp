@@ -31,6 +31,7 @@
 #include <ringo/with_timeout.hpp>
 
 #include "catch.hpp"
+#include "ended_cancelled.hpp"
 #include "tcp_pair.hpp"
 
 using namespace std::chrono_literals;
@@ -52,15 +53,10 @@ ringo::task<int> after(ringo::event& e, int value) {
 }
 
 // Cancels `h` (ready: what it waited for was handed over) and checks that it ends cancelled.
-template <class H>
-ringo::task<bool> cancelled_before_resuming(H& h) {
+template <class T>
+ringo::task<bool> cancelled_before_resuming(ringo::join_handle<T>& h) {
   h.cancel();
-  try {
-    co_await h;
-  } catch (const ringo::operation_cancelled&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ringo_test::ended_cancelled(h);
 }
 
 struct by_rank {

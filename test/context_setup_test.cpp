@@ -14,20 +14,7 @@
 
 #include "catch.hpp"
 #include "descriptors.hpp"
-
-// The sanitizers' runtime needs descriptors of its own (it checks memory through a pipe):
-// with none left it reports errors that are not there, so the out-of-descriptors case runs
-// without them.
-#if defined(__SANITIZE_ADDRESS__)
-#define RINGO_TEST_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RINGO_TEST_UNDER_ASAN 1
-#endif
-#endif
-#ifndef RINGO_TEST_UNDER_ASAN
-#define RINGO_TEST_UNDER_ASAN 0
-#endif
+#include "sanitizers.hpp"
 
 namespace {
 
@@ -82,6 +69,8 @@ TEST_CASE("buffer sizes that no ring can take are refused on every backend, open
 
 TEST_CASE("an io_uring context that finds no descriptor for its wake-up closes its ring",
           "[context]") {
+  // The sanitizers' runtime needs descriptors of its own (it checks memory through a pipe):
+  // with none left it reports errors that are not there.
   if (RINGO_TEST_UNDER_ASAN) {
     WARN("not under the sanitizers, which need descriptors of their own");
     return;

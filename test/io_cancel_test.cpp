@@ -12,9 +12,11 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "ended_cancelled.hpp"
 #include "tcp_pair.hpp"
 
 using namespace std::chrono_literals;
+using ringo_test::ended_cancelled;
 using ringo::net::endpoint;
 using ringo::net::tcp_listener;
 using ringo::net::tcp_stream;
@@ -22,17 +24,6 @@ using ringo_test::accept_one;
 using ringo_test::connected_pair;
 
 namespace {
-
-// Awaits `h`, expecting operation_cancelled; returns whether it was.
-template <class T>
-ringo::task<bool> ended_cancelled(ringo::join_handle<T>& h) {
-  try {
-    co_await h;
-  } catch (const ringo::operation_cancelled&) {
-    co_return true;
-  }
-  co_return false;
-}
 
 ringo::task<std::size_t> read_into(tcp_stream& s, std::span<std::byte> b) {
   co_return co_await s.read_some(b);

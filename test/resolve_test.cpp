@@ -23,8 +23,10 @@
 #include <ringo/to_thread.hpp>
 
 #include "catch.hpp"
+#include "ended_cancelled.hpp"
 
 using namespace std::chrono_literals;
+using ringo_test::ended_cancelled;
 using ringo::net::endpoint;
 using ringo::net::resolve;
 
@@ -47,16 +49,6 @@ ringo::task<std::pair<std::vector<endpoint>, bool>> resolve_noting_suspension(st
   const bool suspended = other_ran;
   co_await other;
   co_return std::pair{std::move(found), suspended};
-}
-
-template <class T>
-ringo::task<bool> ended_cancelled(ringo::join_handle<T>& h) {
-  try {
-    co_await h;
-  } catch (const ringo::operation_cancelled&) {
-    co_return true;
-  }
-  co_return false;
 }
 
 // A lookup held in the middle until the test lets it go, standing in for a slow DNS server.

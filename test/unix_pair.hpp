@@ -19,6 +19,7 @@
 #include <ringo/task.hpp>
 
 #include "catch.hpp"
+#include "ended_cancelled.hpp"
 
 namespace ringo_test {
 
@@ -78,17 +79,6 @@ inline ringo::task<unix_pair> connected_pair(ringo::net::unix_listener& l) {
   p.client = co_await ringo::net::unix_stream::connect(l.path());
   p.server = co_await accepting;
   co_return p;
-}
-
-/// Awaits `h`, expecting operation_cancelled; returns whether it was.
-template <class T>
-ringo::task<bool> ended_cancelled(ringo::join_handle<T>& h) {
-  try {
-    co_await h;
-  } catch (const ringo::operation_cancelled&) {
-    co_return true;
-  }
-  co_return false;
 }
 
 }  // namespace ringo_test
