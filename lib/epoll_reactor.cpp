@@ -27,6 +27,7 @@
 #include "deadline_heap.hpp"
 #include "epoll_calls.hpp"
 #include "file_workers.hpp"
+#include "kernel_tls_probe.hpp"
 
 namespace ringo::detail {
 namespace {
@@ -46,6 +47,7 @@ enum where_t : std::uint32_t {
 class epoll_reactor final : public reactor {
  public:
   explicit epoll_reactor(const epoll_options& options) : buffer_size_(options.buffer_size) {
+    features_.kernel_tls = options.kernel_tls && kernel_offers_tls();
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) throw_errno(errno, "epoll_create1");
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -10,6 +10,7 @@ namespace ringo::detail {
 
 struct epoll_options {
   std::size_t buffer_size = 16384;  // a stream's own receive buffer (there is no shared ring)
+  bool kernel_tls = true;           // TLS streams may hand their keys to the kernel
 };
 
 /// Sets up epoll and its wake-up; throws std::system_error when the kernel refuses.

@@ -203,7 +203,7 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (s_->eof || s_->has_event()) return false;
   describe = &describe_read;
   cancel = &on_cancel_read;
-  if (context->features().provided_buffers && !s_->starved) {
+  if (context->features().provided_buffers && !s_->starved && !s_->exact_reads) {
     if (!s_->armed) s_->arm();
     mode_ = mode::waiting;
     if (limit().count() > 0) {

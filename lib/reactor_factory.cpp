@@ -33,6 +33,7 @@ constexpr named_feature feature_names[] = {
     {"registered_ring", kernel_feature::registered_ring},
     {"recv_bundle", kernel_feature::recv_bundle},
     {"incremental_buffers", kernel_feature::incremental_buffers},
+    {"kernel_tls", kernel_feature::kernel_tls},
 };
 
 // RINGO_DISABLE_FEATURES: a comma-separated list of feature names, or "all".
@@ -85,6 +86,7 @@ uring_options uring_options_from(const io_context_options& options) {
   u.registered_ring = allowed(kernel_feature::registered_ring);
   u.recv_bundle = allowed(kernel_feature::recv_bundle);
   u.incremental_buffers = allowed(kernel_feature::incremental_buffers);
+  u.kernel_tls = allowed(kernel_feature::kernel_tls);
   return u;
 }
 
@@ -104,6 +106,8 @@ io_backend backend_wanted(io_backend asked) {
 epoll_options epoll_options_from(const io_context_options& options) {
   epoll_options e;
   e.buffer_size = options.buffer_size;
+  e.kernel_tls = ((options.disabled_features | features_from_environment()) &
+                  static_cast<unsigned>(kernel_feature::kernel_tls)) == 0;
   return e;
 }
 

@@ -2,12 +2,6 @@
 // client (the system's trust store), ALPN, and the kernel TLS probe.
 #include <ringo/net/tls_context.hpp>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
@@ -20,6 +14,8 @@
 
 #include <ringo/net/tls_error.hpp>
 
+#include "kernel_tls_probe.hpp"
+#include "tls_kernel.hpp"
 #include "tls_state.hpp"
 
 namespace ringo::net {
@@ -46,9 +42,13 @@ SSL_CTX* new_ctx(const SSL_METHOD* method) {
   // TLS 1.2 and 1.3 only; no renegotiation (a record read must never need a write first);
   // OpenSSL keeps its record buffers (SSL_MODE_RELEASE_BUFFERS off) so that the steady path
   // allocates nothing. SSL_OP_ENABLE_KTLS would have no effect: OpenSSL only hands keys to
-  // the kernel through a socket BIO, and ringo's BIOs are in memory.
+  // the kernel through a socket BIO, and ringo's BIOs are in memory (ringo hands them over
+  // itself: lib/tls_kernel.cpp).
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  // The TLS 1.3 traffic secrets reach ringo only through the key log: a stream that hands
+  // its keys to the kernel keeps them until then; no other line is kept.
+  SSL_CTX_set_keylog_callback(ctx, &detail::keep_traffic_secret);
   return ctx;
 }
 
@@ -150,6 +150,14 @@ void tls_context::set_alpn(std::vector<std::string> protocols) {
   impl_->alpn = std::move(wire);
 }
 
+void tls_context::set_kernel_tls(bool on) {
+  impl_->kernel_tls = on;
+}
+
+bool tls_context::kernel_tls() const noexcept {
+  return impl_->kernel_tls;
+}
+
 void tls_context::set_handshake_timeout(std::chrono::nanoseconds timeout) {
   impl_->handshake_timeout = timeout;
 }
@@ -167,19 +175,7 @@ void* tls_context::native_handle() const noexcept {
 }
 
 bool tls_context::kernel_tls_available() noexcept {
-  // Asking an unconnected socket for the `tls` upper-layer protocol: a kernel that has it
-  // (perhaps after loading the module) refuses only because the socket is not connected
-  // (ENOTCONN); one without it says ENOENT. Once per process, so the probe (which may load
-  // a module) costs a loop thread at most once.
-  static const bool available = [] {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    const int rc = ::setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", 3);
-    const int err = errno;
-    ::close(fd);
-    return rc == 0 || err == ENOTCONN;
-  }();
-  return available;
+  return detail::kernel_offers_tls();
 }
 
 }  // namespace ringo::net

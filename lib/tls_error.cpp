@@ -27,6 +27,12 @@ class tls_category_impl final : public std::error_category {
       case tls_errc::write_cut:
         return "an earlier write was cut off part-way through a record; the stream can only be "
                "closed";
+      case tls_errc::peer_alert:
+        return "the peer sent a fatal alert";
+      case tls_errc::bad_record:
+        return "a record failed its integrity check or was malformed";
+      case tls_errc::kernel_cannot_follow:
+        return "the peer sent a message that kernel TLS cannot follow";
     }
     // Any other value is an OpenSSL error code: the library in bits 23 to 30, the reason below.
     if (const char* reason = ERR_reason_error_string(static_cast<unsigned long>(value))) {

@@ -20,6 +20,7 @@
 
 #include <ringo/error.hpp>
 
+#include "tls_kernel.hpp"
 #include "tls_state.hpp"
 
 namespace ringo::detail {
@@ -39,6 +40,7 @@ tls_state::tls_state(net::tcp_stream s, std::shared_ptr<const net::tls_context::
     throw std::bad_alloc();
   }
   SSL_set_bio(ssl, rbio, wbio);
+  SSL_set_app_data(ssl, this);  // for the key log callback (keep_traffic_secret)
   // An empty read BIO means "no ciphertext yet" (retry), never end of stream: ringo learns
   // the end of the stream from the socket and decides itself what it means.
   BIO_set_mem_eof_return(rbio, -1);
@@ -104,6 +106,16 @@ namespace {
 task<void> handshake(tls_state& s, std::source_location where) {
   const auto timeout = s.context->handshake_timeout;
   const tls_deadline deadline{timeout};
+  // Where the kernel is to make the records afterwards, the handshake reads record by record
+  // and keeps the traffic secrets; either ends with it, however it ends.
+  const bool to_kernel = prepare_kernel_tls(s);
+  struct reads_end {
+    tls_state& s;
+    bool on;
+    ~reads_end() {
+      if (on) end_exact_reads(s);
+    }
+  } exact{s, to_kernel};
   bool timed_out_here = false;
   try {
     for (;;) {
@@ -111,9 +123,16 @@ task<void> handshake(tls_state& s, std::source_location where) {
       const int rc = SSL_do_handshake(s.ssl);
       const int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(s.ssl, rc);
       if (err == SSL_ERROR_NONE || err == SSL_ERROR_WANT_READ) {
+        const std::uint64_t write_sequence =
+            to_kernel && err == SSL_ERROR_NONE ? write_sequence_at_handoff(s) : 0;
         co_await tls_flush(s, deadline, where);  // the next flight (or the last: tickets)
-        if (err == SSL_ERROR_NONE) break;
-        if (!co_await tls_fill(s, deadline, where)) {
+        if (err == SSL_ERROR_NONE) {
+          if (to_kernel) hand_keys_to_kernel(s, write_sequence);
+          break;
+        }
+        const bool more = to_kernel ? co_await tls_fill_record(s, deadline, where)
+                                    : co_await tls_fill(s, deadline, where);
+        if (!more) {
           throw_tls(net::tls_errc::truncated,
                     fmt::format("TLS handshake with {}: the peer closed the connection "
                                 "mid-handshake",

@@ -1,12 +1,15 @@
 #pragma once
 // What a tls_stream keeps on the heap: its TCP stream, the OpenSSL session with its two memory
-// BIOs, and the buffer the outgoing ciphertext is sent from. Received ciphertext goes from the
+// BIOs, the buffer the outgoing ciphertext is sent from, and what a hand-off of the keys to the
+// kernel needs (lib/tls_kernel.cpp). Received ciphertext goes from the
 // stream's receive buffer (a provided buffer, without a copy) into the read BIO. The buffers
 // grow to their working size in the first transfers and are reused from then on, and OpenSSL
 // keeps its own record buffers (SSL_MODE_RELEASE_BUFFERS stays off), so the steady path
 // allocates nothing.
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <source_location>
@@ -33,6 +36,7 @@ struct tls_context::impl {
   SSL_CTX* ctx;
   bool server;
   bool verify = false;
+  bool kernel_tls = true;  // streams hand their keys to the kernel where it can take them
   std::vector<unsigned char> alpn;  // ALPN's wire format: length-prefixed names
   std::chrono::nanoseconds handshake_timeout = std::chrono::seconds{10};
 };
@@ -92,6 +96,24 @@ struct tls_state {
   bool notified = false;     // the close_notify was sent (shutdown)
   // A bad record found after a read had bytes to return: thrown by the next read.
   std::exception_ptr read_failure;
+
+  // ---- kernel TLS (lib/tls_kernel.cpp) ----
+  /// The handshake reads record by record and keeps the traffic secrets, to hand the keys to
+  /// the kernel once it is done.
+  bool kernel_wanted = false;
+  bool kernel_rx = false;      // the kernel decrypts: reads are of plain bytes
+  bool kernel_tx = false;      // the kernel encrypts: writes are of plain bytes
+  bool peer_notified = false;  // with kernel_rx: the peer's close_notify was read
+  bool read_fatal = false;     // with kernel_rx: a fatal record came; nothing more is sent
+  std::uint8_t head_have = 0;  // bytes of the record header being read
+  std::uint8_t secret_size = 0;         // of each TLS 1.3 traffic secret (0: none captured)
+  std::uint8_t secrets_kept = 0;        // which of the two were captured (1: client, 2: server)
+  std::uint32_t record_left = 0;        // bytes of the record being read still in the socket
+  std::array<unsigned char, 5> head{};  // the record header being read
+  std::array<unsigned char, 48> client_secret{};  // TLS 1.3: client_application_traffic_secret_0
+  std::array<unsigned char, 48> server_secret{};  // and the server's, wiped once handed over
+  /// A record that is not application data, read with its type (made at the first one).
+  std::unique_ptr<unsigned char[]> control_in;
 };
 
 /// Sends every byte OpenSSL has written to `wbio`, by `deadline`. On failure marks the stream

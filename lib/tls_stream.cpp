@@ -18,6 +18,7 @@
 
 #include <ringo/error.hpp>
 
+#include "tls_kernel.hpp"
 #include "tls_state.hpp"
 
 namespace ringo::detail {
@@ -50,6 +51,7 @@ task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byt
   in_progress reading{s->reading, "read_some"};
   if (s->read_failure) std::rethrow_exception(std::exchange(s->read_failure, nullptr));
   const tls_deadline deadline{timeout};
+  if (s->kernel_rx) co_return co_await kernel_tls_read_some(*s, buf, deadline, where);
   for (;;) {
     // Plaintext OpenSSL holds (decrypted, or whole records not yet decrypted) comes first: a
     // read cancelled while waiting for the socket below never took any of it.
@@ -114,6 +116,10 @@ task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte
                           make_error_code(net::tls_errc::write_cut).message()));
   }
   const tls_deadline deadline{timeout};
+  if (s->kernel_tx) {
+    co_await kernel_tls_write_all(*s, data, deadline, where);
+    co_return;
+  }
   std::size_t done = 0;
   do {
     // A batch of records (with what the reads owe the peer, already in the BIO), then one send.
@@ -129,6 +135,20 @@ task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte
   } while (done < data.size());
 }
 
+/// Sends this side's close_notify (the peer's is not waited for), bounded by the context's
+/// handshake timeout.
+task<void> send_close_notify(tls_state& s, std::source_location where) {
+  const tls_deadline deadline{s.context->handshake_timeout};
+  if (s.kernel_tx) {
+    co_await kernel_tls_close_notify(s, deadline, where);
+    co_return;
+  }
+  ERR_clear_error();
+  SSL_shutdown(s.ssl);  // writes the close_notify into the write BIO
+  ERR_clear_error();
+  co_await tls_flush(s, deadline, where);
+}
+
 task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where) {
   in_progress writing{s->writing, "shutdown"};
   if (s->write_cut) {
@@ -137,24 +157,19 @@ task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where
                           make_error_code(net::tls_errc::write_cut).message()));
   }
   if (s->notified) co_return;
-  ERR_clear_error();
-  SSL_shutdown(s->ssl);  // writes the close_notify into the BIO; the peer's is not waited for
-  ERR_clear_error();
   s->notified = true;
-  co_await tls_flush(*s, tls_deadline{s->context->handshake_timeout}, where);
+  if (s->read_fatal) co_return;  // after a fatal record nothing more is sent
+  co_await send_close_notify(*s, where);
 }
 
 task<void> tls_close(std::shared_ptr<tls_state> s, std::source_location where) {
   if (s == nullptr || !s->tcp.is_open()) co_return;
   std::exception_ptr failure;
-  if (s->established && !s->writing && !s->write_cut && !s->notified) {
+  if (s->established && !s->writing && !s->write_cut && !s->notified && !s->read_fatal) {
     in_progress writing{s->writing, "close"};
     // One close_notify; the peer's answer is not waited for (the socket closes next).
-    ERR_clear_error();
-    SSL_shutdown(s->ssl);
-    ERR_clear_error();
     try {
-      co_await tls_flush(*s, tls_deadline{s->context->handshake_timeout}, where);
+      co_await send_close_notify(*s, where);
     } catch (const operation_cancelled&) {
       throw;  // the socket closes with the state
     } catch (const std::exception&) {
@@ -262,8 +277,7 @@ std::string_view tls_stream::protocol_version() const {
 }
 
 bool tls_stream::kernel_tls() const noexcept {
-  // Records are made in user space through memory BIOs; no keys are handed to the kernel yet.
-  return false;
+  return s_ != nullptr && s_->kernel_rx && s_->kernel_tx;
 }
 
 void tls_stream::set_nodelay(bool on) {

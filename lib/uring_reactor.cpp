@@ -2,6 +2,7 @@
 #include "uring_reactor.hpp"
 
 #include "deadline_heap.hpp"
+#include "kernel_tls_probe.hpp"
 #include "uring_buffer_ring.hpp"
 #include "uring_prepare.hpp"
 
@@ -259,6 +260,7 @@ class uring_reactor final : public reactor {
                               !features_.incremental_buffers &&
                               (params.features & recvsend_bundle_feature) != 0;
     }
+    features_.kernel_tls = options.kernel_tls && kernel_offers_tls();
 
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
     if (wake_fd_ < 0) throw_errno(errno, "eventfd for the io_context wake-up");

@@ -23,6 +23,7 @@ struct uring_options {
   bool registered_ring = true;
   bool recv_bundle = true;
   bool incremental_buffers = true;  // only with buffer_size <= 65536
+  bool kernel_tls = true;           // TLS streams may hand their keys to the kernel
 };
 
 /// Sets up a ring as `options` asks, using the best features the kernel offers. Throws

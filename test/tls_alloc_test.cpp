@@ -17,6 +17,7 @@
 #include <ringo/detail/config.hpp>
 #include <ringo/net.hpp>
 #include <ringo/run.hpp>
+#include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
@@ -99,6 +100,17 @@ TEST_CASE("reading and writing records after the first ones allocates nothing in
     co_await send_messages(p.server, p.client, message, into, 20);
     co_await send_messages(p.client, p.server, small, small_into, 20);
     co_await send_messages(p.server, p.client, small, small_into, 20);
+    // And a burst that no one reads as it comes, so that each stream's receive queue grows
+    // past its inline room once (where the kernel makes the records, each comes on its own).
+    for (tls_stream* to : {&p.server, &p.client}) {
+      tls_stream& from = to == &p.server ? p.client : p.server;
+      for (int i = 0; i < 12; ++i) {
+        co_await from.write_all(small, 10s);
+        co_await ringo::sleep_for(1ms);
+      }
+      for (int i = 0; i < 12; ++i)
+        co_await to->read_exact(small_into, 10s);
+    }
 
     const std::size_t openssl_before = openssl_allocations;
     const std::size_t new_before = new_calls;

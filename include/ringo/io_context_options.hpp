@@ -53,6 +53,10 @@ enum class kernel_feature : unsigned {
   /// goes back to the kernel once every part of it has been given back. Only for buffer_size
   /// up to 65536. Where the kernel has it, receive bundles are not used (one or the other).
   incremental_buffers = 1u << 9,
+  /// Kernel TLS (the `tls` upper-layer protocol of TCP): a TLS stream hands its keys to the
+  /// kernel after the handshake, which then makes the records, so that the stream's reads and
+  /// writes carry plain bytes. Either backend; without it TLS records are made in user space.
+  kernel_tls = 1u << 10,
 };
 
 /// How an io_context is set up: the backend, then the io_uring backend's section (the sizes of

@@ -86,6 +86,7 @@ struct reactor_features {
   bool registered_ring = false;  // io_uring_enter names the ring by its registered index
   bool recv_bundle = false;      // one multishot receive completion fills several buffers
   bool incremental_buffers = false;  // small receives share one provided buffer
+  bool kernel_tls = false;  // TCP's `tls` upper-layer protocol: TLS streams hand keys to it
 };
 
 class reactor {

@@ -64,6 +64,10 @@ class stream_state final : public socket_state<stream_state> {
   socket_name peer;      // the peer's endpoint (TCP) or the socket's path (Unix), for messages
   bool starved = false;  // the multishot receive's last run ended: the ring had no buffer
   bool eof = false;      // end of stream was read
+  /// Reads take one-shot receives of the size asked for, never the multishot receive, so that
+  /// no byte past what was asked leaves the socket (a TLS handshake that will hand its keys to
+  /// the kernel reads record by record). Set only while nothing is queued or armed.
+  bool exact_reads = false;
   std::uint32_t front_offset = 0;  // bytes of the front event already read
   /// The task reading: waiting for the multishot receive's next completion, or for a one-shot
   /// receive in this state's request record (then until that completes, even once orphaned).

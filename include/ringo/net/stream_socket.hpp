@@ -15,6 +15,10 @@
 #include <ringo/net/received_buffers.hpp>
 #include <ringo/task.hpp>
 
+namespace ringo::detail {
+struct stream_access;  // the TLS code's access to the state (lib/tls_kernel.cpp)
+}  // namespace ringo::detail
+
 namespace ringo::net {
 
 /// The reading and writing members of a connected stream, shared by tcp_stream and unix_stream
@@ -96,6 +100,7 @@ class stream_socket {
   [[nodiscard]] int native_handle() const noexcept { return s_ != nullptr ? s_->fd : -1; }
 
  protected:
+  friend struct detail::stream_access;
   stream_socket() noexcept = default;
   stream_socket(stream_socket&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
   stream_socket& operator=(stream_socket&& o) noexcept {

@@ -51,9 +51,16 @@ class tls_context {
   [[nodiscard]] std::chrono::nanoseconds handshake_timeout() const noexcept;
   [[nodiscard]] bool is_server() const noexcept;
 
+  /// Whether streams made with this context hand their keys to the kernel after the handshake
+  /// (kernel TLS; on by default), where the kernel offers it (kernel_tls_available(), and the
+  /// stream's io_context features().kernel_tls, which RINGO_DISABLE_FEATURES=kernel_tls turns
+  /// off) and the cipher is one it has (AES-GCM, ChaCha20-Poly1305). Off keeps every record
+  /// in user space: for a peer that sends TLS 1.3 KeyUpdates, which the kernel cannot follow.
+  void set_kernel_tls(bool on);
+  [[nodiscard]] bool kernel_tls() const noexcept;
+
   /// Whether this kernel offers kernel TLS (the `tls` upper-layer protocol of TCP), probed once
-  /// per process. ringo's streams do their records in user space for now whatever this says
-  /// (tls_stream::kernel_tls() tells for each stream).
+  /// per process. tls_stream::kernel_tls() tells for each stream whether it is in use.
   [[nodiscard]] static bool kernel_tls_available() noexcept;
 
   /// The OpenSSL SSL_CTX* (as void*, so that this header needs no OpenSSL header), for settings

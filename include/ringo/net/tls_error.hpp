@@ -18,6 +18,13 @@ enum class tls_errc : int {
   /// A write failed, timed out or was cancelled part-way through a record: the stream can no
   /// longer send (its records would be cut), only be closed.
   write_cut = 2,
+  /// With kernel TLS: the peer sent a fatal alert (its description is in what()).
+  peer_alert = 3,
+  /// With kernel TLS: a record failed its integrity check, or was malformed.
+  bad_record = 4,
+  /// With kernel TLS: the peer sent a post-handshake message the kernel cannot follow (a
+  /// KeyUpdate, whose new keys it was not given).
+  kernel_cannot_follow = 5,
 };
 
 /// The error category of TLS failures ("tls"): message() gives OpenSSL's reason ("certificate

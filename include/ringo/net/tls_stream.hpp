@@ -113,9 +113,10 @@ class tls_stream {
   [[nodiscard]] std::string peer_certificate_subject() const;
   /// The TLS version in use ("TLSv1.3").
   [[nodiscard]] std::string_view protocol_version() const;
-  /// Whether the kernel encrypts this stream's records (kTLS). False for now: the records are
-  /// made in user space, and tls_context::kernel_tls_available() says whether the kernel
-  /// could.
+  /// Whether the kernel makes this stream's records both ways (kernel TLS): the keys were
+  /// handed to it after the handshake, and reads and writes carry plain bytes on the context's
+  /// usual path. False where the records are made in user space (see
+  /// tls_context::set_kernel_tls for when), and for an empty stream.
   [[nodiscard]] bool kernel_tls() const noexcept;
   /// Turns Nagle's algorithm off (true) or on, on the underlying socket.
   void set_nodelay(bool on);

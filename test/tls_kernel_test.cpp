@@ -1,0 +1,328 @@
+// Kernel TLS: where the kernel offers it, a stream hands its keys over after the handshake and
+// the kernel makes the records; everywhere else (and where told not to, or for a cipher the
+// kernel has no records for) the records stay in user space. Each test checks which one it
+// got against what the machine offers, and the bytes either way, against a peer of the same
+// kind and of the other. With RINGO_EXPECT_KERNEL_TLS=1 (scripts/in_vm sets it, in a VM whose
+// kernel has the `tls` module) a machine without kernel TLS is a failure, not a fallback.
+#include <ringo/net/tls_stream.hpp>
+// (its own header first: proves it stands alone)
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <ringo/error.hpp>
+#include <ringo/io_context.hpp>
+#include <ringo/net.hpp>
+#include <ringo/run.hpp>
+#include <ringo/spawn.hpp>
+
+#include "catch.hpp"
+#include "tls_pair.hpp"
+
+using namespace std::chrono_literals;
+using ringo::net::endpoint;
+using ringo::net::tcp_listener;
+using ringo::net::tls_context;
+using ringo::net::tls_error;
+using ringo::net::tls_stream;
+using ringo_test::client_context;
+using ringo_test::connected_tls_pair;
+using ringo_test::server_context;
+
+namespace {
+
+bool expected_by_environment() {
+  const char* v = std::getenv("RINGO_EXPECT_KERNEL_TLS");
+  return v != nullptr && std::string_view{v} == "1";
+}
+
+/// Whether a stream made on the running context with a context that allows it should get kernel
+/// TLS: the kernel offers it and the context's backend was not told to do without.
+bool kernel_tls_here() {
+  const bool offered = tls_context::kernel_tls_available();
+  if (expected_by_environment()) REQUIRE(offered);
+  return offered && ringo::io_context::current()->features().kernel_tls;
+}
+
+std::byte pattern(std::size_t i, unsigned salt) {
+  return static_cast<std::byte>((i * 131 + (i >> 11) + salt) & 0xff);
+}
+
+ringo::task<void> write_pattern(tls_stream& s, std::size_t total, unsigned salt) {
+  std::vector<std::byte> chunk(70 * 1000);  // not a multiple of the record size
+  for (std::size_t done = 0; done < total;) {
+    const std::size_t n = std::min(chunk.size(), total - done);
+    for (std::size_t i = 0; i < n; ++i)
+      chunk[i] = pattern(done + i, salt);
+    co_await s.write_all(std::span{chunk.data(), n}, 20s);
+    done += n;
+  }
+}
+
+// Reads until the peer's close_notify; how many bytes matched the pattern in order.
+ringo::task<std::size_t> read_pattern(tls_stream& s, unsigned salt) {
+  std::vector<std::byte> buf(24 * 1024);
+  std::size_t total = 0;
+  bool in_order = true;
+  while (const std::size_t n = co_await s.read_some(buf, 20s)) {
+    for (std::size_t i = 0; i < n && in_order; ++i)
+      in_order = buf[i] == pattern(total + i, salt);
+    total += n;
+  }
+  co_return in_order ? total : 0;
+}
+
+// Both ways at once, each side ending its writing with a close_notify (shutdown), then closed.
+ringo::task<std::size_t> exchange(tls_stream& s, std::size_t total, unsigned out_salt,
+                                  unsigned in_salt) {
+  auto reader = ringo::spawn(read_pattern(s, in_salt));
+  co_await write_pattern(s, total, out_salt);
+  co_await s.shutdown();
+  const std::size_t got = co_await reader;
+  co_await s.close();
+  co_return got;
+}
+
+struct exchanged {
+  bool client_kernel = false;
+  bool server_kernel = false;
+  std::string version;
+  std::size_t at_client = 0;
+  std::size_t at_server = 0;
+};
+
+ringo::task<exchanged> talk(const tls_context& server_ctx, const tls_context& client_ctx,
+                            std::size_t total) {
+  auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+  auto p = co_await connected_tls_pair(l, server_ctx, client_ctx);
+  exchanged out;
+  out.client_kernel = p.client.kernel_tls();
+  out.server_kernel = p.server.kernel_tls();
+  out.version = std::string{p.client.protocol_version()};
+  auto server_side = ringo::spawn(exchange(p.server, total, 1, 2));
+  out.at_client = co_await exchange(p.client, total, 2, 1);
+  out.at_server = co_await server_side;
+  co_return out;
+}
+
+SSL_CTX* native(const tls_context& c) {
+  return static_cast<SSL_CTX*>(c.native_handle());
+}
+
+/// A server context limited to TLS 1.2 with the cipher `cipher`, or to TLS 1.3 with the
+/// cipher suite `suite`.
+tls_context server_with(std::string_view version, const char* cipher) {
+  auto c = server_context();
+  if (version == "TLSv1.2") {
+    REQUIRE(SSL_CTX_set_max_proto_version(native(c), TLS1_2_VERSION) == 1);
+    REQUIRE(SSL_CTX_set_cipher_list(native(c), cipher) == 1);
+  } else {
+    REQUIRE(SSL_CTX_set_ciphersuites(native(c), cipher) == 1);
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("where the kernel offers TLS, both ends hand their keys over and talk through it",
+          "[tls][kernel]") {
+  ringo::run([]() -> ringo::task<void> {
+    const bool kernel = kernel_tls_here();
+    CHECK(ringo::io_context::current()->features().kernel_tls ==
+          (tls_context::kernel_tls_available() &&
+           std::getenv("RINGO_DISABLE_FEATURES") == nullptr));
+    const auto got = co_await talk(server_context(), client_context(), 3 << 20);
+    CHECK(got.client_kernel == kernel);
+    CHECK(got.server_kernel == kernel);
+    CHECK(got.version == "TLSv1.3");
+    CHECK(got.at_client == 3u << 20);
+    CHECK(got.at_server == 3u << 20);
+  }());
+}
+
+TEST_CASE("each cipher the kernel has, in TLS 1.2 and 1.3", "[tls][kernel]") {
+  struct choice {
+    const char* version;
+    const char* cipher;
+  };
+  for (const choice c : {choice{"TLSv1.3", "TLS_AES_128_GCM_SHA256"},
+                         choice{"TLSv1.3", "TLS_AES_256_GCM_SHA384"},
+                         choice{"TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256"},
+                         choice{"TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256"},
+                         choice{"TLSv1.2", "ECDHE-ECDSA-AES256-GCM-SHA384"},
+                         choice{"TLSv1.2", "ECDHE-ECDSA-CHACHA20-POLY1305"}}) {
+    DYNAMIC_SECTION(c.version << " " << c.cipher) {
+      ringo::run([c]() -> ringo::task<void> {
+        const bool kernel = kernel_tls_here();
+        const auto got = co_await talk(server_with(c.version, c.cipher), client_context(), 300000);
+        CHECK(got.version == c.version);
+        CHECK(got.client_kernel == kernel);
+        CHECK(got.server_kernel == kernel);
+        CHECK(got.at_client == 300000u);
+        CHECK(got.at_server == 300000u);
+      }());
+    }
+  }
+}
+
+TEST_CASE("a cipher the kernel has no records for stays in user space", "[tls][kernel]") {
+  ringo::run([]() -> ringo::task<void> {
+    (void)kernel_tls_here();
+    // AES-CBC with HMAC: the kernel makes no such records. The handshake still read record by
+    // record where the kernel offers TLS; the stream goes on in user space all the same.
+    const auto got = co_await talk(server_with("TLSv1.2", "ECDHE-ECDSA-AES128-SHA256"),
+                                   client_context(), 300000);
+    CHECK(got.version == "TLSv1.2");
+    CHECK_FALSE(got.client_kernel);
+    CHECK_FALSE(got.server_kernel);
+    CHECK(got.at_client == 300000u);
+    CHECK(got.at_server == 300000u);
+  }());
+}
+
+TEST_CASE("a kernel TLS end talks with a user-space end, either way round", "[tls][kernel]") {
+  for (const bool user_space_server : {true, false}) {
+    DYNAMIC_SECTION((user_space_server ? "user-space server" : "user-space client")) {
+      ringo::run([user_space_server]() -> ringo::task<void> {
+        const bool kernel = kernel_tls_here();
+        auto server_ctx = server_context();
+        auto client_ctx = client_context();
+        (user_space_server ? server_ctx : client_ctx).set_kernel_tls(false);
+        CHECK_FALSE((user_space_server ? server_ctx : client_ctx).kernel_tls());
+        // TLS 1.3 and 1.2: tickets come after the handshake in one, not the other.
+        for (const int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+          REQUIRE(SSL_CTX_set_max_proto_version(native(server_ctx), version) == 1);
+          const auto got = co_await talk(server_ctx, client_ctx, 1 << 20);
+          CHECK(got.server_kernel == (kernel && !user_space_server));
+          CHECK(got.client_kernel == (kernel && user_space_server));
+          CHECK(got.at_client == 1u << 20);
+          CHECK(got.at_server == 1u << 20);
+        }
+      }());
+    }
+  }
+}
+
+TEST_CASE("a peer gone without close_notify is truncation with kernel TLS too", "[tls][kernel]") {
+  ringo::run([]() -> ringo::task<void> {
+    const bool kernel = kernel_tls_here();
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto p = co_await connected_tls_pair(l, server_context(), client_context());
+    CHECK(p.client.kernel_tls() == kernel);
+    co_await p.server.write_all("cut");
+    { tls_stream dropped = std::move(p.server); }  // closes the socket: no close_notify
+    std::array<std::byte, 16> buf{};
+    const std::size_t n = co_await p.client.read_some(buf, 5s);
+    CHECK(std::string_view(reinterpret_cast<const char*>(buf.data()), n) == "cut");
+    std::error_code code;
+    try {
+      (void)co_await p.client.read_some(buf, 5s);
+    } catch (const tls_error& e) {
+      code = e.code();
+    }
+    CHECK(code == ringo::net::tls_errc::truncated);
+  }());
+}
+
+namespace {
+
+// A plain OpenSSL client on a blocking socket, in a thread of its own: it connects, sends
+// "before", updates its keys (TLS 1.3 KeyUpdate) and sends "after", then waits for the
+// server to close.
+void key_updating_client(std::uint16_t port, std::string ca) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_load_verify_file(ctx, ca.c_str());
+  SSL* ssl = SSL_new(ctx);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const endpoint to = endpoint::loopback_v4(port);
+  if (::connect(fd, to.data(), to.size()) == 0) {
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) == 1) {
+      SSL_write(ssl, "before", 6);
+      SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED);
+      SSL_write(ssl, "after", 5);
+      char end[16];
+      while (SSL_read(ssl, end, sizeof end) > 0) {
+      }
+    }
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
+  ERR_clear_error();
+}
+
+}  // namespace
+
+TEST_CASE("a KeyUpdate, which kernel TLS cannot follow, fails the read and says what to do",
+          "[tls][kernel]") {
+  ringo::run([]() -> ringo::task<void> {
+    const bool kernel = kernel_tls_here();
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    std::thread client{key_updating_client, l.local_endpoint().port(),
+                       ringo_test::test_certificates().ca};
+    tls_stream s = co_await ringo_test::accept_tls(l, server_context());
+    CHECK(s.kernel_tls() == kernel);
+    std::string got(11, '\0');
+    std::string what;
+    std::error_code code;
+    try {
+      co_await s.read_exact(std::as_writable_bytes(std::span{got}), 5s);
+    } catch (const tls_error& e) {
+      what = e.what();
+      code = e.code();
+    }
+    if (kernel) {
+      // "before" came through; the update stops the stream.
+      CHECK(got.starts_with("before"));
+      CHECK(code == ringo::net::tls_errc::kernel_cannot_follow);
+      CHECK(what.find("KeyUpdate") != std::string::npos);
+      CHECK(what.find("set_kernel_tls(false)") != std::string::npos);
+    } else {
+      CHECK(got == "beforeafter");  // OpenSSL follows it in user space
+      CHECK_FALSE(code);
+    }
+    co_await s.close();
+    client.join();
+  }());
+}
+
+TEST_CASE("after shutdown the stream writes nothing more, and reads on", "[tls][kernel]") {
+  ringo::run([]() -> ringo::task<void> {
+    const bool kernel = kernel_tls_here();
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto p = co_await connected_tls_pair(l, server_context(), client_context());
+    CHECK(p.client.kernel_tls() == kernel);
+    co_await p.client.shutdown();
+    std::string what;
+    try {
+      co_await p.client.write_all("late");
+    } catch (const tls_error& e) {
+      what = e.what();
+    }
+    CHECK(what.ends_with("protocol is shutdown"));
+    // The server reads the end, and its answer still reaches the client.
+    std::array<std::byte, 16> buf{};
+    const std::size_t end = co_await p.server.read_some(buf, 5s);
+    CHECK(end == 0);
+    co_await p.server.write_all("answer");
+    co_await p.server.close();
+    std::string got(6, '\0');
+    co_await p.client.read_exact(std::as_writable_bytes(std::span{got}), 5s);
+    CHECK(got == "answer");
+    const std::size_t after = co_await p.client.read_some(buf, 5s);
+    CHECK(after == 0);
+  }());
+}
