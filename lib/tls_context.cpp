@@ -15,7 +15,7 @@
 #include <ringo/net/tls_error.hpp>
 
 #include "kernel_tls_probe.hpp"
-#include "tls_kernel.hpp"
+#include "tls_kernel_keys.hpp"
 #include "tls_state.hpp"
 
 namespace ringo::net {

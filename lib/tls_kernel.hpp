@@ -51,8 +51,4 @@ task<void> kernel_tls_write_all(tls_state& s, std::span<const std::byte> data,
 task<void> kernel_tls_close_notify(tls_state& s, tls_deadline deadline,
                                    std::source_location where);
 
-/// OpenSSL's key log callback, set on every context: keeps a stream's TLS 1.3 application
-/// traffic secrets when it is to hand its keys to the kernel.
-void keep_traffic_secret(const SSL* ssl, const char* line) noexcept;
-
 }  // namespace ringo::detail

@@ -281,6 +281,7 @@ TEST_CASE("RINGO_DISABLE_FEATURES turns kernel features off and rejects unknown 
     CHECK_FALSE(ctx.features().provided_buffers);
     CHECK_FALSE(ctx.features().send_zc);
     CHECK_FALSE(ctx.features().incremental_buffers);
+    CHECK_FALSE(ctx.features().kernel_tls);
     CHECK(ctx.run([]() -> ringo::task<int> {
             co_await ringo::sleep_for(1ms);
             co_return 3;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -24,8 +25,10 @@
 
 #include <ringo/error.hpp>
 #include <ringo/io_context.hpp>
+#include <ringo/io_context_options.hpp>
 #include <ringo/net.hpp>
 #include <ringo/run.hpp>
+#include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
@@ -264,6 +267,30 @@ void key_updating_client(std::uint16_t port, std::string ca) {
   ERR_clear_error();
 }
 
+// A plain OpenSSL client that waits 100 ms after connecting before its hello, then sends
+// "hello" and keeps what it reads until the server closes.
+void slow_client(std::uint16_t port, std::string ca, std::string& heard) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_load_verify_file(ctx, ca.c_str());
+  SSL* ssl = SSL_new(ctx);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const endpoint to = endpoint::loopback_v4(port);
+  if (::connect(fd, to.data(), to.size()) == 0) {
+    std::this_thread::sleep_for(100ms);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) == 1 && SSL_write(ssl, "hello", 5) == 5) {
+      char buf[16];
+      int n = 0;
+      while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
+        heard.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
+  ERR_clear_error();
+}
+
 }  // namespace
 
 TEST_CASE("a KeyUpdate, which kernel TLS cannot follow, fails the read and says what to do",
@@ -324,5 +351,51 @@ TEST_CASE("after shutdown the stream writes nothing more, and reads on", "[tls][
     CHECK(got == "answer");
     const std::size_t after = co_await p.client.read_some(buf, 5s);
     CHECK(after == 0);
+  }());
+}
+
+TEST_CASE("a context told to do without kernel TLS keeps records in user space",
+          "[tls][kernel]") {
+  (void)tls_context::kernel_tls_available();
+  ringo::io_context_options o;
+  o.disabled_features = static_cast<unsigned>(ringo::kernel_feature::kernel_tls);
+  ringo::io_context ctx{o};
+  CHECK_FALSE(ctx.features().kernel_tls);
+  const auto got = ctx.run(talk(server_context(), client_context(), 200000));
+  CHECK_FALSE(got.client_kernel);
+  CHECK_FALSE(got.server_kernel);
+  CHECK(got.at_client == 200000u);
+  CHECK(got.at_server == 200000u);
+}
+
+TEST_CASE("a stream already read from goes on in user space, where bytes may be queued",
+          "[tls][kernel]") {
+  ringo::run([]() -> ringo::task<void> {
+    const bool kernel = kernel_tls_here();
+    const bool multishot = ringo::io_context::current()->features().provided_buffers;
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    std::string heard_back;
+    std::thread client{slow_client, l.local_endpoint().port(), ringo_test::test_certificates().ca,
+                       std::ref(heard_back)};
+    ringo::net::tcp_stream tcp = co_await l.accept();
+    // A read that times out before the client says anything: with provided buffers it leaves
+    // the stream's multishot receive armed, which may take bytes past the handshake.
+    std::array<std::byte, 1> one{};
+    bool timed_out = false;
+    try {
+      (void)co_await tcp.read_some(one, 5ms);
+    } catch (const ringo::timed_out&) {
+      timed_out = true;
+    }
+    CHECK(timed_out);
+    tls_stream server = co_await tls_stream::accept(std::move(tcp), server_context());
+    CHECK(server.kernel_tls() == (kernel && !multishot));
+    std::string got(5, '\0');
+    co_await server.read_exact(std::as_writable_bytes(std::span{got}), 5s);
+    CHECK(got == "hello");
+    co_await server.write_all("back");
+    co_await server.close();
+    client.join();
+    CHECK(heard_back == "back");
   }());
 }
