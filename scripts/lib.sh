@@ -8,8 +8,10 @@
 RINGO_BUILD_PACKAGES=(g++ meson ninja-build pkg-config liburing-dev libfmt-dev libssl-dev)
 # What the test suite needs on top: Catch2, clang 16 (clang 14 cannot compile libstdc++ 12's
 # <ranges>), clang's sanitizer runtimes, cmake (the CMake consumer test) and doxygen (the API
-# reference, which the test `docs` builds).
-RINGO_TEST_PACKAGES=("${RINGO_BUILD_PACKAGES[@]}" catch2 clang-16 libclang-rt-16-dev cmake doxygen)
+# reference, which the test `docs` builds); qemu and a static busybox for scripts/in_vm, which
+# runs a test in a VM booting Debian's kernel, whose tls module kernel TLS needs.
+RINGO_TEST_PACKAGES=("${RINGO_BUILD_PACKAGES[@]}" catch2 clang-16 libclang-rt-16-dev cmake doxygen
+  qemu-system-x86 busybox-static)
 # What the fuzz targets (test/fuzz) need: clang 16 and its runtimes, libFuzzer among them.
 RINGO_FUZZ_PACKAGES=("${RINGO_BUILD_PACKAGES[@]}" clang-16 libclang-rt-16-dev)
 # The fuzz build (build/fuzz, for clang++-16), the same for scripts/fuzz and scripts/test:
