@@ -50,8 +50,8 @@ namespace {
 ringo::task<void> echo(tcp_stream accepted, const tls_context& ctx) {
   try {
     tls_stream s = co_await tls_stream::accept(std::move(accepted), ctx);
-    fmt::print("{}: {} (ALPN: '{}')\n", s.remote_endpoint(), s.protocol_version(),
-               s.alpn_protocol());
+    fmt::print("{}: {} (ALPN: '{}', records made by {})\n", s.remote_endpoint(),
+               s.protocol_version(), s.alpn_protocol(), s.kernel_tls() ? "the kernel" : "OpenSSL");
     std::array<std::byte, 16384> buf;
     while (const std::size_t n = co_await s.read_some(buf)) {
       co_await s.write_all(std::span{buf.data(), n});
