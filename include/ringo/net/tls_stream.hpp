@@ -44,6 +44,12 @@ namespace ringo::net {
 ///
 /// Messages the protocol owes the peer while reading (a TLS 1.3 KeyUpdate's answer) go out
 /// with the next write or the close, as TLS 1.3 allows. Renegotiation is refused.
+///
+/// Where the kernel offers TLS, the keys go to the kernel after the handshake (kernel_tls()):
+/// the same members and rules, with the kernel's records. A fatal alert from the peer is then
+/// tls_errc::peer_alert, a record that fails its check tls_errc::bad_record, and a TLS 1.3
+/// KeyUpdate tls_errc::kernel_cannot_follow; after any of them nothing more is sent (the
+/// kernel sends no alert), and close() closes the socket without a close_notify.
 class tls_stream {
  public:
   /// An empty stream (not connected).
