@@ -32,6 +32,7 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "tls_exchange.hpp"
 #include "tls_pair.hpp"
 
 using namespace std::chrono_literals;
@@ -59,44 +60,6 @@ bool kernel_tls_here() {
   return offered && ringo::io_context::current()->features().kernel_tls;
 }
 
-std::byte pattern(std::size_t i, unsigned salt) {
-  return static_cast<std::byte>((i * 131 + (i >> 11) + salt) & 0xff);
-}
-
-ringo::task<void> write_pattern(tls_stream& s, std::size_t total, unsigned salt) {
-  std::vector<std::byte> chunk(70 * 1000);  // not a multiple of the record size
-  for (std::size_t done = 0; done < total;) {
-    const std::size_t n = std::min(chunk.size(), total - done);
-    for (std::size_t i = 0; i < n; ++i)
-      chunk[i] = pattern(done + i, salt);
-    co_await s.write_all(std::span{chunk.data(), n}, 20s);
-    done += n;
-  }
-}
-
-// Reads until the peer's close_notify; how many bytes matched the pattern in order.
-ringo::task<std::size_t> read_pattern(tls_stream& s, unsigned salt) {
-  std::vector<std::byte> buf(24 * 1024);
-  std::size_t total = 0;
-  bool in_order = true;
-  while (const std::size_t n = co_await s.read_some(buf, 20s)) {
-    for (std::size_t i = 0; i < n && in_order; ++i)
-      in_order = buf[i] == pattern(total + i, salt);
-    total += n;
-  }
-  co_return in_order ? total : 0;
-}
-
-// Both ways at once, each side ending its writing with a close_notify (shutdown), then closed.
-ringo::task<std::size_t> exchange(tls_stream& s, std::size_t total, unsigned out_salt,
-                                  unsigned in_salt) {
-  auto reader = ringo::spawn(read_pattern(s, in_salt));
-  co_await write_pattern(s, total, out_salt);
-  co_await s.shutdown();
-  const std::size_t got = co_await reader;
-  co_await s.close();
-  co_return got;
-}
 
 struct exchanged {
   bool client_kernel = false;
@@ -114,8 +77,8 @@ ringo::task<exchanged> talk(const tls_context& server_ctx, const tls_context& cl
   out.client_kernel = p.client.kernel_tls();
   out.server_kernel = p.server.kernel_tls();
   out.version = std::string{p.client.protocol_version()};
-  auto server_side = ringo::spawn(exchange(p.server, total, 1, 2));
-  out.at_client = co_await exchange(p.client, total, 2, 1);
+  auto server_side = ringo::spawn(ringo_test::exchange(p.server, total, 1, 2));
+  out.at_client = co_await ringo_test::exchange(p.client, total, 2, 1);
   out.at_server = co_await server_side;
   co_return out;
 }
@@ -245,25 +208,20 @@ TEST_CASE("a peer gone without close_notify is truncation with kernel TLS too", 
 
 namespace {
 
-// A plain OpenSSL client on a blocking socket, in a thread of its own: it connects, sends
-// "before", updates its keys (TLS 1.3 KeyUpdate) and sends "after", then waits for the
-// server to close.
-void key_updating_client(std::uint16_t port, std::string ca) {
+// A plain OpenSSL client on a blocking socket, in a thread of its own: connects to `port`,
+// waits `before_hello`, makes its handshake trusting `ca`, and then runs `talk` on the session.
+template <class Talk>
+void plain_openssl_client(std::uint16_t port, const std::string& ca,
+                          std::chrono::milliseconds before_hello, Talk talk) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_load_verify_file(ctx, ca.c_str());
   SSL* ssl = SSL_new(ctx);
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const endpoint to = endpoint::loopback_v4(port);
   if (::connect(fd, to.data(), to.size()) == 0) {
+    std::this_thread::sleep_for(before_hello);
     SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) == 1) {
-      SSL_write(ssl, "before", 6);
-      SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED);
-      SSL_write(ssl, "after", 5);
-      char end[16];
-      while (SSL_read(ssl, end, sizeof end) > 0) {
-      }
-    }
+    if (SSL_connect(ssl) == 1) talk(ssl);
   }
   SSL_free(ssl);
   SSL_CTX_free(ctx);
@@ -271,28 +229,31 @@ void key_updating_client(std::uint16_t port, std::string ca) {
   ERR_clear_error();
 }
 
-// A plain OpenSSL client that waits 100 ms after connecting before its hello, then sends
-// "hello" and keeps what it reads until the server closes.
+// Keeps what `ssl` reads until the peer closes.
+void read_to_end(SSL* ssl, std::string& heard) {
+  char buf[16];
+  int n = 0;
+  while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
+    heard.append(buf, static_cast<std::size_t>(n));
+}
+
+// Sends "before", updates its keys (TLS 1.3 KeyUpdate) and sends "after", then reads to the end.
+void key_updating_client(std::uint16_t port, std::string ca) {
+  plain_openssl_client(port, ca, 0ms, [](SSL* ssl) {
+    SSL_write(ssl, "before", 6);
+    SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED);
+    SSL_write(ssl, "after", 5);
+    std::string ignored;
+    read_to_end(ssl, ignored);
+  });
+}
+
+// Says nothing for 100 ms after connecting, then makes its handshake, sends "hello" and keeps
+// what it reads until the server closes.
 void slow_client(std::uint16_t port, std::string ca, std::string& heard) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_load_verify_file(ctx, ca.c_str());
-  SSL* ssl = SSL_new(ctx);
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const endpoint to = endpoint::loopback_v4(port);
-  if (::connect(fd, to.data(), to.size()) == 0) {
-    std::this_thread::sleep_for(100ms);
-    SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) == 1 && SSL_write(ssl, "hello", 5) == 5) {
-      char buf[16];
-      int n = 0;
-      while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
-        heard.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  ::close(fd);
-  ERR_clear_error();
+  plain_openssl_client(port, ca, 100ms, [&heard](SSL* ssl) {
+    if (SSL_write(ssl, "hello", 5) == 5) read_to_end(ssl, heard);
+  });
 }
 
 }  // namespace

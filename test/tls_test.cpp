@@ -22,6 +22,7 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "tls_exchange.hpp"
 #include "tls_pair.hpp"
 
 using namespace std::chrono_literals;
@@ -77,44 +78,6 @@ ringo::task<failed_handshake> handshake_expecting_failure(const tls_context& ser
   co_return out;
 }
 
-std::byte pattern(std::size_t i, unsigned salt) {
-  return static_cast<std::byte>((i * 131 + (i >> 12) + salt) & 0xff);
-}
-
-ringo::task<void> write_pattern(tls_stream& s, std::size_t total, unsigned salt) {
-  std::vector<std::byte> chunk(200 * 1024);  // not a multiple of the record size
-  std::size_t done = 0;
-  while (done < total) {
-    const std::size_t n = std::min(chunk.size(), total - done);
-    for (std::size_t i = 0; i < n; ++i)
-      chunk[i] = pattern(done + i, salt);
-    co_await s.write_all(std::span{chunk.data(), n}, 20s);
-    done += n;
-  }
-}
-
-// Reads until the peer's close_notify; returns how many bytes matched the pattern in order.
-ringo::task<std::size_t> read_pattern(tls_stream& s, unsigned salt) {
-  std::vector<std::byte> buf(48 * 1024);
-  std::size_t total = 0;
-  bool in_order = true;
-  while (const std::size_t n = co_await s.read_some(buf, 20s)) {
-    for (std::size_t i = 0; i < n && in_order; ++i)
-      in_order = buf[i] == pattern(total + i, salt);
-    total += n;
-  }
-  co_return in_order ? total : 0;
-}
-
-ringo::task<std::size_t> exchange(tls_stream& s, std::size_t total, unsigned out_salt,
-                                  unsigned in_salt) {
-  auto reader = ringo::spawn(read_pattern(s, in_salt));
-  co_await write_pattern(s, total, out_salt);
-  co_await s.shutdown();                    // the peer's reader ends on our close_notify...
-  const std::size_t got = co_await reader;  // ...and ours on the peer's
-  co_await s.close();
-  co_return got;
-}
 
 }  // namespace
 
@@ -333,8 +296,8 @@ TEST_CASE("16 MiB go both ways at once, in order", "[tls]") {
     auto l = tcp_listener::bind(endpoint::loopback_v4(0));
     auto p = co_await connected_tls_pair(l, server_ctx, client_ctx);
     constexpr std::size_t total = 16 << 20;
-    auto server_side = ringo::spawn(exchange(p.server, total, 1, 2));
-    const std::size_t at_client = co_await exchange(p.client, total, 2, 1);
+    auto server_side = ringo::spawn(ringo_test::exchange(p.server, total, 1, 2));
+    const std::size_t at_client = co_await ringo_test::exchange(p.client, total, 2, 1);
     const std::size_t at_server = co_await server_side;
     CHECK(at_client == total);
     CHECK(at_server == total);
