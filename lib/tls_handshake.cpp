@@ -51,16 +51,13 @@ void throw_tls_closed(const tls_state& s, std::string_view op) {
                           fmt::format("{} {}: the stream was closed", op, s.peer));
 }
 
+void throw_tls_truncated(const tls_state& s) {
+  throw_tls(net::tls_errc::truncated,
+            fmt::format("TLS read from {}: {}", s.peer,
+                        make_error_code(net::tls_errc::truncated).message()));
+}
+
 task<void> tls_flush(tls_state& s, tls_deadline deadline, std::source_location where) {
-  // Marks the stream cut unless the whole of a batch went out: whatever stops the send (an
-  // error, the deadline, a cancellation) may have left half a record on the wire.
-  struct cut_unless_sent {
-    tls_state& s;
-    bool sent = false;
-    ~cut_unless_sent() {
-      if (!sent) s.write_cut = true;
-    }
-  };
   for (;;) {
     const std::size_t pending = BIO_ctrl_pending(s.wbio);
     if (pending == 0) co_return;

@@ -10,9 +10,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <new>
-#include <string_view>
+#include <string>
 #include <system_error>
 
 #include <openssl/err.h>
@@ -39,7 +38,9 @@ constexpr unsigned char record_handshake = 22;
 constexpr unsigned char record_application_data = 23;
 constexpr unsigned char handshake_new_session_ticket = 4;
 constexpr unsigned char handshake_key_update = 24;
-// The largest plaintext of a record (RFC 8446 5.1): what a control record's buffer holds.
+// The largest plaintext of a record (RFC 8446 5.1): what a control record's buffer holds. On
+// the stack of the one call that takes such a record: no stream keeps one (a TLS 1.3 client
+// meets one per ticket, once per connection).
 constexpr std::size_t max_plaintext = 16384;
 
 /// A control message's room for one byte (a record type), aligned as cmsghdr needs.
@@ -55,8 +56,8 @@ enum class control_outcome { skip, closed };
 /// skipped (ringo's clients resume no sessions); any other alert, and a message the kernel
 /// cannot follow (a KeyUpdate: new keys it was not given), fail the read.
 control_outcome take_control_record(tls_state& s) {
-  if (!s.control_in) s.control_in = std::make_unique_for_overwrite<unsigned char[]>(max_plaintext);
-  iovec iov{s.control_in.get(), max_plaintext};
+  std::array<unsigned char, max_plaintext> record;
+  iovec iov{record.data(), record.size()};
   record_type_control control;
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -74,7 +75,7 @@ control_outcome take_control_record(tls_state& s) {
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_GET_RECORD_TYPE) type = *CMSG_DATA(c);
   }
-  const unsigned char* body = s.control_in.get();
+  const unsigned char* body = record.data();
   const auto size = static_cast<std::size_t>(n);
   if (type == record_alert) {
     if (size >= 2 && body[1] == SSL_AD_CLOSE_NOTIFY) return control_outcome::closed;
@@ -277,11 +278,7 @@ task<std::size_t> kernel_tls_read_some(tls_state& s, std::span<std::byte> buf,
       failed = c.value();
     }
     if (failed == 0) {
-      if (n == 0) {
-        throw_tls(net::tls_errc::truncated,
-                  fmt::format("TLS read from {}: {}", s.peer,
-                              make_error_code(net::tls_errc::truncated).message()));
-      }
+      if (n == 0) throw_tls_truncated(s);
       co_return n;
     }
     if (failed == EBADMSG) {
@@ -319,13 +316,7 @@ task<void> kernel_tls_write_all(tls_state& s, std::span<const std::byte> data,
               fmt::format("TLS write to {}: protocol is shutdown", s.peer));
   }
   // As for user-space records: a write that stops part-way leaves the stream unable to write.
-  struct cut_unless_sent {
-    tls_state& s;
-    bool sent = false;
-    ~cut_unless_sent() {
-      if (!sent) s.write_cut = true;
-    }
-  } guard{s};
+  cut_unless_sent guard{s};
   co_await s.tcp.write_all(data, deadline.remaining(), where);
   guard.sent = true;
 }

@@ -9,7 +9,6 @@
 #include <source_location>
 #include <span>
 
-#include <openssl/ssl.h>
 
 #include <ringo/task.hpp>
 

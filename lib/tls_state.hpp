@@ -112,9 +112,24 @@ struct tls_state {
   std::array<unsigned char, 5> head{};  // the record header being read
   std::array<unsigned char, 48> client_secret{};  // TLS 1.3: client_application_traffic_secret_0
   std::array<unsigned char, 48> server_secret{};  // and the server's, wiped once handed over
-  /// A record that is not application data, read with its type (made at the first one).
-  std::unique_ptr<unsigned char[]> control_in;
 };
+
+/// Marks the stream write_cut unless told the whole send went out: whatever stops a send (an
+/// error, the deadline, a cancellation) may have left half a record on the wire.
+struct cut_unless_sent {
+  explicit cut_unless_sent(tls_state& stream) noexcept : s(stream) {}
+  cut_unless_sent(const cut_unless_sent&) = delete;
+  cut_unless_sent& operator=(const cut_unless_sent&) = delete;
+  ~cut_unless_sent() {
+    if (!sent) s.write_cut = true;
+  }
+  tls_state& s;
+  bool sent = false;
+};
+
+/// Throws the tls_error (tls_errc::truncated) of a read that met the end of the TCP stream
+/// without the peer's close_notify.
+[[noreturn]] void throw_tls_truncated(const tls_state& s);
 
 /// Sends every byte OpenSSL has written to `wbio`, by `deadline`. On failure marks the stream
 /// write_cut and rethrows.

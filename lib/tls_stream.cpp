@@ -86,9 +86,7 @@ task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byt
     if (err == SSL_ERROR_ZERO_RETURN) co_return 0;  // the peer's close_notify
     if (err != SSL_ERROR_WANT_READ) throw_tls_failure(*s, "TLS read from", err);
     if (!co_await tls_fill(*s, deadline, where)) {
-      throw_tls(net::tls_errc::truncated,
-                fmt::format("TLS read from {}: {}", s->peer,
-                            make_error_code(net::tls_errc::truncated).message()));
+      throw_tls_truncated(*s);
     }
   }
 }
