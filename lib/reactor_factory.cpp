@@ -69,8 +69,8 @@ unsigned features_from_environment() {
   return mask;
 }
 
-uring_options uring_options_from(const io_context_options& options) {
-  const unsigned off = options.disabled_features | features_from_environment();
+// `off`: the features to do without (the options' and the environment's).
+uring_options uring_options_from(const io_context_options& options, unsigned off) {
   auto allowed = [off](kernel_feature f) { return (off & static_cast<unsigned>(f)) == 0; };
   uring_options u;
   u.ring_entries = options.ring_entries;
@@ -103,11 +103,10 @@ io_backend backend_wanted(io_backend asked) {
       fmt::format("RINGO_BACKEND is '{}': it takes io_uring, epoll or auto", v));
 }
 
-epoll_options epoll_options_from(const io_context_options& options) {
+epoll_options epoll_options_from(const io_context_options& options, unsigned off) {
   epoll_options e;
   e.buffer_size = options.buffer_size;
-  e.kernel_tls = ((options.disabled_features | features_from_environment()) &
-                  static_cast<unsigned>(kernel_feature::kernel_tls)) == 0;
+  e.kernel_tls = (off & static_cast<unsigned>(kernel_feature::kernel_tls)) == 0;
   return e;
 }
 
@@ -128,12 +127,13 @@ void check_sizes(const io_context_options& options) {
 made_reactor make_reactor(const io_context_options& options) {
   check_sizes(options);
   // Read (and checked) whichever backend is taken, so that a bad name is always an error.
-  const uring_options uring = uring_options_from(options);
+  const unsigned off = options.disabled_features | features_from_environment();
+  const uring_options uring = uring_options_from(options, off);
   switch (backend_wanted(options.backend)) {
     case io_backend::io_uring:
       return {make_uring_reactor(uring), io_backend::io_uring, {}};
     case io_backend::epoll:
-      return {make_epoll_reactor(epoll_options_from(options)), io_backend::epoll, {}};
+      return {make_epoll_reactor(epoll_options_from(options, off)), io_backend::epoll, {}};
     case io_backend::automatic:
       break;
   }
@@ -151,7 +151,7 @@ made_reactor make_reactor(const io_context_options& options) {
     } catch (...) {
     }
   });
-  return {make_epoll_reactor(epoll_options_from(options)), io_backend::epoll, std::move(reason)};
+  return {make_epoll_reactor(epoll_options_from(options, off)), io_backend::epoll, std::move(reason)};
 }
 
 }  // namespace ringo::detail
