@@ -331,6 +331,23 @@ TEST_CASE("a context told to do without kernel TLS keeps records in user space",
   CHECK_FALSE(got.server_kernel);
   CHECK(got.at_client == 200000u);
   CHECK(got.at_server == 200000u);
+
+  // The same by name in the environment.
+  const char* before = std::getenv("RINGO_DISABLE_FEATURES");
+  const std::string saved = before != nullptr ? before : "";
+  ::setenv("RINGO_DISABLE_FEATURES", "kernel_tls", 1);
+  {
+    ringo::io_context named;
+    CHECK_FALSE(named.features().kernel_tls);
+    const auto again = named.run(talk(server_context(), client_context(), 1000));
+    CHECK_FALSE(again.server_kernel);
+    CHECK(again.at_server == 1000u);
+  }
+  if (before != nullptr) {
+    ::setenv("RINGO_DISABLE_FEATURES", saved.c_str(), 1);
+  } else {
+    ::unsetenv("RINGO_DISABLE_FEATURES");
+  }
 }
 
 TEST_CASE("a stream already read from goes on in user space, where bytes may be queued",
