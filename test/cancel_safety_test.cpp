@@ -363,3 +363,39 @@ TEST_CASE("a task with a cancellation due takes no pending signal when it starts
     CHECK(sig == SIGUSR2);
   }());
 }
+
+TEST_CASE("an accept and a read cancelled before they ran take nothing that is already there",
+          "[cancel_safety]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto l = ringo::net::tcp_listener::bind(ringo::net::endpoint::loopback_v4(0));
+    auto pair = co_await ringo_test::connected_pair(l);
+    auto now = []() -> ringo::task<int> { co_return 0; };
+    auto accepted = [](ringo::net::tcp_listener& l) -> ringo::task<int> {
+      auto s = co_await l.accept();
+      co_return 1;
+    };
+    auto first_byte = [](ringo::net::tcp_stream& s) -> ringo::task<int> {
+      std::array<std::byte, 1> b{};
+      (void)co_await s.read_some(b);
+      co_return static_cast<int>(b[0]);
+    };
+    // A connection waiting to be accepted, and a byte waiting to be read.
+    auto c = connect_now(l.local_endpoint());
+    const char byte = 'b';
+    REQUIRE(::send(pair.client.native_handle(), &byte, 1, 0) == 1);
+    co_await ringo::sleep_for(10ms);
+    const auto a = co_await ringo::when_any(now(), accepted(l));
+    CHECK(a.index() == 0);
+    const auto r = co_await ringo::when_any(now(), first_byte(pair.server));
+    CHECK(r.index() == 0);
+    // Both are still there for the next accept and read.
+    auto s = co_await l.accept(2s);
+    co_await s.write_all("same one");
+    std::array<std::byte, 8> got{};
+    co_await c.read_exact(got, 2s);
+    CHECK(std::string(reinterpret_cast<const char*>(got.data()), got.size()) == "same one");
+    std::array<std::byte, 1> b{};
+    co_await pair.server.read_exact(b, 2s);
+    CHECK(static_cast<char>(b[0]) == byte);
+  }());
+}

@@ -14,6 +14,7 @@
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 #include <ringo/thread_pool.hpp>
+#include <ringo/when_any.hpp>
 
 #include "catch.hpp"
 
@@ -369,4 +370,22 @@ TEST_CASE("cancelling racing with completion always ends the awaiting task", "[f
     ++outcomes;
   }
   CHECK(outcomes == 200);
+}
+
+TEST_CASE("an await of a future that loses a when_any race leaves the result in the future",
+          "[future]") {
+  ringo::thread_pool pool{1};
+  auto f = pool.submit([] { return std::make_unique<int>(7); });
+  f.wait();
+  auto take = [](ringo::future<std::unique_ptr<int>> fut) -> ringo::task<std::unique_ptr<int>> {
+    co_return co_await std::move(fut);  // would move the result out of the shared state
+  };
+  auto now = []() -> ringo::task<int> { co_return 1; };
+  ringo::run([&]() -> ringo::task<void> {
+    // Cancelled before it ran: the future is done, and the await must take nothing.
+    const auto won = co_await ringo::when_any(now(), take(f));
+    CHECK(won.index() == 0);
+  }());
+  REQUIRE(f.get() != nullptr);
+  CHECK(*f.get() == 7);
 }

@@ -162,7 +162,7 @@ TEST_CASE("a cancelled lock waiter leaves the queue and the lock goes to the nex
   CHECK(ringo::run(main()) == std::vector<int>{2});
 }
 
-TEST_CASE("a waiter handed the lock before its cancellation gets it and then releases it",
+TEST_CASE("a waiter handed the lock and cancelled before it resumed passes the lock on unused",
           "[mutex]") {
   auto main = []() -> ringo::task<std::vector<int>> {
     ringo::mutex m;
@@ -171,17 +171,17 @@ TEST_CASE("a waiter handed the lock before its cancellation gets it and then rel
     auto a = ringo::spawn(lock_and_record(m, order, 1));
     co_await ringo::yield();
     g.unlock();  // hands the lock to `a`, which is now ready, not waiting
-    a.cancel();  // delivered at a's next suspension point, after it took the lock
+    a.cancel();  // delivered where it resumes: it gives the lock back without using it
     try {
       co_await a;
       FAIL_CHECK("co_await a returned instead of throwing operation_cancelled");
     } catch (const ringo::operation_cancelled&) {
     }
-    CHECK_FALSE(m.locked());  // a's guard gave it back while unwinding
+    CHECK_FALSE(m.locked());
     auto again = co_await m.lock();
     co_return order;
   };
-  CHECK(ringo::run(main()) == std::vector<int>{1});
+  CHECK(ringo::run(main()).empty());
 }
 
 namespace {

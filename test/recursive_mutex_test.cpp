@@ -88,7 +88,7 @@ TEST_CASE("unlocking another task's recursive_mutex throws logic_error", "[recur
   ringo::run(main());
 }
 
-TEST_CASE("a cancelled recursive_mutex waiter leaves the queue; a handed-over one keeps the lock",
+TEST_CASE("a cancelled recursive_mutex waiter leaves the queue; a handed-over one passes it on",
           "[recursive_mutex]") {
   auto main = []() -> ringo::task<std::vector<int>> {
     ringo::recursive_mutex m;
@@ -105,7 +105,7 @@ TEST_CASE("a cancelled recursive_mutex waiter leaves the queue; a handed-over on
     } catch (const ringo::operation_cancelled&) {
     }
     g.unlock();  // to b, which is ready now
-    b.cancel();  // too late to stop it taking the lock: it throws at its next suspension
+    b.cancel();  // b gives the lock back where it resumes, without using it
     try {
       co_await b;
       FAIL_CHECK("co_await b returned instead of throwing operation_cancelled");
@@ -114,7 +114,7 @@ TEST_CASE("a cancelled recursive_mutex waiter leaves the queue; a handed-over on
     CHECK_FALSE(m.locked());
     co_return order;
   };
-  CHECK(ringo::run(main()) == std::vector<int>{2});
+  CHECK(ringo::run(main()).empty());
 }
 
 TEST_CASE("a recursive_mutex formats with its depth and holder", "[recursive_mutex]") {

@@ -31,8 +31,10 @@ class condition_awaiter;
 /// another task may have changed the state in between: prefer wait(guard, pred). If the task
 /// is cancelled while it waits, it still takes the mutex back before operation_cancelled
 /// leaves wait(), as std::condition_variable does, so the guard always owns the lock when
-/// wait() returns or throws (a task cancelled while queued for the mutex waits for it). The
-/// condition variable must outlive its waiters.
+/// wait() returns or throws (a task cancelled while queued for the mutex waits for it). A
+/// wait cancelled after it was notified passes the notification on to the next waiter (as
+/// asyncio.Condition does), so a wait racing in when_any or under with_timeout takes none.
+/// The condition variable must outlive its waiters.
 class condition_variable {
  public:
   condition_variable() noexcept = default;
@@ -99,6 +101,12 @@ class condition_awaiter : mutex_waiter {
   void await_resume() {
     if (released_) condition_variable::adopt(guard_);
     throw_if_cancelled();
+    // Notified, then cancelled before it resumed: the notification goes on to the next
+    // waiter, so a cancelled wait takes none (the lock is held again, as after any wait).
+    if (cancelled_since_wake()) [[unlikely]] {
+      cv_.notify(1);
+      throw operation_cancelled();
+    }
   }
 
   /// Queues for the mutex (or takes it if free). Called on notify and on cancel.
@@ -127,8 +135,12 @@ class condition_awaiter : mutex_waiter {
     auto& self = static_cast<condition_awaiter&>(n);
     self.cancelled = true;
     // Notified already, queued for the mutex: keep the place; the unlock that hands over the
-    // lock wakes the task, which then throws with the lock held.
-    if (!self.on_cv_) return;
+    // lock wakes the task, which then throws with the lock held. The notification it took
+    // goes on to the next waiter.
+    if (!self.on_cv_) {
+      self.cv_.notify(1);
+      return;
+    }
     self.cv_.waiters_.erase(self);
     self.queue_for_mutex();
   }

@@ -46,7 +46,8 @@ class event {
   [[nodiscard]] std::size_t waiting() const noexcept { return waiters_.size(); }
 
   /// Awaitable: returns at once if the flag is set, else waits for set(); the task resumes on
-  /// its own context. Throws operation_cancelled if cancelled while waiting.
+  /// its own context. Throws operation_cancelled if cancelled while waiting, or before it
+  /// began (also when the event is set).
   [[nodiscard]] inline detail::event_awaiter wait(
       std::source_location where = std::source_location::current()) noexcept;
 
@@ -69,7 +70,7 @@ class event_awaiter : list_waiter {
  public:
   event_awaiter(event& e, std::source_location where) noexcept : list_waiter(where), event_(e) {}
 
-  bool await_ready() const noexcept { return event_.set_; }
+  bool await_ready() const noexcept { return event_.set_ && !cancellation_due(); }
   bool await_suspend(std::coroutine_handle<> h) {
     if (!prepare()) return false;
     cancel = &on_cancel;

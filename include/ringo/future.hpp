@@ -48,7 +48,7 @@ class future_awaiter : suspension, future_callback, remote_node {
   future_awaiter(const future_awaiter&) = delete;
   future_awaiter& operator=(const future_awaiter&) = delete;
 
-  bool await_ready() const noexcept { return state_->done(); }
+  bool await_ready() const noexcept { return state_->done() && !cancellation_due(); }
 
   bool await_suspend(std::coroutine_handle<> h) {
     if (!prepare()) return false;
@@ -64,6 +64,10 @@ class future_awaiter : suspension, future_callback, remote_node {
 
   decltype(auto) await_resume() {
     throw_if_cancelled();
+    // Cancelled after the result came but before this task resumed: the result stays in the
+    // future for a later await, so an await racing in when_any takes nothing.
+    if (cancelled_since_wake()) [[unlikely]]
+      throw operation_cancelled();
     if constexpr (Move && !std::is_void_v<R> && !std::is_reference_v<R>) {
       return R(std::move(state_->value()));
     } else {

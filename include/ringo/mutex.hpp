@@ -61,8 +61,9 @@ class mutex {
   /// Awaitable: takes the lock, waiting in FIFO order while another task holds it; yields a
   /// guard. Taking a free lock does not suspend. A waiting task resumes on its own context in
   /// a later turn of the loop, holding the lock. Throws operation_cancelled if the task is
-  /// cancelled while it waits (it then holds nothing). `where` names the caller's line in
-  /// deadlock reports.
+  /// cancelled before it holds the lock: before it got here, while it waits, or after the lock
+  /// was handed to it but before it resumed (the lock then goes on to the next waiter); it then
+  /// holds nothing. `where` names the caller's line in deadlock reports.
   [[nodiscard]] inline detail::mutex_lock_awaiter lock(
       std::source_location where = std::source_location::current()) noexcept;
 
@@ -164,7 +165,7 @@ class mutex_lock_awaiter {
   mutex_lock_awaiter(const mutex_lock_awaiter&) = delete;
   mutex_lock_awaiter& operator=(const mutex_lock_awaiter&) = delete;
 
-  bool await_ready() noexcept { return mutex_.try_lock(); }
+  bool await_ready() noexcept { return !cancellation_due() && mutex_.try_lock(); }
   bool await_suspend(std::coroutine_handle<> h) {
     node& n = node_.emplace(mutex_, where_);
     if (!n.prepare()) return false;
@@ -175,7 +176,15 @@ class mutex_lock_awaiter {
     return true;
   }
   mutex::guard await_resume() {
-    if (node_) node_->throw_if_cancelled();
+    if (node_) {
+      node_->throw_if_cancelled();
+      // Cancelled after unlock() handed it the lock but before it resumed: the lock goes on
+      // to the next waiter, so a cancelled lock() holds nothing.
+      if (node_->cancelled_since_wake()) [[unlikely]] {
+        mutex_.hand_over();
+        throw operation_cancelled();
+      }
+    }
     return mutex::guard{mutex_};
   }
 

@@ -41,7 +41,8 @@ class recursive_mutex {
 
   /// Awaitable: takes one level of the lock and yields a guard. Does not suspend if the lock
   /// is free or held by the calling task; otherwise waits in FIFO order and resumes on its own
-  /// context holding the lock. Throws operation_cancelled if cancelled while waiting.
+  /// context holding the lock. Throws operation_cancelled if cancelled before it holds the
+  /// lock (also after the lock was handed to it but before it resumed: it goes on unused).
   [[nodiscard]] inline detail::recursive_lock_awaiter lock(
       std::source_location where = std::source_location::current()) noexcept;
 
@@ -145,7 +146,7 @@ class recursive_lock_awaiter : recursive_mutex::waiter {
   recursive_lock_awaiter(recursive_mutex& m, std::source_location where) noexcept
       : waiter(where), mutex_(m) {}
 
-  bool await_ready() noexcept { return mutex_.try_lock(); }
+  bool await_ready() noexcept { return !cancellation_due() && mutex_.try_lock(); }
   bool await_suspend(std::coroutine_handle<> h) {
     if (!prepare()) return false;
     cancel = &on_cancel;
@@ -156,6 +157,12 @@ class recursive_lock_awaiter : recursive_mutex::waiter {
   }
   recursive_mutex::guard await_resume() {
     throw_if_cancelled();
+    // Cancelled after it was handed the lock but before it resumed: the lock goes on to the
+    // next waiter, so a cancelled lock() holds nothing.
+    if (granted_ && cancelled_since_wake()) [[unlikely]] {
+      mutex_.release_level();
+      throw operation_cancelled();
+    }
     return recursive_mutex::guard{mutex_};
   }
 

@@ -130,7 +130,7 @@ class semaphore_awaiter : semaphore::waiter {
  public:
   semaphore_awaiter(semaphore& s, std::source_location where) noexcept : waiter(where), sem_(s) {}
 
-  bool await_ready() noexcept { return sem_.try_acquire(); }
+  bool await_ready() noexcept { return !cancellation_due() && sem_.try_acquire(); }
   bool await_suspend(std::coroutine_handle<> h) {
     if (!prepare()) return false;
     cancel = &on_cancel;

@@ -13,6 +13,7 @@
 
 #include <ringo/detail/loop.hpp>
 #include <ringo/detail/spawned_task.hpp>
+#include <ringo/detail/suspension.hpp>
 #include <ringo/detail/task_record.hpp>
 #include <ringo/error.hpp>
 #include <ringo/task.hpp>
@@ -80,7 +81,7 @@ class join_handle {
     explicit awaiter(promise& p, std::source_location where) noexcept : p_(p), r_(p.record()) {
       this->where = where;
     }
-    bool await_ready() const noexcept { return r_.finished; }
+    bool await_ready() const noexcept { return r_.finished && !detail::cancellation_due(); }
     bool await_suspend(std::coroutine_handle<> h) {
       detail::loop& ctx = *r_.context;
       task = &ctx.running_task();
@@ -97,6 +98,10 @@ class join_handle {
     }
     T await_resume() {
       if (cancelled_) throw operation_cancelled("join cancelled");
+      // Cancelled after the task ended but before this one resumed: the result stays in the
+      // handle for a later join, so a join racing in when_any takes nothing.
+      if (task != nullptr && task->take_cancellation()) [[unlikely]]
+        throw operation_cancelled("join cancelled");
       return detail::take_result(p_);
     }
 

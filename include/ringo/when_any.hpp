@@ -70,11 +70,26 @@ task<void> run_indexed_racer(task<T> t, std::size_t index,
 /// Runs the tasks concurrently; the first to finish decides the result: its value, as the
 /// alternative of the returned variant whose index() is the task's position, or its
 /// exception. The others are cancelled, and when_any returns only after they have ended.
-/// A loser that still finishes with a value (its cancellation came too late to stop it) has
-/// that value destroyed: race operations that give back what they were handed when cancelled
-/// (queue gets, semaphore acquires, accepts, signal and process waits, and stream reads from
-/// provided buffers do; a one-shot receive, on epoll or without provided buffers, keeps the
-/// bytes it read), or results whose destructor cleans up (a lock guard).
+///
+/// The select rule (Go's `select`): of racers that each take something, exactly one takes.
+/// A loser takes nothing, or gives back what it was handed, whether it was cancelled before
+/// it first ran (every racer but the first is, when the first finishes without waiting),
+/// while it waited, or after it was handed its value but before it resumed. These waits hold
+/// to it: queue, lifo_queue and priority_queue get and put (a get gives its item back to the
+/// front of the queue; a put's item goes in once or not at all), semaphore acquire and
+/// scoped_acquire, mutex and recursive_mutex lock, condition_variable wait (a notification
+/// it took goes on to the next waiter), event wait, accept, stream reads from provided
+/// buffers (the bytes stay queued for the next read), signal_set and process waits, joining a
+/// join_handle (the result stays for a later join) and awaiting a future (the value stays in
+/// it). Every ringo wait delivers a cancellation that is due even when it could end at once,
+/// so a racer cancelled before it ran takes nothing at its first wait.
+///
+/// One wait cannot give back: a one-shot receive into the caller's own buffer (read_some or
+/// read_exact on epoll, or on io_uring without provided buffers, and udp receives), whose
+/// bytes are already in that buffer when the cancellation comes; the read then returns them
+/// and the cancellation comes at the next suspension. A loser that still finishes with a
+/// value has that value destroyed, so a result whose destructor cleans up (a lock guard)
+/// gives itself back too.
 template <class... T>
 task<std::variant<detail::result_slot_t<T>...>> when_any(task<T>... tasks) {
   static_assert(sizeof...(T) > 0, "ringo::when_any needs at least one task");

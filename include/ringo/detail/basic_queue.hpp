@@ -183,7 +183,10 @@ class priority_store {
 template <class T, class Store>
 class basic_queue;
 
-/// What put() returns: holds the item in the awaiting frame until the queue takes it.
+/// What put() returns: holds the item in the awaiting frame until the queue takes it. A put
+/// that waits for room is granted a place when a get makes one, and fills it when it runs
+/// again: cancelled before that, it hands the place on and its item stays its own, so a put
+/// racing in when_any or under with_timeout puts its item once or not at all.
 template <class T, class Store>
 class queue_put_awaiter : list_waiter {
  public:
@@ -192,6 +195,8 @@ class queue_put_awaiter : list_waiter {
 
   bool await_ready() {
     if (queue_.closed_) return true;  // await_resume throws
+    if (cancellation_due()) [[unlikely]]
+      return false;  // await_suspend delivers it
     done_ = queue_.try_put_now(item_);
     return done_;
   }
@@ -203,14 +208,24 @@ class queue_put_awaiter : list_waiter {
     park(h);
     return true;
   }
-  void await_resume() const {
+  void await_resume() {
     if (done_) return;
+    if (granted_) return fill_place();
     throw_if_cancelled();
     throw queue_closed(fmt::format("ringo: put on a closed {}", Store::name));
   }
 
  private:
   friend class basic_queue<T, Store>;
+  [[gnu::noinline]] void fill_place() {
+    --queue_.granted_places_;
+    if (cancelled_since_wake()) [[unlikely]] {
+      queue_.grant_room();  // to the next waiting put
+      throw operation_cancelled();
+    }
+    if (queue_.closed_) throw queue_closed(fmt::format("ringo: put on a closed {}", Store::name));
+    queue_.put_granted(item_);
+  }
   static void on_cancel(wait_node& n) noexcept {
     auto& self = static_cast<queue_put_awaiter&>(n);
     if (self.linked()) self.queue_.putters_.erase(self);
@@ -224,6 +239,7 @@ class queue_put_awaiter : list_waiter {
   basic_queue<T, Store>& queue_;
   T item_;
   bool done_ = false;
+  bool granted_ = false;  // a get made room for this put, which fills it when it runs
 };
 
 /// What get() returns: a put that finds it waiting moves its item straight into slot_.
@@ -233,7 +249,9 @@ class queue_get_awaiter : list_waiter {
   queue_get_awaiter(basic_queue<T, Store>& q, std::source_location where) noexcept
       : list_waiter(where), queue_(q) {}
 
-  bool await_ready() const noexcept { return queue_.store_.size() != 0 || queue_.closed_; }
+  bool await_ready() const noexcept {
+    return (queue_.store_.size() != 0 || queue_.closed_) && !cancellation_due();
+  }
   bool await_suspend(std::coroutine_handle<> h) {
     if (!prepare()) return false;
     cancel = &on_cancel;
@@ -338,10 +356,12 @@ class basic_queue {
   basic_queue& operator=(const basic_queue&) = delete;
 
   /// Awaitable: adds `item`, waiting while the queue is full (first come, first served). If
-  /// a get() waits, the item moves straight into that getter. A waiting put resumes on its own
-  /// context once its item is in. Throws queue_closed on a closed queue (at once, or when the
-  /// queue is closed while it waits; the item is then dropped), operation_cancelled if
-  /// cancelled while waiting (the item was not put).
+  /// a get() waits, the item moves straight into that getter. A waiting put is granted its
+  /// place by the get that makes room, and puts its item when it resumes, on its own context.
+  /// Throws queue_closed on a closed queue (at once, or when the queue is closed before the
+  /// item is in; the item is then dropped), operation_cancelled if cancelled before its item
+  /// is in (also after it was granted a place: the place goes to the next waiting put), so a
+  /// put racing in when_any or with_timeout puts its item once or not at all.
   [[nodiscard]] queue_put_awaiter<T, Store> put(
       T item, std::source_location where = std::source_location::current()) {
     return queue_put_awaiter<T, Store>{*this, std::move(item), where};
@@ -386,8 +406,11 @@ class basic_queue {
   /// Items in the queue (not counting those held by waiting puts).
   [[nodiscard]] std::size_t size() const noexcept { return store_.size(); }
   [[nodiscard]] bool empty() const noexcept { return store_.size() == 0; }
-  /// True when bounded and holding `capacity` items.
-  [[nodiscard]] bool full() const noexcept { return capacity_ != 0 && store_.size() >= capacity_; }
+  /// True when bounded and a put would wait: `capacity` items held, counting the places
+  /// granted to waiting puts that have not run yet.
+  [[nodiscard]] bool full() const noexcept {
+    return capacity_ != 0 && store_.size() + granted_places_ >= capacity_;
+  }
   /// The bound given at construction (0: unbounded).
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   [[nodiscard]] bool closed() const noexcept { return closed_; }
@@ -475,17 +498,34 @@ class basic_queue {
     store_.push_first(std::move(item));
   }
 
-  /// Takes the next item (the store is not empty), then lets the first waiting put in.
+  /// Takes the next item (the store is not empty), then grants the room to the first waiting
+  /// put.
   T take_now() {
     T v = store_.pop();
-    if (!putters_.empty() && !full()) {
-      auto& p = static_cast<queue_put_awaiter<T, Store>&>(putters_.pop_front());
-      store_.push(std::move(p.item_));
-      ++unfinished_;
-      p.done_ = true;
-      p.wake();
-    }
+    grant_room();
     return v;
+  }
+
+  /// Grants a place to the first waiting put if there is room: it fills it when it runs.
+  void grant_room() noexcept {
+    if (putters_.empty() || full()) return;
+    auto& p = static_cast<queue_put_awaiter<T, Store>&>(putters_.pop_front());
+    ++granted_places_;
+    p.granted_ = true;
+    p.wake();
+  }
+
+  /// Fills a granted place: straight to the first getter, else into the store (past the
+  /// capacity only where a cancelled get gave an item back meanwhile).
+  void put_granted(T& item) {
+    if (!getters_.empty()) {
+      auto& g = static_cast<queue_get_awaiter<T, Store>&>(getters_.pop_front());
+      g.slot_.emplace(std::move(item));
+      g.wake();
+    } else {
+      store_.push(std::move(item));
+    }
+    ++unfinished_;
   }
 
   Store store_;
@@ -493,6 +533,7 @@ class basic_queue {
   waiter_list putters_;
   waiter_list joiners_;
   std::size_t capacity_;
+  std::size_t granted_places_ = 0;  // room granted to woken puts that have not filled it yet
   std::size_t unfinished_ = 0;
   bool closed_ = false;
 };

@@ -18,6 +18,19 @@ inline loop& context_of_awaiter() {
   return *ctx;
 }
 
+/// True when the task running on this thread has a cancellation waiting to be delivered.
+/// Every wait that could end at once by taking something (an item, a slot, a permit, the
+/// lock, a finished task's result) asks this in await_ready and, when it holds, goes through
+/// await_suspend instead, whose prepare() delivers the cancellation: so a task cancelled
+/// before it reached the wait (the loser of a when_any decided before it first ran) takes
+/// nothing. (False while sync_wait runs a task: the code running then is not the loop's task's.)
+inline bool cancellation_due() noexcept {
+  loop* ctx = current_loop();
+  if (ctx == nullptr) return false;
+  const task_record* t = ctx->running_task_or_null();
+  return t != nullptr && t->cancel_pending && !in_sync_wait;
+}
+
 /// Base of awaiters that suspend the running task until someone schedules it again. Derived
 /// classes fill in wait_node::cancel and describe, and call park() from await_suspend.
 struct suspension : wait_node {
