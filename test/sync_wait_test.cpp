@@ -14,6 +14,9 @@
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 #include <ringo/task.hpp>
+#include <ringo/when_all.hpp>
+#include <ringo/when_any.hpp>
+#include <ringo/with_timeout.hpp>
 
 #include "catch.hpp"
 
@@ -194,4 +197,44 @@ TEST_CASE("a task run by sync_wait may run a loop of its own", "[sync_wait]") {
   };
   auto outer = [&]() -> ringo::task<int> { co_return ringo::run(inner()) + 1; };
   CHECK(ringo::sync_wait(outer()) == 4);
+}
+
+TEST_CASE("sync_wait inside a running loop refuses when_all, when_any and with_timeout before "
+          "any child starts",
+          "[sync_wait]") {
+  int children_ran = 0;
+  auto child = [](int& ran) -> ringo::task<int> {
+    ++ran;
+    co_return 1;
+  };
+  auto main = [&]() -> ringo::task<void> {
+    const std::string all =
+        sync_wait_error(ringo::when_all(child(children_ran), child(children_ran)));
+    CHECK(all.find("ringo::spawn inside ringo::sync_wait") != std::string::npos);
+    const std::string any =
+        sync_wait_error(ringo::when_any(child(children_ran), child(children_ran)));
+    CHECK(any.find("ringo::spawn inside ringo::sync_wait") != std::string::npos);
+    std::vector<ringo::task<int>> many;
+    many.push_back(child(children_ran));
+    const std::string all_of_many = sync_wait_error(ringo::when_all(std::move(many)));
+    CHECK(all_of_many.find("ringo::spawn inside ringo::sync_wait") != std::string::npos);
+    const std::string timed = sync_wait_error(ringo::with_timeout(1s, child(children_ran)));
+    CHECK(timed.find("ringo::spawn inside ringo::sync_wait") != std::string::npos);
+    const std::string spawned = sync_wait_error([](int& ran) -> ringo::task<void> {
+      ringo::spawn([](int& r) -> ringo::task<void> {
+        ++r;
+        co_return;
+      }(ran));
+      co_return;
+    }(children_ran));
+    CHECK(spawned.find("ringo::spawn inside ringo::sync_wait") != std::string::npos);
+    // The loop goes on as if nothing had happened: nothing was left running on it.
+    CHECK(ringo::io_context::current()->live_tasks() == 1);
+    co_await ringo::sleep_for(10ms);
+    // And the same combinators work from the task itself.
+    const auto both = co_await ringo::when_all(child(children_ran), child(children_ran));
+    CHECK(std::get<0>(both) + std::get<1>(both) == 2);
+  };
+  ringo::run(main());
+  CHECK(children_ran == 2);
 }

@@ -169,6 +169,14 @@ inline loop& context_for_spawn() {
         "ringo::spawn outside of an event loop: call it from a task running under ringo::run "
         "(or io_context::run)");
   }
+  // sync_wait runs its task without the loop, and destroys its frame when it waits: a task
+  // spawned from there (a when_all or when_any child) would outlive what it refers to.
+  if (in_sync_wait) {
+    throw std::logic_error(
+        "ringo::spawn inside ringo::sync_wait: sync_wait runs a task without the event loop, "
+        "so it cannot start tasks (when_all, when_any, with_timeout and task_group do); "
+        "co_await the task from a task instead, or use ringo::run");
+  }
   return *ctx;
 }
 

@@ -14,9 +14,11 @@ namespace ringo {
 /// exception. The task may await other tasks and generators but nothing that waits for an
 /// event (I/O, a timer, another task, a lock, a queue): those need an event loop, so co_await
 /// the task from a task instead, or run it with ringo::run. Such a wait throws
-/// std::logic_error in the task before anything is armed, and unless the task catches it,
-/// sync_wait rethrows it. That holds inside a running loop too: there sync_wait runs `t`
-/// without the loop, which goes on after it as if nothing had happened. A task that suspends
+/// std::logic_error in the task before anything is armed, and so does starting a task
+/// (spawn, and so when_all, when_any, with_timeout and task_group::spawn) before any child
+/// exists; unless the task catches it, sync_wait rethrows it. That holds inside a running
+/// loop too: there sync_wait runs `t` without the loop, which goes on after it as if nothing
+/// had happened. A task that suspends
 /// on some other awaiter (not one of ringo's) makes sync_wait destroy it and throw
 /// std::logic_error.
 template <class T>

@@ -5,6 +5,7 @@
 #include <coroutine>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <source_location>
 #include <string>
 #include <utility>
@@ -39,15 +40,20 @@ class task_group {
 
   /// Starts `t` as a child task. It first runs in a later turn of the loop. If the group is
   /// already cancelling (after a child failed, or cancel()), the child starts cancelled.
+  /// Throws std::logic_error, starting nothing, where ringo::spawn would (outside a loop,
+  /// inside sync_wait).
   template <class T>
   void spawn(task<T> t, std::source_location where = std::source_location::current()) {
-    auto* c = new child{};
+    detail::loop& ctx = detail::context_for_spawn();
+    auto owned = std::make_unique<child>();
+    child* c = owned.get();
+    c->handle = detail::spawn_on(ctx, run_child(std::move(t), c), false, where);
+    owned.release();  // the child's body deletes it
     c->group = this;
     c->next = children_;
     if (children_ != nullptr) children_->prev = c;
     children_ = c;
     ++live_;
-    c->handle = ringo::spawn(run_child(std::move(t), c), where);
     if (cancelling_) c->handle.cancel();
   }
 
