@@ -115,6 +115,25 @@ io_context::~io_context() {
   // point into their frames: take those back before the frames go.
   reactor_->drain();
   teardown();
+  discard_posted();
+}
+
+void io_context::discard_posted() noexcept {
+  // Posted after the last run() returned, or to a context never run: those functions run at
+  // the next run(), and with no run to come they go with the context, destroyed unrun (on
+  // this thread), rather than leak with whatever they captured.
+  detail::remote_node* n = nullptr;
+  {
+    std::lock_guard lock{remote_mutex_};
+    n = std::exchange(remote_head_, nullptr);
+    remote_tail_ = nullptr;
+  }
+  remote_pending_.store(false, std::memory_order_relaxed);
+  while (n != nullptr) {
+    detail::remote_node* next = n->next;
+    if (n->discard != nullptr) n->discard(*n);
+    n = next;
+  }
 }
 
 const detail::reactor_features& detail::loop::features() const noexcept {
