@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/error.hpp>
 
 #include "reactor_factory.hpp"
@@ -249,10 +250,12 @@ std::chrono::nanoseconds io_context::wait_budget() const {
   if (ready_head_ != nullptr || remote_pending_.load(std::memory_order_acquire)) {
     return std::chrono::nanoseconds{0};
   }
-  if (timers_.empty()) return std::chrono::nanoseconds{-1};
-  const auto left = timers_.front()->deadline - std::chrono::steady_clock::now();
-  return std::max(std::chrono::nanoseconds{0},
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(left));
+  // The nearest timer first: if even it never fires (a sleep too long for the clock), the
+  // wait has no limit.
+  if (timers_.empty() || timers_.front()->deadline == detail::no_deadline) {
+    return std::chrono::nanoseconds{-1};
+  }
+  return detail::time_until(timers_.front()->deadline, std::chrono::steady_clock::now());
 }
 
 void io_context::post(detail::remote_node& node) noexcept {
