@@ -17,14 +17,16 @@
 namespace ringo {
 
 struct context_pool::slot {
+  // What stop() posts. Declared before the context, so that it outlives it: a stop() after
+  // the context's run() returned leaves it queued there until the context is destroyed.
+  struct stop_request : detail::remote_node {
+    slot* owner = nullptr;
+  } stop_node;
   std::unique_ptr<io_context> context;
   // The running main task's handle, touched only on the slot's own thread: stop() reaches
   // it through a post.
   join_handle<void>* main = nullptr;
   bool stop_requested = false;
-  struct stop_request : detail::remote_node {
-    slot* owner = nullptr;
-  } stop_node;
 };
 
 namespace {
@@ -102,11 +104,13 @@ void context_pool::run(std::function<task<void>(unsigned index)> make_main, bool
   // Made first, so that the signals are blocked on this thread before any pool thread exists
   // (the pool's threads block every asynchronous signal in any case).
   std::optional<signal_set> signals;
-  std::optional<io_context> watcher;
   event finished;
+  // Declared before the watcher, which it outlives: if the watcher's run() ends first (it
+  // failed), the node stays queued there until the watcher is destroyed.
   struct finished_request : detail::remote_node {
     event* done = nullptr;
   } finished_node;
+  std::optional<io_context> watcher;
   if (stop_on_signals) {
     signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM});
     watcher.emplace(options_);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/reactor.hpp>
 
 namespace ringo::detail {
@@ -26,13 +27,16 @@ class deadline_heap {
     if (heap_.size() == heap_.capacity()) heap_.reserve(heap_.size() * 2 + 16);
   }
 
-  /// Arms `op`'s deadline (op.timeout from now), if it has one. Room must be reserved.
+  /// Arms `op`'s deadline (op.timeout from now), if it has one: a timeout too long for the
+  /// clock to add is none. Room must be reserved.
   void arm(io_operation& op) noexcept {
     if (op.timeout.count() <= 0) return;
     op.timed_out = false;
     op.deadline_passed = false;
     if (op.deadline_slot != io_operation::no_slot) remove(op);
-    heap_.push_back({clock::now() + std::chrono::ceil<clock::duration>(op.timeout), &op});
+    const clock::time_point at = deadline_after(op.timeout);
+    if (at == no_deadline) return;
+    heap_.push_back({at, &op});
     sift(heap_.size() - 1);
   }
 

@@ -74,7 +74,7 @@ class epoll_reactor final : public reactor {
 
   ~epoll_reactor() override {
     drain();
-    workers_.reset();  // joined before the wake-up they call goes
+    workers_.reset();  // before the wake-up its threads call goes (they call it no more)
     ::close(wake_fd_);
     ::close(epoll_fd_);
   }
@@ -193,6 +193,14 @@ class epoll_reactor final : public reactor {
       for (std::size_t fd = 0; fd < fds_.size(); ++fd) {
         while (!fds_[fd].readers.empty()) take_back(*fds_[fd].readers.back());
         while (!fds_[fd].writers.empty()) take_back(*fds_[fd].writers.back());
+      }
+      // File calls too, running ones included: their threads finish them on their own.
+      if (workers_ != nullptr) {
+        for (io_operation* op : workers_->cancel_all()) {
+          op->cancel_requested = true;
+          op->tracking_slot = nowhere;
+          complete_later(*op, -ECANCELED);
+        }
       }
       const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
       while (in_flight_ > 0 && std::chrono::steady_clock::now() < until) {
@@ -412,8 +420,9 @@ class epoll_reactor final : public reactor {
     op.tracking_slot = nowhere;
   }
 
-  // Cancels `op` where it waits; a request already done, or running on a file thread, keeps
-  // its result.
+  // Cancels `op` where it waits; a request already done keeps its result. One running on a
+  // file thread is abandoned there (see file_workers.hpp): the task need not wait for a call
+  // that may never return.
   void take_back(io_operation& op) noexcept {
     if (op.tracking_slot == on_fd) {
       take_off_fd(op);

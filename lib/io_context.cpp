@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/error.hpp>
 
 #include "reactor_factory.hpp"
@@ -115,6 +116,25 @@ io_context::~io_context() {
   // point into their frames: take those back before the frames go.
   reactor_->drain();
   teardown();
+  discard_posted();
+}
+
+void io_context::discard_posted() noexcept {
+  // Posted after the last run() returned, or to a context never run: those functions run at
+  // the next run(), and with no run to come they go with the context, destroyed unrun (on
+  // this thread), rather than leak with whatever they captured.
+  detail::remote_node* n = nullptr;
+  {
+    std::lock_guard lock{remote_mutex_};
+    n = std::exchange(remote_head_, nullptr);
+    remote_tail_ = nullptr;
+  }
+  remote_pending_.store(false, std::memory_order_relaxed);
+  while (n != nullptr) {
+    detail::remote_node* next = n->next;
+    if (n->discard != nullptr) n->discard(*n);
+    n = next;
+  }
 }
 
 const detail::reactor_features& detail::loop::features() const noexcept {
@@ -230,10 +250,12 @@ std::chrono::nanoseconds io_context::wait_budget() const {
   if (ready_head_ != nullptr || remote_pending_.load(std::memory_order_acquire)) {
     return std::chrono::nanoseconds{0};
   }
-  if (timers_.empty()) return std::chrono::nanoseconds{-1};
-  const auto left = timers_.front()->deadline - std::chrono::steady_clock::now();
-  return std::max(std::chrono::nanoseconds{0},
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(left));
+  // The nearest timer first: if even it never fires (a sleep too long for the clock), the
+  // wait has no limit.
+  if (timers_.empty() || timers_.front()->deadline == detail::no_deadline) {
+    return std::chrono::nanoseconds{-1};
+  }
+  return detail::time_until(timers_.front()->deadline, std::chrono::steady_clock::now());
 }
 
 void io_context::post(detail::remote_node& node) noexcept {

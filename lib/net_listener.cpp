@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/io_awaiter.hpp>
 #include <ringo/io_context.hpp>
 
@@ -119,9 +120,8 @@ bool accept_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (context->features().multishot_accept) {
     if (!s_->armed) s_->arm();
     mode_ = mode::waiting;
-    if (limit_.count() > 0) {
-      deadline = std::chrono::steady_clock::now() +
-                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_);
+    // (A limit too long for the clock is no deadline at all.)
+    if (limit_.count() > 0 && (deadline = deadline_after(limit_)) != no_deadline) {
       fire = &on_deadline;
       context->add_timer(*this);
     }

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/frame_allocator.hpp>
 #include <ringo/io_context.hpp>
 
@@ -206,9 +207,8 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (context->features().provided_buffers && !s_->starved && !s_->exact_reads) {
     if (!s_->armed) s_->arm();
     mode_ = mode::waiting;
-    if (limit().count() > 0) {
-      deadline = std::chrono::steady_clock::now() +
-                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit());
+    // (A limit too long for the clock is no deadline at all.)
+    if (limit().count() > 0 && (deadline = deadline_after(limit())) != no_deadline) {
       fire = &on_deadline;
       context->add_timer(*this);
     }

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/frame_allocator.hpp>
 #include <ringo/io_context.hpp>
 
@@ -26,17 +27,16 @@ namespace {
 
 // What is left of a write's deadline at `until`, for the next part of a short write; zero
 // (none) when the write has no deadline, negative once it passed.
+// (no_deadline, for a timeout too long for the clock, leaves nanoseconds::max(): none.)
 std::chrono::nanoseconds time_left(std::chrono::steady_clock::time_point until) noexcept {
   if (until == std::chrono::steady_clock::time_point{}) return std::chrono::nanoseconds{0};
-  const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
-      until - std::chrono::steady_clock::now());
+  const auto left = time_until(until, std::chrono::steady_clock::now());
   return left.count() > 0 ? left : std::chrono::nanoseconds{-1};
 }
 
-std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) noexcept {
+std::chrono::steady_clock::time_point write_deadline(std::chrono::nanoseconds timeout) noexcept {
   if (timeout.count() <= 0) return {};
-  return std::chrono::steady_clock::now() +
-         std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+  return deadline_after(timeout);
 }
 
 }  // namespace
@@ -183,7 +183,7 @@ void stream_send_awaiter::describe_send(const wait_node& n, std::string& out) {
 send_all_awaiter::send_all_awaiter(stream_state& s, std::span<const std::byte> data,
                                    std::chrono::nanoseconds limit,
                                    std::source_location where) noexcept
-    : stream_send_awaiter(s, deadline_after(limit), where) {
+    : stream_send_awaiter(s, write_deadline(limit), where) {
   send_run(data);
 }
 
@@ -197,7 +197,7 @@ struct send_batch_awaiter::batch_parts {
 send_batch_awaiter::send_batch_awaiter(stream_state& s, const net::received_buffers& bufs,
                                        std::chrono::nanoseconds limit,
                                        std::source_location where) noexcept
-    : stream_send_awaiter(s, deadline_after(limit), where), bufs_(&bufs) {
+    : stream_send_awaiter(s, write_deadline(limit), where), bufs_(&bufs) {
   left_ = bufs.total_size();
 }
 
@@ -264,7 +264,7 @@ class sendmsg_all_awaiter final : public stream_send_awaiter {
 // leaves it a valid, orphaned state (and an EBADF), never a dangling one.
 task<void> send_parts(state_hold<stream_state> s, std::span<const std::span<const std::byte>> parts,
                       std::chrono::nanoseconds timeout, std::source_location where) {
-  sendmsg_all_awaiter send{*s, deadline_after(timeout), where};
+  sendmsg_all_awaiter send{*s, write_deadline(timeout), where};
   std::size_t i = 0;
   while (i < parts.size()) {
     send.clear();

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/io_awaiter.hpp>
 #include <ringo/error.hpp>
 #include <ringo/io_context.hpp>
@@ -84,14 +85,12 @@ task<unix_stream> unix_stream::connect(std::string path, std::chrono::nanosecond
   detail::socket_name name = detail::socket_name::path_of(std::move(path));
   using clock = std::chrono::steady_clock;
   const bool bounded = timeout.count() > 0;
-  const clock::time_point until = bounded ? clock::now() + timeout : clock::time_point::max();
+  const clock::time_point until = bounded ? detail::deadline_after(timeout) : detail::no_deadline;
   std::chrono::milliseconds pause{1};
   for (;;) {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) detail::throw_io_error(errno, fmt::format("socket for connect to {}", name));
-    const auto left =
-        bounded ? std::chrono::duration_cast<std::chrono::nanoseconds>(until - clock::now())
-                : std::chrono::nanoseconds{0};
+    const auto left = bounded ? detail::time_until(until, clock::now()) : clock::duration{0};
     bool backlog_full = false;
     try {
       co_await detail::connect_or_close(
@@ -106,11 +105,14 @@ task<unix_stream> unix_stream::connect(std::string path, std::chrono::nanosecond
     // The listener's backlog is full. A blocking connect would wait for room, and so does one
     // through io_uring; a non-blocking one (the epoll backend's) is refused with EAGAIN, and
     // its socket signals nothing when room is made. So wait a little and try again.
-    if (backlog_full && bounded && clock::now() + pause >= until) {
+    // The last pause is cut to what is left of the deadline, so the connect gives up at the
+    // deadline, after one more try, and not at the last pause that would have passed it.
+    const auto now = clock::now();
+    if (backlog_full && now >= until) {
       throw timed_out(
           fmt::format("connect to {}: deadline passed (the listener's backlog stayed full)", name));
     }
-    co_await sleep_for(pause);
+    co_await sleep_until(std::min(detail::deadline_after(pause, now), until));
     pause = std::min(pause * 2, std::chrono::milliseconds{64});
   }
 }

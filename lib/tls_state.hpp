@@ -19,6 +19,7 @@
 
 #include <openssl/ssl.h>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/loop.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/tls_context.hpp>
@@ -53,7 +54,7 @@ class tls_deadline {
   explicit tls_deadline(std::chrono::nanoseconds timeout) noexcept
       : none_(timeout <= std::chrono::nanoseconds::zero()),
         at_(none_ ? std::chrono::steady_clock::time_point{}
-                  : std::chrono::steady_clock::now() + timeout) {}
+                  : deadline_after(timeout)) {}
   /// The timeout to give the next socket operation: zero (none) when there is no deadline, at
   /// least a nanosecond when it has passed (so that the operation times out at once rather
   /// than wait without one).

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -196,4 +197,50 @@ TEST_CASE("the multi-core server serves from every thread over SO_REUSEPORT",
   // The kernel spreads connections by a hash of the peer: with 64 of them both get some.
   CHECK(served[0] > 0);
   CHECK(served[1] > 0);
+}
+
+TEST_CASE("what contexts post to one that has finished is destroyed with the pool, not leaked",
+          "[context_pool]") {
+  std::vector<std::weak_ptr<int>> posted;  // touched by context 1's thread, then by this one
+  std::atomic<int> ran{0};
+  {
+    ringo::context_pool pool{2};
+    pool.run(
+        [&](unsigned i) -> ringo::task<void> {
+          if (i == 0) co_await sleep_forever();  // ends as soon as stop() reaches it
+          ringo::io_context& first = pool.context(0);
+          auto post_one = [&] {
+            auto token = std::make_shared<int>(1);
+            posted.push_back(token);
+            first.post([&ran, token] { ran += *token; });
+          };
+          // Posts before, during and after stop(): the last ones land on a context whose
+          // run() has returned, and stay queued there until the pool destroys it.
+          for (int n = 0; n < 10; ++n) {
+            post_one();
+            co_await ringo::sleep_for(1ms);
+          }
+          pool.stop();
+          try {
+            co_await sleep_forever();
+          } catch (const ringo::operation_cancelled&) {
+          }
+          for (int n = 0; n < 20; ++n) {
+            post_one();
+            co_await ringo::sleep_for(1ms);
+          }
+        },
+        false);
+    CHECK(ran >= 10);
+  }
+  REQUIRE(posted.size() == 30);
+  for (const auto& p : posted)
+    CHECK(p.expired());
+}
+
+TEST_CASE("stop() after run() has returned is harmless", "[context_pool]") {
+  ringo::context_pool pool{2};
+  pool.run([](unsigned) -> ringo::task<void> { co_return; }, false);
+  pool.stop();  // queued on contexts that no longer run: destroyed with the pool
+  CHECK(pool.stopping());
 }

@@ -1,6 +1,7 @@
 #include <ringo/file.hpp>
 // (its own header first: proves it stands alone)
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,7 @@
 #include <ringo/with_timeout.hpp>
 
 #include "catch.hpp"
+#include "descriptors.hpp"
 
 namespace {
 
@@ -352,4 +355,40 @@ TEST_CASE("a write_all cancelled while the pipe is full keeps what it wrote, in 
     CHECK(got.compare(0, prefix, data, 0, prefix) == 0);
     CHECK(got.substr(prefix) == "END");
   }());
+}
+
+TEST_CASE("an open of a FIFO without a writer ends at its deadline and leaks no descriptor",
+          "[file]") {
+  const std::string fifo = temp_path() + "_fifo";
+  ::unlink(fifo.c_str());
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const int before = ringo_test::open_descriptors();
+  bool timed_out = false;
+  bool opened = false;
+  bool on_epoll = false;
+  // The open blocks until a writer comes; the deadline must end the wait on every backend,
+  // and run() must return though no writer ever comes while it runs. (io_uring first tries
+  // the open without blocking, and a FIFO opens for reading at once that way: there it may
+  // simply succeed.)
+  ringo::run([&]() -> ringo::task<void> {
+    on_epoll = ringo::io_context::current()->backend() == ringo::io_backend::epoll;
+    try {
+      auto f = co_await ringo::with_timeout(std::chrono::milliseconds(100),
+                                            ringo::file::open(fifo, ringo::open_mode::read));
+      opened = f.is_open();
+    } catch (const ringo::timed_out&) {
+      timed_out = true;
+    }
+  }());
+  CHECK((timed_out || opened));
+  if (on_epoll) CHECK(timed_out);
+  // Now a writer comes: an open still blocked somewhere completes, and the descriptor it makes
+  // must be closed, not leaked. (With no reader left, the open fails with ENXIO instead.)
+  const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (writer >= 0) ::close(writer);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ringo_test::open_descriptors() != before && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(ringo_test::open_descriptors() == before);
+  ::unlink(fifo.c_str());
 }

@@ -163,3 +163,34 @@ TEST_CASE(
   }());
   CHECK(done == iterations);
 }
+
+TEST_CASE("a read or an accept whose timeout is too long for the clock waits for its data",
+          "[io_cancel]") {
+  ringo::run([]() -> ringo::task<void> {
+    constexpr auto never = std::chrono::nanoseconds::max();
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto accepting = ringo::spawn([](tcp_listener& on) -> ringo::task<tcp_stream> {
+      co_return co_await on.accept(std::chrono::nanoseconds::max());
+    }(l));
+    co_await ringo::sleep_for(20ms);
+    CHECK_FALSE(accepting.done());
+    auto client = co_await tcp_stream::connect(l.local_endpoint());
+    auto server = co_await accepting;
+    std::array<std::byte, 16> buf{};
+    auto reading = ringo::spawn([](tcp_stream& s, std::span<std::byte> b) -> ringo::task<std::size_t> {
+      co_return co_await s.read_some(b, std::chrono::nanoseconds::max());
+    }(server, buf));
+    auto receiving = ringo::spawn([](tcp_stream& s) -> ringo::task<std::size_t> {
+      co_return (co_await s.receive(std::chrono::nanoseconds::max())).size();
+    }(client));
+    co_await ringo::sleep_for(20ms);  // a timer that fires: the loop is not frozen
+    CHECK_FALSE(reading.done());
+    CHECK_FALSE(receiving.done());
+    co_await client.write_all(std::string_view{"ping"}, never);
+    co_await server.write_all(std::string_view{"pong!"}, never);
+    const std::size_t read = co_await reading;
+    const std::size_t received = co_await receiving;
+    CHECK(read == 4);
+    CHECK(received == 5);
+  }());
+}

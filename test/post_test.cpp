@@ -5,6 +5,7 @@
 #include <chrono>
 #include <coroutine>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -178,4 +179,33 @@ TEST_CASE("two loops post to each other", "[post]") {
   b.join();
   CHECK(count_a == rounds);
   CHECK(count_b == rounds);
+}
+
+TEST_CASE("a post to a context whose run() returned runs at its next run()", "[post]") {
+  ringo::io_context ctx;
+  ctx.run([]() -> ringo::task<> { co_return; }());
+  int ran = 0;
+  std::thread poster{[&] { ctx.post([&] { ++ran; }); }};
+  poster.join();
+  CHECK(ran == 0);  // nothing runs it until the context runs again
+  ctx.run([]() -> ringo::task<> { co_return; }());
+  CHECK(ran == 1);
+}
+
+TEST_CASE("what is still posted when a finished context is destroyed is destroyed with it",
+          "[post]") {
+  auto held = std::make_shared<int>(1);
+  const std::weak_ptr<int> watch = held;
+  bool ran = false;
+  {
+    ringo::io_context ctx;
+    ctx.run([]() -> ringo::task<> { co_return; }());
+    std::thread poster{[&, keep = std::move(held)]() mutable {
+      ctx.post([&ran, keep = std::move(keep)] { ran = *keep == 1; });
+    }};
+    poster.join();
+    CHECK_FALSE(watch.expired());  // the context holds the function it has not run
+  }
+  CHECK_FALSE(ran);
+  CHECK(watch.expired());  // and let it go with itself: neither run nor leaked
 }

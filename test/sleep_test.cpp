@@ -11,9 +11,11 @@
 #include <ringo/run.hpp>
 
 #include "catch.hpp"
+#include "ended_cancelled.hpp"
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+using ringo_test::ended_cancelled;
 
 namespace {
 
@@ -223,4 +225,84 @@ TEST_CASE("what a sleeping task keeps in its frame stays small", "[sleep]") {
   CHECK(sizeof(ringo::detail::task_record) <= 64);
   CHECK(sizeof(ringo::detail::task_promise<void>) <= 72);
   CHECK(sizeof(ringo::detail::sleep_awaiter) <= 56);
+}
+
+TEST_CASE("a sleep too long for the clock never ends and holds up no other timer", "[sleep]") {
+  // nanoseconds::max() from now is past what steady_clock can hold; seconds::max() is past
+  // even what its duration can: both mean "never".
+  auto forever = [](int which) -> ringo::task<void> {
+    if (which == 0) co_await ringo::sleep_for(std::chrono::nanoseconds::max());
+    if (which == 1) co_await ringo::sleep_for(std::chrono::seconds::max());
+    if (which == 2) co_await ringo::sleep_for(std::chrono::hours::max());
+  };
+  auto main = [&]() -> ringo::task<void> {
+    std::vector<ringo::join_handle<void>> sleepers;
+    for (int which = 0; which < 3; ++which)
+      sleepers.push_back(ringo::spawn(forever(which)));
+    const auto start = clock_type::now();
+    co_await ringo::sleep_for(5ms);
+    CHECK(clock_type::now() - start >= 5ms);
+    for (auto& h : sleepers) {
+      CHECK_FALSE(h.done());
+      h.cancel();
+      const bool cancelled = co_await ended_cancelled(h);
+      CHECK(cancelled);
+    }
+  };
+  ringo::run(main());
+}
+
+TEST_CASE("a sleep for the most negative duration is already due", "[sleep]") {
+  auto main = []() -> ringo::task<int> {
+    co_await ringo::sleep_for(std::chrono::nanoseconds::min());
+    co_await ringo::sleep_for(std::chrono::seconds::min());
+    co_await ringo::sleep_for(-1ms);
+    co_return 3;
+  };
+  CHECK(ringo::run(main()) == 3);
+}
+
+TEST_CASE("call_later with a delay too long for the clock never calls and freezes nothing",
+          "[call_later]") {
+  bool called = false;
+  auto main = [&]() -> ringo::task<void> {
+    auto never = ringo::call_later(std::chrono::nanoseconds::max(), [&] { called = true; });
+    auto later = ringo::call_later(std::chrono::seconds::max(), [&] { called = true; });
+    co_await ringo::sleep_for(5ms);
+    CHECK_FALSE(never.done());
+    CHECK_FALSE(later.done());
+    never.cancel();
+    later.cancel();
+    const bool never_cancelled = co_await ended_cancelled(never);
+    const bool later_cancelled = co_await ended_cancelled(later);
+    CHECK(never_cancelled);
+    CHECK(later_cancelled);
+  };
+  ringo::run(main());
+  CHECK_FALSE(called);
+}
+
+TEST_CASE("with_timeout of a duration too long for the clock never times out", "[with_timeout]") {
+  auto main = []() -> ringo::task<int> {
+    const int a = co_await ringo::with_timeout(std::chrono::nanoseconds::max(), value_after(5ms, 1));
+    const int b = co_await ringo::with_timeout(std::chrono::seconds::max(), value_after(5ms, 2));
+    const int c = co_await ringo::with_timeout(std::chrono::hours::max(), value_after(5ms, 3));
+    co_return a + b + c;
+  };
+  CHECK(ringo::run(main()) == 6);
+}
+
+TEST_CASE("with_timeout of a negative duration times out at once and says 0 ms",
+          "[with_timeout]") {
+  auto main = []() -> ringo::task<std::string> {
+    try {
+      co_await ringo::with_timeout(std::chrono::seconds::min(), value_after(10s, 1));
+    } catch (const ringo::timed_out& e) {
+      co_return e.what();
+    }
+    co_return "";
+  };
+  const std::string what = ringo::run(main());
+  INFO(what);
+  CHECK(what.starts_with("timed out after 0 ms"));
 }

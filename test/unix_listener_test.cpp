@@ -276,3 +276,34 @@ TEST_CASE("a connect waiting on a full backlog ends at its deadline or when canc
     CHECK(cancelled);
   }());
 }
+
+TEST_CASE("a connect to a full backlog fails with timed_out no earlier than its deadline",
+          "[unix_listener]") {
+  const std::string name = abstract_name("backlog-deadline");
+  ringo::run([&]() -> ringo::task<void> {
+    auto l = unix_listener::bind(name, 0);  // never accepts
+    std::vector<unix_stream> fill;
+    // Fill the backlog: the first connect that cannot get in ends at its deadline.
+    for (int i = 0; i < 8; ++i) {
+      try {
+        fill.push_back(co_await unix_stream::connect(name, 20ms));
+      } catch (const ringo::timed_out&) {
+        break;
+      }
+    }
+    REQUIRE(fill.size() < 8);
+    for (const auto timeout : {100ms, 50ms}) {
+      const auto start = std::chrono::steady_clock::now();
+      bool timed_out = false;
+      try {
+        fill.push_back(co_await unix_stream::connect(name, timeout));
+      } catch (const ringo::timed_out&) {
+        timed_out = true;
+      }
+      const auto took = std::chrono::steady_clock::now() - start;
+      CHECK(timed_out);
+      CHECK(took >= timeout);
+      CHECK(took < 10s);
+    }
+  }());
+}

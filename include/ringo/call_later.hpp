@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
 #include <ringo/task.hpp>
@@ -30,13 +31,14 @@ task<void> call_after(std::chrono::steady_clock::duration d, F f) {
 /// Calls `f()` on the current context after `d`, in a task of its own (like threading.Timer,
 /// run() waits for it). `f` may return void or a ringo::task. The returned handle cancels the
 /// call (cancel() before it fires means it never runs), tells whether it is done, and can be
-/// awaited. Must be called from a task.
+/// awaited. Must be called from a task. A delay too long for the clock (hours::max()) never
+/// comes: the call waits until it is cancelled.
 template <class F, class Rep, class Period>
   requires std::invocable<F&>
 join_handle<void> call_later(std::chrono::duration<Rep, Period> d, F f,
                              std::source_location where = std::source_location::current()) {
   return spawn(
-      detail::call_after(std::chrono::ceil<std::chrono::steady_clock::duration>(d), std::move(f)),
+      detail::call_after(detail::saturating_duration(d), std::move(f)),
       where);
 }
 

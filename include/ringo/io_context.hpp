@@ -53,11 +53,16 @@ class io_context : public detail::loop {
   }
 
   /// Runs `f()` on this context's thread from its loop, soon. Thread-safe; wakes a sleeping
-  /// loop. A burst of posts costs one wake-up.
+  /// loop. A burst of posts costs one wake-up. A post to a context that is not running (its
+  /// run() has returned, or has not begun) waits there: `f` runs at the context's next run(),
+  /// and if the context is destroyed first, `f` is destroyed with it, unrun (on the thread
+  /// that destroys the context), so nothing it holds leaks. Posting concurrently with the
+  /// context's destruction is undefined.
   template <class F>
   requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
            std::is_invocable_v<std::decay_t<F>&>) void post(F&& f);
-  /// The allocation-free form of post(): `node` must live until its run() is called.
+  /// The allocation-free form of post(): `node` must live until its run() is called, or
+  /// until its discard() is (or the context is gone, if it has none): see post(f).
   void post(detail::remote_node& node) noexcept;
 
   /// A listing of every live task: its id, spawn site, state, and where and on what it waits.
@@ -86,6 +91,7 @@ class io_context : public detail::loop {
   [[noreturn]] void report_deadlock();
   void cancel_daemons() noexcept;
   void teardown() noexcept;
+  void discard_posted() noexcept;
   std::chrono::nanoseconds wait_budget() const;
 
   std::mutex remote_mutex_;
@@ -128,6 +134,7 @@ requires(!std::is_base_of_v<detail::remote_node, std::remove_cvref_t<F>> &&
           report_posted_exception(std::current_exception());
         }
       };
+      discard = [](detail::remote_node& n) noexcept { delete static_cast<node*>(&n); };
     }
   };
   post(*new node(std::forward<F>(f)));

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/loop.hpp>
 #include <ringo/detail/suspension.hpp>
 #include <ringo/detail/task_record.hpp>
@@ -56,8 +57,12 @@ class sleep_awaiter : wait_node, timer_node {
   }
   static void describe_sleep(const wait_node& n, std::string& out) {
     const auto& self = static_cast<const sleep_awaiter&>(n);
+    if (self.deadline == no_deadline) {
+      out += "a sleep that never ends";
+      return;
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        self.deadline - std::chrono::steady_clock::now());
+        time_until(self.deadline, std::chrono::steady_clock::now()));
     out += fmt::format("a sleep ending in {} ms", left.count());
   }
 
@@ -96,6 +101,7 @@ class yield_awaiter {
 
 /// Suspends the running task until `deadline`; other tasks run meanwhile. The task resumes
 /// on its own context. Cancellable: throws operation_cancelled when its task is cancelled.
+/// time_point::max() never comes: the task sleeps until it is cancelled.
 [[nodiscard]] inline detail::sleep_awaiter sleep_until(
     std::chrono::steady_clock::time_point deadline,
     std::source_location where = std::source_location::current()) noexcept {
@@ -103,14 +109,14 @@ class yield_awaiter {
 }
 
 /// Suspends the running task for `d` (gevent.sleep(d)). A zero or negative duration still
-/// suspends and lets timers and I/O run, like yield().
+/// suspends and lets timers and I/O run, like yield(). A duration too long for the clock to
+/// add to now (nanoseconds::max(), seconds::max()) never ends: the task sleeps until it is
+/// cancelled, and holds up no other timer.
 template <class Rep, class Period>
 [[nodiscard]] detail::sleep_awaiter sleep_for(
     std::chrono::duration<Rep, Period> d,
     std::source_location where = std::source_location::current()) noexcept {
-  return detail::sleep_awaiter{
-      std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d),
-      where};
+  return detail::sleep_awaiter{detail::deadline_after(d), where};
 }
 
 /// Lets every other ready task run once, then resumes (gevent.sleep(0)). Allocates nothing.

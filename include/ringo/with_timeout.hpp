@@ -1,10 +1,12 @@
 #pragma once
 /// \file
 /// ringo::with_timeout: give a task a deadline.
+#include <algorithm>
 #include <chrono>
 #include <utility>
 #include <variant>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/error.hpp>
 #include <ringo/sleep.hpp>
 #include <ringo/task.hpp>
@@ -17,16 +19,20 @@ inline task<void> sleep_task(std::chrono::steady_clock::duration d) { co_await s
 }  // namespace detail
 
 /// Runs `t`; if it has not finished after `d`, cancels it, waits for it to unwind and throws
-/// ringo::timed_out. Otherwise returns its result (or rethrows its exception).
+/// ringo::timed_out ("timed out after 100 ms"). Otherwise returns its result (or rethrows its
+/// exception). A zero or negative `d` is already due; one too long for the clock to add to
+/// now (nanoseconds::max(), seconds::max()) never passes, so `t` runs to its end.
 template <class T, class Rep, class Period>
 task<T> with_timeout(std::chrono::duration<Rep, Period> d, task<T> t) {
-  auto outcome = co_await when_any(
-      std::move(t),
-      detail::sleep_task(std::chrono::ceil<std::chrono::steady_clock::duration>(d)));
+  // Saturated, so that neither the sleep nor the message overflows.
+  const std::chrono::steady_clock::duration limit = detail::saturating_duration(d);
+  auto outcome = co_await when_any(std::move(t), detail::sleep_task(limit));
   if (outcome.index() == 1) {
     throw timed_out(fmt::format(
         "timed out after {} ms",
-        std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::max(limit, std::chrono::steady_clock::duration::zero()))
+            .count()));
   }
   if constexpr (std::is_reference_v<T>) {
     co_return std::get<0>(outcome).get();

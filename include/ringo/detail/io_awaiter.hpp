@@ -11,6 +11,7 @@
 #include <string_view>
 #include <system_error>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/reactor.hpp>
 #include <ringo/detail/suspension.hpp>
 #include <ringo/error.hpp>
@@ -91,10 +92,12 @@ class io_awaiter : protected suspension, protected io_operation {
   bool submitted_ = false;
 };
 
-/// Converts a caller's deadline argument to the nanoseconds a request carries (zero: none).
+/// Converts a caller's deadline argument to the nanoseconds a request carries (zero: none),
+/// saturating: a timeout too long for the clock is nanoseconds::max(), which the backends
+/// read as none.
 template <class Rep, class Period>
 constexpr std::chrono::nanoseconds to_timeout(std::chrono::duration<Rep, Period> d) noexcept {
-  return std::chrono::ceil<std::chrono::nanoseconds>(d);
+  return saturating_duration(d);
 }
 
 }  // namespace ringo::detail

@@ -19,6 +19,9 @@ struct remote_node {
   remote_node* next = nullptr;
   /// Runs on the context's thread.
   void (*run)(remote_node&) noexcept = nullptr;
+  /// Called instead of run when the context is destroyed with the node still queued (posted
+  /// after the context's last run() returned); null when there is nothing to free.
+  void (*discard)(remote_node&) noexcept = nullptr;
 };
 
 }  // namespace ringo::detail
