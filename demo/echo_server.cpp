@@ -140,17 +140,16 @@ ringo::task<void> serve(endpoint at, bool share_port, bool plain, counters& n) {
   // Connections still open are daemons: run() cancels them.
 }
 
-[[noreturn]] void usage(const char* why) {
-  fmt::print(stderr,
-             "echo_server: {}\n"
-             "usage: echo_server --port P [--host ADDRESS] [--threads N] [--plain]\n",
-             why);
-  std::exit(2);
-}
+constexpr demo::usage cli{
+    "echo_server",
+    "usage: echo_server --port P [--host ADDRESS] [--threads N] [--plain]\n"
+    "Greets each client, then echoes what it sends until SIGINT or SIGTERM. --port 0 takes a\n"
+    "free port (printed); --threads N runs N loops; --plain echoes through a buffer of its own.\n"};
 
 }  // namespace
 
 int main(int argc, char** argv) try {
+  cli.answer_help(argc, argv);
   std::string host = "127.0.0.1";
   int port = -1;
   int threads = 1;
@@ -161,7 +160,7 @@ int main(int argc, char** argv) try {
       plain = true;
       continue;
     }
-    if (i + 1 >= argc) usage("missing value after an option");
+    if (i + 1 >= argc) cli.fail("missing value after an option");
     if (arg == "--port") {
       port = std::atoi(argv[++i]);
     } else if (arg == "--host") {
@@ -169,11 +168,11 @@ int main(int argc, char** argv) try {
     } else if (arg == "--threads") {
       threads = std::atoi(argv[++i]);
     } else {
-      usage("unknown option");
+      cli.fail("unknown option");
     }
   }
-  if (port < 0 || port > 65535) usage("--port is required (0 to 65535)");
-  if (threads < 1 || threads > 1024) usage("--threads takes 1 to 1024");
+  if (port < 0 || port > 65535) cli.fail("--port is required (0 to 65535)");
+  if (threads < 1 || threads > 1024) cli.fail("--threads takes 1 to 1024");
   if (host == "localhost") host = "127.0.0.1";
 
   // A background job of a shell starts with SIGINT ignored: take the default back, so that

@@ -66,26 +66,26 @@ ringo::task<void> run_server(ringo::net::endpoint at, bool share_port,
   co_await http::serve(listener, config);
 }
 
-[[noreturn]] void usage(const char* why) {
-  fmt::print(stderr,
-             "http_server: {}\nusage: http_server [--port P] [--host ADDRESS] [--root DIR] "
-             "[--idle-timeout-ms MS] [--header-timeout-ms MS] [--threads N] "
-             "[--cert CHAIN.pem --key KEY.pem]\n",
-             why);
-  std::exit(2);
-}
+constexpr demo::usage cli{
+    "http_server",
+    "usage: http_server [--port P] [--host ADDRESS] [--root DIR] [--threads N]\n"
+    "                   [--idle-timeout-ms MS] [--header-timeout-ms MS]\n"
+    "                   [--cert CHAIN.pem --key KEY.pem]\n"
+    "Serves GET / (Hello, World!) and the files under DIR on port P (8080; 0: a free port,\n"
+    "printed) until SIGINT or SIGTERM; HTTPS with --cert and --key.\n"};
 
 long number(const char* text, long low, long high, const char* what) {
   char* end = nullptr;
   errno = 0;
   const long v = std::strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < low || v > high) usage(what);
+  if (errno != 0 || end == text || *end != '\0' || v < low || v > high) cli.fail(what);
   return v;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) try {
+  cli.answer_help(argc, argv);
   std::string host = "127.0.0.1";
   long port = 8080;
   long threads = 1;
@@ -93,7 +93,7 @@ int main(int argc, char** argv) try {
   std::string cert, key;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (i + 1 >= argc) usage("missing value after an option");
+    if (i + 1 >= argc) cli.fail("missing value after an option");
     const char* value = argv[++i];
     if (arg == "--port") {
       port = number(value, 0, 65535, "--port takes 0 to 65535");
@@ -114,18 +114,18 @@ int main(int argc, char** argv) try {
       config.header_timeout = std::chrono::milliseconds{
           number(value, 1, 86'400'000, "--header-timeout-ms: 1 to 86400000")};
     } else {
-      usage("unknown option");
+      cli.fail("unknown option");
     }
   }
   if (host == "localhost") host = "127.0.0.1";
-  if (cert.empty() != key.empty()) usage("--cert and --key go together");
+  if (cert.empty() != key.empty()) cli.fail("--cert and --key go together");
   if (!cert.empty()) {
 #if RINGO_HAS_TLS
     config.tls = ringo::net::tls_context::server(cert, key);
     config.tls->set_alpn({"http/1.1"});
     config.tls->set_handshake_timeout(config.header_timeout);
 #else
-    usage("--cert: this ringo was built without TLS (the meson option tls, libssl-dev)");
+    cli.fail("--cert: this ringo was built without TLS (the meson option tls, libssl-dev)");
 #endif
   }
 
