@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -121,12 +122,10 @@ ringo::task<void> accept_loop(tcp_listener& l, bool plain, counters& n) {
   }
 }
 
-// One context's server: its own listener (SO_REUSEPORT when several contexts share the port),
-// accepting until the pool stops it, then two seconds of grace for open connections.
-ringo::task<void> serve(endpoint at, bool share_port, bool plain, counters& n) {
-  ringo::net::listen_options options;
-  options.reuse_port = share_port;
-  auto listener = tcp_listener::bind(at, 1024, options);
+// One context's server: its own listener (bound by main, SO_REUSEPORT when several contexts
+// share the port), accepting until the pool stops it, then two seconds of grace for open
+// connections.
+ringo::task<void> serve(tcp_listener listener, bool plain, counters& n) {
   try {
     co_await accept_loop(listener, plain, n);
   } catch (const ringo::operation_cancelled&) {
@@ -180,16 +179,22 @@ int main(int argc, char** argv) try {
   // blocks SIGINT and reads it, ignored or not).
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  endpoint at{host, static_cast<std::uint16_t>(port)};
-  if (port == 0) {
-    // Several listeners must share one port: pick it once.
-    at = tcp_listener::bind(at).local_endpoint();
-  }
+  // Every listener is bound before "listening on" is printed, so that a port in use fails the
+  // program before it claims to listen. The first one picks the port (for --port 0), the others
+  // share it (SO_REUSEPORT); each context's first accept() ties its listener to it.
+  ringo::net::listen_options options;
+  options.reuse_port = threads > 1;
+  std::vector<tcp_listener> listeners;
+  listeners.push_back(
+      tcp_listener::bind(endpoint{host, static_cast<std::uint16_t>(port)}, 1024, options));
+  const endpoint at = listeners.front().local_endpoint();
+  while (listeners.size() < static_cast<std::size_t>(threads))
+    listeners.push_back(tcp_listener::bind(at, 1024, options));
   ringo::context_pool pool{static_cast<unsigned>(threads)};
   std::vector<counters> per_context(pool.size());
   fmt::print("listening on {} with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
   std::fflush(stdout);
-  pool.run([&](unsigned i) { return serve(at, threads > 1, plain, per_context[i]); });
+  pool.run([&](unsigned i) { return serve(std::move(listeners[i]), plain, per_context[i]); });
   long served = 0;
   for (const auto& n : per_context)
     served += n.served;

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -75,6 +76,7 @@ ringo::task<void> serve(std::uint16_t port, bool self_stop) {
   auto listener = tcp_listener::bind(endpoint{"127.0.0.1", port});
   fmt::print("listening on {} (pid {}); SIGINT or SIGTERM stops it\n", listener.local_endpoint(),
              ::getpid());
+  std::fflush(stdout);  // for whoever reads it through a pipe
   int open = 0;
   auto server = ringo::spawn(accept_loop(listener, open));
   if (self_stop) ringo::spawn(client_then_sigterm(listener.local_endpoint()), ringo::daemon);

@@ -39,12 +39,15 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -56,13 +59,9 @@
 
 namespace {
 
-// One context's server: its own listener (SO_REUSEPORT when several contexts share the
-// port), serving until the pool stops it on SIGINT/SIGTERM.
-ringo::task<void> run_server(ringo::net::endpoint at, bool share_port,
-                             const http::server_config& config) {
-  ringo::net::listen_options options;
-  options.reuse_port = share_port;
-  auto listener = ringo::net::tcp_listener::bind(at, 1024, options);
+// One context's server: its own listener (bound by main, SO_REUSEPORT when several contexts
+// share the port), serving until the pool stops it on SIGINT/SIGTERM.
+ringo::task<void> run_server(ringo::net::tcp_listener listener, const http::server_config& config) {
   co_await http::serve(listener, config);
 }
 
@@ -141,13 +140,22 @@ int main(int argc, char** argv) try {
       return 2;
     }
   }
-  ringo::net::endpoint at{host, static_cast<std::uint16_t>(port)};
-  if (port == 0) at = ringo::net::tcp_listener::bind(at).local_endpoint();  // one port for all
+  // Every listener is bound before "listening on" is printed, so that a port in use fails the
+  // program before it claims to listen. The first one picks the port (for --port 0), the others
+  // share it (SO_REUSEPORT); each context's first accept() ties its listener to it.
+  ringo::net::listen_options options;
+  options.reuse_port = threads > 1;
+  std::vector<ringo::net::tcp_listener> listeners;
+  listeners.push_back(ringo::net::tcp_listener::bind(
+      ringo::net::endpoint{host, static_cast<std::uint16_t>(port)}, 1024, options));
+  const ringo::net::endpoint at = listeners.front().local_endpoint();
+  while (listeners.size() < static_cast<std::size_t>(threads))
+    listeners.push_back(ringo::net::tcp_listener::bind(at, 1024, options));
   ringo::context_pool pool{static_cast<unsigned>(threads)};
   fmt::print("listening on {}://{}/ with {} thread{}\n", cert.empty() ? "http" : "https", at,
              threads, threads == 1 ? "" : "s");
   std::fflush(stdout);
-  pool.run([&](unsigned) { return run_server(at, threads > 1, config); });
+  pool.run([&](unsigned i) { return run_server(std::move(listeners[i]), config); });
   fmt::print("stopped\n");
   return 0;
 } catch (const std::exception& e) {
