@@ -64,7 +64,14 @@ ringo::task<void> main_task(shared& s) {
 
 }  // namespace
 
-int main() try {
+constexpr demo::usage cli{
+    "condition",
+    "usage: condition  (reads numbers from standard input; Ctrl-D ends)\n"
+    "Seed block 4 (Condition): twenty tasks wait on a ringo::condition_variable; each number\n"
+    "read wakes that many (notify(n)).\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   shared s;  // outlives the daemon waiters, which run cancels after main_task ends
   ringo::run(main_task(s));
 } catch (const std::exception& e) {

@@ -52,7 +52,14 @@ ringo::task<void> main_task() {
   co_return;
 }
 
-int main() try {
+constexpr demo::usage cli{
+    "daemon",
+    "usage: daemon\n"
+    "Seed block 1 (daemon threads): ringo::run waits for every other task, then cancels\n"
+    "the daemons.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   ringo::run(main_task());
   fmt::print("run() returned\n");
 } catch (const std::exception& e) {

@@ -87,17 +87,16 @@ ringo::task<results> run_clients(endpoint server, int connections, int seconds, 
   co_return out;
 }
 
-[[noreturn]] void usage(const char* why) {
-  fmt::print(stderr,
-             "echo_client: {}\nusage: echo_client --port P [--host ADDRESS] [--connections N] "
-             "[--seconds S] [--size BYTES]\n",
-             why);
-  std::exit(2);
-}
+constexpr demo::usage cli{
+    "echo_client",
+    "usage: echo_client --port P [--host ADDRESS] [--connections N] [--seconds S] [--size BYTES]\n"
+    "Opens N connections (500) to an echo_server, each sending BYTES-byte messages (64) for S\n"
+    "seconds (5), and prints requests per second and the p50/p99 round-trip latency.\n"};
 
 }  // namespace
 
 int main(int argc, char** argv) try {
+  cli.answer_help(argc, argv);
   std::string host = "127.0.0.1";
   int port = -1;
   int connections = 500;
@@ -105,7 +104,7 @@ int main(int argc, char** argv) try {
   long size = 64;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (i + 1 >= argc) usage("missing value after an option");
+    if (i + 1 >= argc) cli.fail("missing value after an option");
     const char* value = argv[++i];
     if (arg == "--port") {
       port = std::atoi(value);
@@ -118,11 +117,11 @@ int main(int argc, char** argv) try {
     } else if (arg == "--size") {
       size = std::atol(value);
     } else {
-      usage("unknown option");
+      cli.fail("unknown option");
     }
   }
-  if (port <= 0 || port > 65535) usage("--port is required (1 to 65535)");
-  if (connections <= 0 || seconds <= 0 || size <= 0) usage("counts must be positive");
+  if (port <= 0 || port > 65535) cli.fail("--port is required (1 to 65535)");
+  if (connections <= 0 || seconds <= 0 || size <= 0) cli.fail("counts must be positive");
   if (host == "localhost") host = "127.0.0.1";
 
   const auto start = clock_type::now();

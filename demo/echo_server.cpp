@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -121,12 +122,10 @@ ringo::task<void> accept_loop(tcp_listener& l, bool plain, counters& n) {
   }
 }
 
-// One context's server: its own listener (SO_REUSEPORT when several contexts share the port),
-// accepting until the pool stops it, then two seconds of grace for open connections.
-ringo::task<void> serve(endpoint at, bool share_port, bool plain, counters& n) {
-  ringo::net::listen_options options;
-  options.reuse_port = share_port;
-  auto listener = tcp_listener::bind(at, 1024, options);
+// One context's server: its own listener (bound by main, SO_REUSEPORT when several contexts
+// share the port), accepting until the pool stops it, then two seconds of grace for open
+// connections.
+ringo::task<void> serve(tcp_listener listener, bool plain, counters& n) {
   try {
     co_await accept_loop(listener, plain, n);
   } catch (const ringo::operation_cancelled&) {
@@ -140,17 +139,16 @@ ringo::task<void> serve(endpoint at, bool share_port, bool plain, counters& n) {
   // Connections still open are daemons: run() cancels them.
 }
 
-[[noreturn]] void usage(const char* why) {
-  fmt::print(stderr,
-             "echo_server: {}\n"
-             "usage: echo_server --port P [--host ADDRESS] [--threads N] [--plain]\n",
-             why);
-  std::exit(2);
-}
+constexpr demo::usage cli{
+    "echo_server",
+    "usage: echo_server --port P [--host ADDRESS] [--threads N] [--plain]\n"
+    "Greets each client, then echoes what it sends until SIGINT or SIGTERM. --port 0 takes a\n"
+    "free port (printed); --threads N runs N loops; --plain echoes through a buffer of its own.\n"};
 
 }  // namespace
 
 int main(int argc, char** argv) try {
+  cli.answer_help(argc, argv);
   std::string host = "127.0.0.1";
   int port = -1;
   int threads = 1;
@@ -161,7 +159,7 @@ int main(int argc, char** argv) try {
       plain = true;
       continue;
     }
-    if (i + 1 >= argc) usage("missing value after an option");
+    if (i + 1 >= argc) cli.fail("missing value after an option");
     if (arg == "--port") {
       port = std::atoi(argv[++i]);
     } else if (arg == "--host") {
@@ -169,11 +167,11 @@ int main(int argc, char** argv) try {
     } else if (arg == "--threads") {
       threads = std::atoi(argv[++i]);
     } else {
-      usage("unknown option");
+      cli.fail("unknown option");
     }
   }
-  if (port < 0 || port > 65535) usage("--port is required (0 to 65535)");
-  if (threads < 1 || threads > 1024) usage("--threads takes 1 to 1024");
+  if (port < 0 || port > 65535) cli.fail("--port is required (0 to 65535)");
+  if (threads < 1 || threads > 1024) cli.fail("--threads takes 1 to 1024");
   if (host == "localhost") host = "127.0.0.1";
 
   // A background job of a shell starts with SIGINT ignored: take the default back, so that
@@ -181,16 +179,22 @@ int main(int argc, char** argv) try {
   // blocks SIGINT and reads it, ignored or not).
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  endpoint at{host, static_cast<std::uint16_t>(port)};
-  if (port == 0) {
-    // Several listeners must share one port: pick it once.
-    at = tcp_listener::bind(at).local_endpoint();
-  }
+  // Every listener is bound before "listening on" is printed, so that a port in use fails the
+  // program before it claims to listen. The first one picks the port (for --port 0), the others
+  // share it (SO_REUSEPORT); each context's first accept() ties its listener to it.
+  ringo::net::listen_options options;
+  options.reuse_port = threads > 1;
+  std::vector<tcp_listener> listeners;
+  listeners.push_back(
+      tcp_listener::bind(endpoint{host, static_cast<std::uint16_t>(port)}, 1024, options));
+  const endpoint at = listeners.front().local_endpoint();
+  while (listeners.size() < static_cast<std::size_t>(threads))
+    listeners.push_back(tcp_listener::bind(at, 1024, options));
   ringo::context_pool pool{static_cast<unsigned>(threads)};
   std::vector<counters> per_context(pool.size());
   fmt::print("listening on {} with {} thread{}\n", at, threads, threads == 1 ? "" : "s");
   std::fflush(stdout);
-  pool.run([&](unsigned i) { return serve(at, threads > 1, plain, per_context[i]); });
+  pool.run([&](unsigned i) { return serve(std::move(listeners[i]), plain, per_context[i]); });
   long served = 0;
   for (const auto& n : per_context)
     served += n.served;

@@ -52,7 +52,13 @@ ringo::task<void> main_task() {
 
 }  // namespace
 
-int main() try {
+constexpr demo::usage cli{
+    "event",
+    "usage: event\n"
+    "Seed block 4 (Event): tasks wait on a ringo::event until another task sets it.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   ringo::run(main_task());
 } catch (const std::exception& e) {
   return demo::failed("event", e);

@@ -57,7 +57,13 @@ void producer() {
 
 }  // namespace
 
-int main() try {
+constexpr demo::usage cli{
+    "generators",
+    "usage: generators\n"
+    "Seed block 7 (generators): ringo::generator driven with next() and send().\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   // g = func(); print(next(g)); print(g.send('****'))
   auto g = func();
   fmt::print("{}\n", *g.next());

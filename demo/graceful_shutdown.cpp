@@ -14,6 +14,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -75,6 +76,7 @@ ringo::task<void> serve(std::uint16_t port, bool self_stop) {
   auto listener = tcp_listener::bind(endpoint{"127.0.0.1", port});
   fmt::print("listening on {} (pid {}); SIGINT or SIGTERM stops it\n", listener.local_endpoint(),
              ::getpid());
+  std::fflush(stdout);  // for whoever reads it through a pipe
   int open = 0;
   auto server = ringo::spawn(accept_loop(listener, open));
   if (self_stop) ringo::spawn(client_then_sigterm(listener.local_endpoint()), ringo::daemon);
@@ -92,15 +94,20 @@ ringo::task<void> serve(std::uint16_t port, bool self_stop) {
   fmt::print("stopped cleanly ({} connection{} cut off)\n", open, open == 1 ? "" : "s");
 }
 
+constexpr demo::usage cli{
+    "graceful_shutdown",
+    "usage: graceful_shutdown [--port P]\n"
+    "A server that stops cleanly on SIGINT or SIGTERM. Without --port, one client talks to it\n"
+    "and the program sends itself SIGTERM; with --port (0: a free port, printed) it serves\n"
+    "until stopped.\n"};
+
 }  // namespace
 
 int main(int argc, char** argv) try {
+  cli.answer_help(argc, argv);
   const bool scripted = argc == 1;
   const int port = argc == 3 && std::string_view{argv[1]} == "--port" ? std::atoi(argv[2]) : -1;
-  if (!scripted && (port < 0 || port > 65535)) {
-    fmt::print(stderr, "usage: graceful_shutdown [--port P]\n");
-    return 2;
-  }
+  if (!scripted && (port < 0 || port > 65535)) cli.fail("--port P is the one option (0 to 65535)");
   ringo::run(serve(scripted ? 0 : static_cast<std::uint16_t>(port), scripted));
   return 0;
 } catch (const std::exception& e) {

@@ -219,10 +219,11 @@ std::optional<figures> one_thread(ringo::io_backend backend, int connections, in
                  [&](shared&) { ctx->run(serve_tasks(listener, connections)); });
 }
 
-[[noreturn]] void usage(std::string_view why) {
-  fmt::print(stderr, "io_models: {}\nusage: io_models [--connections N] [--rounds M]\n", why);
-  std::exit(2);
-}
+constexpr demo::usage cli{
+    "io_models",
+    "usage: io_models [--connections N] [--rounds M]\n"
+    "Serves N echo connections (50) of M round trips each (2000) with blocking threads, with\n"
+    "ringo on epoll and with ringo on io_uring, and prints what each model costs.\n"};
 
 // The value of option `name`: a number from 1 to `high` (text is null after a last option).
 int option(std::string_view name, const char* text, long high) {
@@ -230,7 +231,7 @@ int option(std::string_view name, const char* text, long high) {
   errno = 0;
   const long v = text == nullptr ? 0 : std::strtol(text, &end, 10);
   if (v < 1 || v > high || errno != 0 || *end != '\0') {
-    usage(fmt::format("{} takes a number from 1 to {}", name, high));
+    cli.fail(fmt::format("{} takes a number from 1 to {}", name, high));
   }
   return static_cast<int>(v);
 }
@@ -238,6 +239,7 @@ int option(std::string_view name, const char* text, long high) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  cli.answer_help(argc, argv);
   int connections = 50;
   int rounds = 2000;
   for (int i = 1; i < argc; i += 2) {  // argv[argc] is null: option() says what is missing
@@ -247,7 +249,7 @@ int main(int argc, char** argv) try {
     } else if (arg == "--rounds") {
       rounds = option(arg, argv[i + 1], 1'000'000);
     } else {
-      usage(fmt::format("unknown option {}", arg));
+      cli.fail(fmt::format("unknown option {}", arg));
     }
   }
   const double requests = static_cast<double>(connections) * rounds;

@@ -75,7 +75,14 @@ ringo::task<void> double_lock() {
 
 }  // namespace
 
-int main() try {
+constexpr demo::usage cli{
+    "locks",
+    "usage: locks\n"
+    "Seed block 2 (Lock, RLock, deadlock): a counter raced without a lock and kept\n"
+    "with ringo::mutex, then a deadlock reported.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   fmt::print("{} tasks x {} increments, expected {}\n", tasks, rounds, tasks * rounds);
   fmt::print("without a lock: {}\n", ringo::run(race(false)));
   fmt::print("with ringo::mutex: {}\n", ringo::run(race(true)));

@@ -105,7 +105,12 @@ ringo::task<void> pipeline() {
 
 }  // namespace
 
-int main() try {
+constexpr demo::usage cli{"queues",
+                          "usage: queues\n"
+                          "Seed block 5 (queues): ringo::queue, lifo_queue and priority_queue.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   ringo::run(lifo());
   ringo::run(priority());
   ringo::run(nowait());

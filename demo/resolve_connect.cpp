@@ -60,19 +60,22 @@ ringo::task<void> resolve_and_connect(std::string host, std::uint16_t port, bool
   fmt::print("echoed: {}\n", std::string_view{reinterpret_cast<const char*>(buf.data()), n});
 }
 
+constexpr demo::usage cli{
+    "resolve_connect",
+    "usage: resolve_connect [HOST PORT]\n"
+    "Resolves HOST, prints its addresses and connects to PORT on the first that answers;\n"
+    "without arguments, localhost and a listener of its own, which echoes a line.\n"};
+
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc != 1 && argc != 3) {
-    fmt::print(stderr, "usage: resolve_connect [HOST PORT]\n");
-    return 2;
-  }
+  cli.answer_help(argc, argv);
+  if (argc != 1 && argc != 3) cli.fail("HOST and PORT go together");
   const bool own_listener = argc == 1;
   const std::string host = own_listener ? "localhost" : argv[1];
   const int port = own_listener ? 0 : std::atoi(argv[2]);
   if (port < 0 || port > 65535 || (!own_listener && port == 0)) {
-    fmt::print(stderr, "resolve_connect: the port must be 1 to 65535\n");
-    return 2;
+    cli.fail("the port must be 1 to 65535");
   }
   ringo::run(resolve_and_connect(host, static_cast<std::uint16_t>(port), own_listener));
   return 0;

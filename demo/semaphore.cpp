@@ -50,7 +50,12 @@ ringo::task<int> main_task() {
 
 }  // namespace
 
-int main() try {
+constexpr demo::usage cli{"semaphore",
+                          "usage: semaphore\n"
+                          "Seed block 3 (Semaphore): twenty tasks, at most four inside at once.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   const int most = ringo::run(main_task());
   fmt::print("at most {} tasks were inside at once (limit 4)\n", most);
   return most <= 4 ? 0 : 1;

@@ -38,7 +38,13 @@ ringo::task<void> main_task() {
   fmt::print("both done in {:.1f} s\n", took.count());
 }
 
-int main() try {
+constexpr demo::usage cli{
+    "spawn",
+    "usage: spawn\n"
+    "Seed block 9 (gevent.spawn, joinall): two sleeping tasks share one thread.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   ringo::run(main_task());
 } catch (const std::exception& e) {
   return demo::failed("spawn", e);

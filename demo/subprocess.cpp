@@ -63,7 +63,13 @@ ringo::task<void> demo_main() {
 
 }  // namespace
 
-int main() try {
+constexpr demo::usage cli{
+    "subprocess",
+    "usage: subprocess\n"
+    "Child processes run from a task: their pipes and exits as I/O of the loop.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   ringo::run(demo_main());
   return 0;
 } catch (const std::exception& e) {

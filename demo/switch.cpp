@@ -67,7 +67,13 @@ ringo::generator<greenlet*> play(greenlet* g1) {
 
 }  // namespace
 
-int main() try {
+constexpr demo::usage cli{
+    "switch",
+    "usage: switch\n"
+    "Seed block 8 (greenlet's switch): two generators hand control to each other.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   // g1 = greenlet(eat); g2 = greenlet(play); g1.switch()
   greenlet g1;
   greenlet g2;

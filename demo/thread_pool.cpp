@@ -66,7 +66,14 @@ ringo::task<> awaits_the_pool(ringo::thread_pool& pool) {
 
 }  // namespace
 
-int main() try {
+constexpr demo::usage cli{
+    "thread_pool",
+    "usage: thread_pool\n"
+    "Seed block 6 (concurrent.futures): map, submit, result and callbacks on a\n"
+    "ringo::thread_pool.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   // t = ThreadPoolExecutor(5); for r in t.map(func, range(20)): print(r)
   {
     fmt::print("--- map ---\n");

@@ -28,7 +28,12 @@ ringo::task<void> main_task() {
   fmt::print("second timer cancelled at {:.1f} s\n", elapsed());
 }
 
-int main() try {
+constexpr demo::usage cli{"timer",
+                          "usage: timer\n"
+                          "Seed block 4 (threading.Timer): call_later, and a cancelled timer.\n"};
+
+int main(int argc, char** argv) try {
+  cli.no_arguments(argc, argv);
   ringo::run(main_task());
 } catch (const std::exception& e) {
   return demo::failed("timer", e);

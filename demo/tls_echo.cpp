@@ -94,19 +94,18 @@ ringo::task<void> client(std::string host, std::uint16_t port, std::string ca, b
   co_await s.close();
 }
 
-[[noreturn]] void usage(const char* why) {
-  fmt::print(stderr,
-             "tls_echo: {}\n"
-             "usage: tls_echo server --port P --cert CERT.pem --key KEY.pem [--connections N]\n"
-             "       tls_echo client [--host H] --port P [--ca CA.pem] [--insecure] MESSAGE...\n",
-             why);
-  std::exit(2);
-}
+constexpr demo::usage cli{
+    "tls_echo",
+    "usage: tls_echo server --port P --cert CERT.pem --key KEY.pem [--connections N]\n"
+    "       tls_echo client [--host H] --port P [--ca CA.pem] [--insecure] MESSAGE...\n"
+    "The server echoes over TLS (ending after N connections if given); the client sends each\n"
+    "MESSAGE and prints the echo.\n"};
 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc < 2) usage("server or client?");
+  cli.answer_help(argc, argv);
+  if (argc < 2) cli.fail("server or client?");
   const std::string_view mode = argv[1];
   std::string host = "localhost", cert, key, ca;
   long port = -1, connections = 0;
@@ -122,7 +121,7 @@ int main(int argc, char** argv) try {
       messages.emplace_back(arg);
       continue;
     }
-    if (i + 1 >= argc) usage("missing value after an option");
+    if (i + 1 >= argc) cli.fail("missing value after an option");
     const char* value = argv[++i];
     if (arg == "--port") {
       port = std::strtol(value, nullptr, 10);
@@ -137,18 +136,18 @@ int main(int argc, char** argv) try {
     } else if (arg == "--connections") {
       connections = std::strtol(value, nullptr, 10);
     } else {
-      usage("unknown option");
+      cli.fail("unknown option");
     }
   }
-  if (port < 0 || port > 65535) usage("--port is required (0 to 65535)");
+  if (port < 0 || port > 65535) cli.fail("--port is required (0 to 65535)");
   if (mode == "server") {
-    if (cert.empty() || key.empty()) usage("the server needs --cert and --key");
+    if (cert.empty() || key.empty()) cli.fail("the server needs --cert and --key");
     ringo::run(server(static_cast<std::uint16_t>(port), cert, key, connections));
   } else if (mode == "client") {
     if (messages.empty()) messages.emplace_back("hello over TLS");
     ringo::run(client(host, static_cast<std::uint16_t>(port), ca, insecure, messages));
   } else {
-    usage("the first argument is server or client");
+    cli.fail("the first argument is server or client");
   }
   return 0;
 } catch (const std::exception& e) {

@@ -73,13 +73,18 @@ ringo::task<void> demo_main(std::string path) {
                  : (::access(path.c_str(), F_OK) == 0 ? "is still there" : "is gone"));
 }
 
+constexpr demo::usage cli{
+    "unix_echo",
+    "usage: unix_echo [PATH | @NAME]\n"
+    "An echo server on a Unix socket (a file in a fresh temporary directory, PATH, or the\n"
+    "abstract name NAME) and three clients of it, in one process.\n"};
+
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc > 2) {
-    fmt::print(stderr, "usage: unix_echo [PATH | @NAME]\n");
-    return 2;
-  }
+  cli.answer_help(argc, argv);
+  if (argc > 2) cli.fail("one PATH at most");
+  if (argc == 2 && argv[1][0] == '-') cli.fail(fmt::format("unknown option {}", argv[1]));
   std::string dir;
   std::string path;
   if (argc == 2) {

@@ -73,7 +73,8 @@ class client {
 
   ringo::task<void> send(std::string_view text) { co_await s_.write_all(text, 3s); }
 
-  /// The next response; `head_request`: it has no body whatever Content-Length says.
+  /// The next response, interim (1xx) ones included; `head_request`: it has no body whatever
+  /// Content-Length says (nor has a 1xx response).
   ringo::task<response> next(bool head_request = false) {
     for (;;) {
       const std::size_t end = buffer_.find("\r\n\r\n");
@@ -82,7 +83,8 @@ class client {
         r.head = buffer_.substr(0, end + 2);
         REQUIRE(r.head.rfind("HTTP/1.1 ", 0) == 0);
         r.status = std::stoi(r.head.substr(9, 3));
-        const std::size_t length = head_request ? 0 : std::stoul(r.header("Content-Length"));
+        const std::size_t length =
+            head_request || r.status / 100 == 1 ? 0 : std::stoul(r.header("Content-Length"));
         if (buffer_.size() >= end + 4 + length) {
           r.body = buffer_.substr(end + 4, length);
           buffer_.erase(0, end + 4 + length);
@@ -277,6 +279,76 @@ TEST_CASE("a request body the server does not need is skipped, keeping the conne
     const response r = co_await c.next();
     CHECK(r.status == 200);
     CHECK(r.body == "Hello, World!");
+  });
+}
+
+TEST_CASE("a GET whose body waits for 100 Continue keeps the connection, or the answer says close",
+          "[http]") {
+  with_server({}, [](endpoint at) -> ringo::task<void> {
+    auto c = co_await client::connect(at);
+    co_await c.send(
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    // RFC 9110 10.1.1: the server may ask for the body (100 Continue) or answer at once; if it
+    // will close after its answer, that answer must say so.
+    response r = co_await c.next();
+    bool body_sent = false;
+    if (r.status == 100) {
+      co_await c.send("hello");
+      body_sent = true;
+      r = co_await c.next();
+    }
+    CHECK(r.status == 200);
+    CHECK(r.body == "Hello, World!");
+    if (r.header("Connection") == "close") {
+      const bool closed = co_await c.closed_by_server();
+      CHECK(closed);
+      co_return;
+    }
+    // No close announced: the connection must carry the next request.
+    if (!body_sent) co_await c.send("hello");
+    co_await c.send(get("/"));
+    const response again = co_await c.next();
+    CHECK(again.status == 200);
+    CHECK(again.body == "Hello, World!");
+  });
+}
+
+TEST_CASE("100 Continue is sent only for a body not yet on its way, and never to HTTP/1.0",
+          "[http]") {
+  with_server({}, [](endpoint at) -> ringo::task<void> {
+    auto c = co_await client::connect(at);
+    // A body held back: asked for, then skipped, whatever the method's answer.
+    co_await c.send(
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    const response go_on = co_await c.next();
+    CHECK(go_on.status == 100);
+    CHECK(go_on.head == "HTTP/1.1 100 Continue\r\n");
+    co_await c.send("abc");
+    const response refused = co_await c.next();
+    CHECK(refused.status == 405);
+    CHECK(refused.header("Connection").empty());
+    // A body sent with its head: nothing to ask for.
+    co_await c.send(
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+        "Expect: 100-continue\r\n\r\nabc" +
+        get("/"));
+    for (int i = 0; i < 2; ++i) {
+      const response r = co_await c.next();
+      CHECK(r.status == 200);
+    }
+    // HTTP/1.0 knows no 1xx: its expectation is ignored (RFC 9110 10.1.1).
+    co_await c.send(
+        "GET / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 3\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    const response old = co_await c.next();
+    CHECK(old.status == 200);
+    CHECK(old.header("Connection") == "keep-alive");
+    co_await c.send("abc" + get("/"));
+    const response last = co_await c.next();
+    CHECK(last.status == 200);
+    CHECK(c.buffered().empty());
   });
 }
 

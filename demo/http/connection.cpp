@@ -203,6 +203,15 @@ class connection {
       }
       pos += r.consumed;
       completed = true;
+      // A client that sent "Expect: 100-continue" may hold its body back until it hears 100
+      // Continue. Ask for it, so that the body can be skipped and the connection kept
+      // (RFC 9110 10.1.1): the answer that follows says keep-alive and the server reads on.
+      // Not when the body is already coming (some of it followed the head), nor to HTTP/1.0,
+      // which knows no 1xx, nor when the answer will close anyway.
+      if (req_.expect_continue && req_.content_length > 0 && pos == data.size() &&
+          req_.version_minor >= 1 && req_.keep_alive) {
+        out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+      }
       if ((req_.verb != method::get && req_.verb != method::head) || req_.path != "/") {
         return true;
       }
@@ -212,17 +221,15 @@ class connection {
     return false;
   }
 
-  // After a request's answer: skip its body, close if it asked to.
+  // After a request's answer: skip its body, close if it asked to. Every close decided here
+  // was announced in the answer ("Connection: close", or HTTP/1.0 without keep-alive).
   void finish_request() noexcept {
     if (req_.content_length > 0) {
       body_left_ = req_.content_length;
       body_deadline_ = std::chrono::steady_clock::now() + st_.config.header_timeout;
-      // The client may hold the body back until it hears 100 Continue: rather than wait
-      // for bytes that may never come, answer and close.
-      if (req_.expect_continue) close_ = true;
     }
     if (!req_.keep_alive) {
-      client_closes_ = !close_;  // not when we are closing for an unanswered Expect
+      client_closes_ = !close_;  // not when an answer of ours closes (400 for a bad path)
       close_ = true;
     }
   }

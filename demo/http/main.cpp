@@ -39,12 +39,15 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -56,36 +59,32 @@
 
 namespace {
 
-// One context's server: its own listener (SO_REUSEPORT when several contexts share the
-// port), serving until the pool stops it on SIGINT/SIGTERM.
-ringo::task<void> run_server(ringo::net::endpoint at, bool share_port,
-                             const http::server_config& config) {
-  ringo::net::listen_options options;
-  options.reuse_port = share_port;
-  auto listener = ringo::net::tcp_listener::bind(at, 1024, options);
+// One context's server: its own listener (bound by main, SO_REUSEPORT when several contexts
+// share the port), serving until the pool stops it on SIGINT/SIGTERM.
+ringo::task<void> run_server(ringo::net::tcp_listener listener, const http::server_config& config) {
   co_await http::serve(listener, config);
 }
 
-[[noreturn]] void usage(const char* why) {
-  fmt::print(stderr,
-             "http_server: {}\nusage: http_server [--port P] [--host ADDRESS] [--root DIR] "
-             "[--idle-timeout-ms MS] [--header-timeout-ms MS] [--threads N] "
-             "[--cert CHAIN.pem --key KEY.pem]\n",
-             why);
-  std::exit(2);
-}
+constexpr demo::usage cli{
+    "http_server",
+    "usage: http_server [--port P] [--host ADDRESS] [--root DIR] [--threads N]\n"
+    "                   [--idle-timeout-ms MS] [--header-timeout-ms MS]\n"
+    "                   [--cert CHAIN.pem --key KEY.pem]\n"
+    "Serves GET / (Hello, World!) and the files under DIR on port P (8080; 0: a free port,\n"
+    "printed) until SIGINT or SIGTERM; HTTPS with --cert and --key.\n"};
 
 long number(const char* text, long low, long high, const char* what) {
   char* end = nullptr;
   errno = 0;
   const long v = std::strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < low || v > high) usage(what);
+  if (errno != 0 || end == text || *end != '\0' || v < low || v > high) cli.fail(what);
   return v;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) try {
+  cli.answer_help(argc, argv);
   std::string host = "127.0.0.1";
   long port = 8080;
   long threads = 1;
@@ -93,7 +92,7 @@ int main(int argc, char** argv) try {
   std::string cert, key;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (i + 1 >= argc) usage("missing value after an option");
+    if (i + 1 >= argc) cli.fail("missing value after an option");
     const char* value = argv[++i];
     if (arg == "--port") {
       port = number(value, 0, 65535, "--port takes 0 to 65535");
@@ -114,18 +113,18 @@ int main(int argc, char** argv) try {
       config.header_timeout = std::chrono::milliseconds{
           number(value, 1, 86'400'000, "--header-timeout-ms: 1 to 86400000")};
     } else {
-      usage("unknown option");
+      cli.fail("unknown option");
     }
   }
   if (host == "localhost") host = "127.0.0.1";
-  if (cert.empty() != key.empty()) usage("--cert and --key go together");
+  if (cert.empty() != key.empty()) cli.fail("--cert and --key go together");
   if (!cert.empty()) {
 #if RINGO_HAS_TLS
     config.tls = ringo::net::tls_context::server(cert, key);
     config.tls->set_alpn({"http/1.1"});
     config.tls->set_handshake_timeout(config.header_timeout);
 #else
-    usage("--cert: this ringo was built without TLS (the meson option tls, libssl-dev)");
+    cli.fail("--cert: this ringo was built without TLS (the meson option tls, libssl-dev)");
 #endif
   }
 
@@ -141,13 +140,22 @@ int main(int argc, char** argv) try {
       return 2;
     }
   }
-  ringo::net::endpoint at{host, static_cast<std::uint16_t>(port)};
-  if (port == 0) at = ringo::net::tcp_listener::bind(at).local_endpoint();  // one port for all
+  // Every listener is bound before "listening on" is printed, so that a port in use fails the
+  // program before it claims to listen. The first one picks the port (for --port 0), the others
+  // share it (SO_REUSEPORT); each context's first accept() ties its listener to it.
+  ringo::net::listen_options options;
+  options.reuse_port = threads > 1;
+  std::vector<ringo::net::tcp_listener> listeners;
+  listeners.push_back(ringo::net::tcp_listener::bind(
+      ringo::net::endpoint{host, static_cast<std::uint16_t>(port)}, 1024, options));
+  const ringo::net::endpoint at = listeners.front().local_endpoint();
+  while (listeners.size() < static_cast<std::size_t>(threads))
+    listeners.push_back(ringo::net::tcp_listener::bind(at, 1024, options));
   ringo::context_pool pool{static_cast<unsigned>(threads)};
   fmt::print("listening on {}://{}/ with {} thread{}\n", cert.empty() ? "http" : "https", at,
              threads, threads == 1 ? "" : "s");
   std::fflush(stdout);
-  pool.run([&](unsigned) { return run_server(at, threads > 1, config); });
+  pool.run([&](unsigned i) { return run_server(std::move(listeners[i]), config); });
   fmt::print("stopped\n");
   return 0;
 } catch (const std::exception& e) {
