@@ -120,6 +120,19 @@ TEST_CASE("wait_for returns whether the future finished in time", "[future]") {
   CHECK(f.wait_until(std::chrono::steady_clock::now()));
 }
 
+TEST_CASE("wait_for with a duration too long for the clock waits without limit", "[future]") {
+  ringo::thread_pool pool{1};
+  gate g;
+  auto f = pool.submit([&] { g.pass(); });
+  std::thread opener{[&] {
+    std::this_thread::sleep_for(20ms);
+    g.open();
+  }};
+  CHECK(f.wait_for(std::chrono::nanoseconds::max()));
+  CHECK(f.wait_for(std::chrono::hours::max()));
+  opener.join();
+}
+
 TEST_CASE("cancel succeeds only before the work starts", "[future]") {
   ringo::thread_pool pool{1};
   gate g;

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/future_state.hpp>
 #include <ringo/detail/suspension.hpp>
 #include <ringo/detail/timer_node.hpp>
@@ -158,10 +159,16 @@ class future {
   /// Blocks the calling thread until the future is done. Never call it on a thread that runs
   /// an io_context: co_await the future there instead.
   void wait() const { state().wait(); }
-  /// Blocks for at most `d`; returns whether the future is done.
+  /// Blocks for at most `d` (a duration too long for the clock: no limit); returns whether
+  /// the future is done.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> d) const {
-    return state().wait_until(std::chrono::steady_clock::now() + d);
+    const auto deadline = detail::deadline_after(d);
+    if (deadline == detail::no_deadline) {
+      state().wait();
+      return true;
+    }
+    return state().wait_until(deadline);
   }
   /// Blocks until `deadline` at the latest; returns whether the future is done.
   template <class Clock, class Duration>
