@@ -18,13 +18,15 @@
 namespace ringo_test {
 
 /// Connects to `port` on loopback, waits `before_hello`, makes its handshake trusting `ca` (up
-/// to TLS version `max_version`, 0: OpenSSL's highest) and then runs `talk` on the session.
+/// to TLS version `max_version`, 0: OpenSSL's highest; offering the TLS 1.2 ciphers `ciphers`
+/// if not null) and then runs `talk` on the session.
 /// Meant for a thread of its own. SIGPIPE is blocked in the calling thread: OpenSSL's socket
 /// BIO writes with write(), and a server that closes first must make that write EPIPE, not
 /// end the test process.
 template <class Talk>
 void plain_openssl_client(std::uint16_t port, const std::string& ca,
-                          std::chrono::milliseconds before_hello, Talk talk, int max_version = 0) {
+                          std::chrono::milliseconds before_hello, Talk talk, int max_version = 0,
+                          const char* ciphers = nullptr) {
   sigset_t pipe;
   sigemptyset(&pipe);
   sigaddset(&pipe, SIGPIPE);
@@ -32,6 +34,7 @@ void plain_openssl_client(std::uint16_t port, const std::string& ca,
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_load_verify_file(ctx, ca.c_str());
   if (max_version != 0) SSL_CTX_set_max_proto_version(ctx, max_version);
+  if (ciphers != nullptr) SSL_CTX_set_cipher_list(ctx, ciphers);
   SSL* ssl = SSL_new(ctx);
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const ringo::net::endpoint to = ringo::net::endpoint::loopback_v4(port);
