@@ -111,7 +111,7 @@ task<void> tls_read_exact(std::shared_ptr<tls_state> s, std::span<std::byte> buf
 task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte> data,
                          std::chrono::nanoseconds timeout, std::source_location where) {
   const tls_deadline deadline{timeout};
-  co_await tls_wait_for_reader_send(*s, deadline);
+  if (s->reader_sending) co_await tls_wait_for_reader_send(*s, deadline);
   in_progress writing{s->writing, "write_all"};
   if (s->write_cut) {
     throw_tls(net::tls_errc::write_cut,
@@ -152,7 +152,9 @@ task<void> send_close_notify(tls_state& s, std::source_location where) {
 }
 
 task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where) {
-  co_await tls_wait_for_reader_send(*s, tls_deadline{s->context->handshake_timeout});
+  if (s->reader_sending) {
+    co_await tls_wait_for_reader_send(*s, tls_deadline{s->context->handshake_timeout});
+  }
   in_progress writing{s->writing, "shutdown"};
   if (s->write_cut) {
     throw_tls(net::tls_errc::write_cut,
