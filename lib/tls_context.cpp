@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -87,6 +89,15 @@ tls_context tls_context::server(std::string cert_chain_pem_path, std::string pri
     throw_context_failure(fmt::format("TLS private key {} for the certificate chain {}",
                                       private_key_pem_path, cert_chain_pem_path));
   }
+  // TLS 1.2's ciphers: ECDHE (forward secrecy) with an AEAD cipher only, so no CBC suite (the
+  // Lucky13 family of padding oracles) and no static RSA key exchange. TLS 1.3's suites are
+  // all AEAD: OpenSSL's default stays.
+  if (SSL_CTX_set_cipher_list(ctx, std::string{intermediate_ciphers}.c_str()) != 1) {
+    throw_context_failure("TLS server context: its cipher list");
+  }
+  // TLS 1.2 takes the server's order, not the client's: its first cipher that the client
+  // offers.
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, p.get());
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   // Resumption by session tickets, which the server does not store: OpenSSL's internal cache
@@ -148,6 +159,14 @@ void tls_context::set_alpn(std::vector<std::string> protocols) {
     throw std::bad_alloc();
   }
   impl_->alpn = std::move(wire);
+}
+
+void tls_context::set_cipher_list(std::string_view ciphers) {
+  const std::string list{ciphers};
+  ERR_clear_error();
+  if (SSL_CTX_set_cipher_list(impl_->ctx, list.c_str()) != 1) {
+    throw_context_failure(fmt::format("tls_context::set_cipher_list(\"{}\")", list));
+  }
 }
 
 void tls_context::set_kernel_tls(bool on) {

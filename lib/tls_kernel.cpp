@@ -36,6 +36,8 @@ namespace {
 constexpr unsigned char record_alert = 21;
 constexpr unsigned char record_handshake = 22;
 constexpr unsigned char record_application_data = 23;
+constexpr unsigned char handshake_hello_request = 0;
+constexpr unsigned char handshake_client_hello = 1;
 constexpr unsigned char handshake_new_session_ticket = 4;
 constexpr unsigned char handshake_key_update = 24;
 // The largest plaintext of a record (RFC 8446 5.1): what a control record's buffer holds. On
@@ -49,12 +51,13 @@ struct record_type_control {
 };
 
 /// What a record that is not application data meant for the read.
-enum class control_outcome { skip, closed };
+enum class control_outcome { skip, closed, renegotiation };
 
 /// Takes the record at the head of the socket, which the kernel reported is not application
 /// data, with its type in a control message. A close_notify ends the stream; a ticket is
-/// skipped (ringo's clients resume no sessions); any other alert, and a message the kernel
-/// cannot follow (a KeyUpdate: new keys it was not given), fail the read.
+/// skipped (ringo's clients resume no sessions); a TLS 1.2 renegotiation request (a
+/// ClientHello, or a HelloRequest) is for the caller to refuse; any other alert, and a message
+/// the kernel cannot follow (a KeyUpdate: new keys it was not given), fail the read.
 control_outcome take_control_record(tls_state& s) {
   std::array<unsigned char, max_plaintext> record;
   iovec iov{record.data(), record.size()};
@@ -87,6 +90,10 @@ control_outcome take_control_record(tls_state& s) {
     // Post-handshake messages, each a type, a 24-bit length and the body.
     for (std::size_t at = 0; at + 4 <= size;) {
       const unsigned char kind = body[at];
+      if (SSL_version(s.ssl) != TLS1_3_VERSION &&
+          kind == (s.context->server ? handshake_client_hello : handshake_hello_request)) {
+        return control_outcome::renegotiation;
+      }
       if (kind == handshake_key_update) {
         throw_tls(net::tls_errc::kernel_cannot_follow,
                   fmt::format("TLS read from {}: the peer updated its keys (KeyUpdate), which a "
@@ -300,6 +307,25 @@ task<std::size_t> kernel_tls_read_some(tls_state& s, std::span<std::byte> buf,
       throw;
     }
     if (outcome == control_outcome::closed) s.peer_notified = true;
+    if (outcome == control_outcome::renegotiation) {
+      // Refused with the warning OpenSSL sends in user space, before the read waits again (the
+      // peer waits for it). The kernel makes it a record of its own, whole, between the
+      // records of a write in flight.
+      if (!s.kernel_tx || s.write_cut || s.notified) {
+        fail_reading(s, net::tls_errc::kernel_cannot_follow,
+                     fmt::format("TLS read from {}: the peer asked to renegotiate, and the "
+                                 "refusal cannot be sent (the stream makes its records in user "
+                                 "space, or can no longer write)",
+                                 s.peer));
+      }
+      static constexpr unsigned char refusal[] = {SSL3_AL_WARNING, SSL_AD_NO_RENEGOTIATION};
+      const int res = co_await control_record_awaiter{s, record_alert, refusal,
+                                                      deadline.remaining(), where};
+      if (res < 0) {
+        s.write_cut = true;
+        throw_io_error(-res, fmt::format("TLS alert to {}", s.peer));
+      }
+    }
   }
 }
 

@@ -21,6 +21,7 @@
 
 #include <ringo/detail/deadline.hpp>
 #include <ringo/detail/loop.hpp>
+#include <ringo/event.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/tls_context.hpp>
 #include <ringo/task.hpp>
@@ -95,6 +96,10 @@ struct tls_state {
   bool writing = false;      // a write_all or close is in progress
   bool write_cut = false;    // a write failed part-way: no more records go out
   bool notified = false;     // the close_notify was sent (shutdown)
+  // A read is sending what OpenSSL queued while reading (it holds `writing` meanwhile); a
+  // write, shutdown or close that comes then waits for `reader_sent`.
+  bool reader_sending = false;
+  event reader_sent{true};
   // A bad record found after a read had bytes to return: thrown by the next read.
   std::exception_ptr read_failure;
 
@@ -135,6 +140,14 @@ struct cut_unless_sent {
 /// Sends every byte OpenSSL has written to `wbio`, by `deadline`. On failure marks the stream
 /// write_cut and rethrows.
 task<void> tls_flush(tls_state& s, tls_deadline deadline, std::source_location where);
+/// Before a read waits for the peer: sends what OpenSSL queued while reading (the alert that
+/// refuses a renegotiation, a KeyUpdate's answer), which the peer may be waiting for. A write
+/// in flight in another task sends it (its flush takes all the write BIO holds); a stream that
+/// cannot write any more sends nothing. A failed send is left to the read to meet.
+task<void> tls_send_owed(tls_state& s, tls_deadline deadline, std::source_location where);
+/// Waits, by `deadline`, until a read that is sending what OpenSSL owed the peer is done, so
+/// that a write, shutdown or close has the socket's sending side to itself.
+task<void> tls_wait_for_reader_send(tls_state& s, tls_deadline deadline);
 /// Reads the next ciphertext from the socket into `rbio`, by `deadline`; false at end of
 /// stream.
 task<bool> tls_fill(tls_state& s, tls_deadline deadline, std::source_location where);

@@ -85,6 +85,9 @@ task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byt
     const int err = SSL_get_error(s->ssl, rc);
     if (err == SSL_ERROR_ZERO_RETURN) co_return 0;  // the peer's close_notify
     if (err != SSL_ERROR_WANT_READ) throw_tls_failure(*s, "TLS read from", err);
+    // What OpenSSL has to say leaves before the wait: the peer may be waiting for it (a
+    // TLS 1.2 client that asked to renegotiate waits for the refusal).
+    co_await tls_send_owed(*s, deadline, where);
     if (!co_await tls_fill(*s, deadline, where)) {
       throw_tls_truncated(*s);
     }
@@ -107,13 +110,14 @@ task<void> tls_read_exact(std::shared_ptr<tls_state> s, std::span<std::byte> buf
 
 task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte> data,
                          std::chrono::nanoseconds timeout, std::source_location where) {
+  const tls_deadline deadline{timeout};
+  if (s->reader_sending) co_await tls_wait_for_reader_send(*s, deadline);
   in_progress writing{s->writing, "write_all"};
   if (s->write_cut) {
     throw_tls(net::tls_errc::write_cut,
               fmt::format("TLS write to {}: {}", s->peer,
                           make_error_code(net::tls_errc::write_cut).message()));
   }
-  const tls_deadline deadline{timeout};
   if (s->kernel_tx) {
     co_await kernel_tls_write_all(*s, data, deadline, where);
     co_return;
@@ -148,6 +152,9 @@ task<void> send_close_notify(tls_state& s, std::source_location where) {
 }
 
 task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where) {
+  if (s->reader_sending) {
+    co_await tls_wait_for_reader_send(*s, tls_deadline{s->context->handshake_timeout});
+  }
   in_progress writing{s->writing, "shutdown"};
   if (s->write_cut) {
     throw_tls(net::tls_errc::write_cut,
@@ -163,6 +170,16 @@ task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where
 task<void> tls_close(std::shared_ptr<tls_state> s, std::source_location where) {
   if (s == nullptr || !s->tcp.is_open()) co_return;
   std::exception_ptr failure;
+  if (s->reader_sending) {
+    // A read is sending what OpenSSL owed the peer: the close_notify follows it.
+    try {
+      co_await tls_wait_for_reader_send(*s, tls_deadline{s->context->handshake_timeout});
+    } catch (const operation_cancelled&) {
+      throw;
+    } catch (const std::exception&) {
+      // not in time: the socket closes without a close_notify
+    }
+  }
   if (s->established && !s->writing && !s->write_cut && !s->notified && !s->read_fatal) {
     in_progress writing{s->writing, "close"};
     // One close_notify; the peer's answer is not waited for (the socket closes next).

@@ -6,8 +6,6 @@
 // kernel has the `tls` module) a machine without kernel TLS is a failure, not a fallback.
 #include <ringo/net/tls_stream.hpp>
 // (its own header first: proves it stands alone)
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -20,7 +18,6 @@
 #include <thread>
 #include <vector>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <ringo/error.hpp>
@@ -34,6 +31,7 @@
 #include "catch.hpp"
 #include "tls_exchange.hpp"
 #include "tls_pair.hpp"
+#include "tls_plain_client.hpp"
 
 using namespace std::chrono_literals;
 using ringo::net::endpoint;
@@ -43,6 +41,7 @@ using ringo::net::tls_error;
 using ringo::net::tls_stream;
 using ringo_test::client_context;
 using ringo_test::connected_tls_pair;
+using ringo_test::plain_openssl_client;
 using ringo_test::server_context;
 
 namespace {
@@ -93,7 +92,7 @@ tls_context server_with(std::string_view version, const char* cipher) {
   auto c = server_context();
   if (version == "TLSv1.2") {
     REQUIRE(SSL_CTX_set_max_proto_version(native(c), TLS1_2_VERSION) == 1);
-    REQUIRE(SSL_CTX_set_cipher_list(native(c), cipher) == 1);
+    c.set_cipher_list(cipher);  // widened or narrowed from the server's default as named
   } else {
     REQUIRE(SSL_CTX_set_ciphersuites(native(c), cipher) == 1);
   }
@@ -207,27 +206,6 @@ TEST_CASE("a peer gone without close_notify is truncation with kernel TLS too", 
 }
 
 namespace {
-
-// A plain OpenSSL client on a blocking socket, in a thread of its own: connects to `port`,
-// waits `before_hello`, makes its handshake trusting `ca`, and then runs `talk` on the session.
-template <class Talk>
-void plain_openssl_client(std::uint16_t port, const std::string& ca,
-                          std::chrono::milliseconds before_hello, Talk talk) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_load_verify_file(ctx, ca.c_str());
-  SSL* ssl = SSL_new(ctx);
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const endpoint to = endpoint::loopback_v4(port);
-  if (::connect(fd, to.data(), to.size()) == 0) {
-    std::this_thread::sleep_for(before_hello);
-    SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) == 1) talk(ssl);
-  }
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  ::close(fd);
-  ERR_clear_error();
-}
 
 // Keeps what `ssl` reads until the peer closes.
 void read_to_end(SSL* ssl, std::string& heard) {

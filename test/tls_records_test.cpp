@@ -1,18 +1,27 @@
 // TLS streams fed bad records: a relay between client and server flips a byte of the
 // ciphertext after the handshake. The read that meets the bad record fails with OpenSSL's
 // reason, naming the peer; bytes of good records before it are returned first, and the failure
-// comes with the next read.
+// comes with the next read. And records that want an answer: a TLS 1.2 renegotiation request
+// is refused before the server's read waits again.
 #include <ringo/net/tls_stream.hpp>
 // (its own header first: proves it stands alone)
+#include <fcntl.h>
+#include <poll.h>
+
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <functional>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <ringo/error.hpp>
 #include <ringo/net.hpp>
@@ -22,6 +31,7 @@
 
 #include "catch.hpp"
 #include "tls_pair.hpp"
+#include "tls_plain_client.hpp"
 
 using namespace std::chrono_literals;
 using ringo::net::endpoint;
@@ -155,4 +165,70 @@ TEST_CASE("a corrupted record fails the read with OpenSSL's reason", "[tls]") {
       }());
     }
   }
+}
+
+namespace {
+
+// A TLS 1.2 client that asks to renegotiate once connected and tells what came of it: OpenSSL's
+// reason when the server refused, or that no answer came within 10 s (a server that would
+// answer does so in a moment; one that waits for the client first never does).
+void renegotiating_client(std::uint16_t port, std::string ca, std::string& outcome) {
+  ringo_test::plain_openssl_client(
+      port, ca, 0ms,
+      [&outcome](SSL* ssl) {
+        const int fd = SSL_get_fd(ssl);
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        if (SSL_renegotiate(ssl) != 1) {
+          outcome = "SSL_renegotiate failed";
+          return;
+        }
+        int rc = SSL_do_handshake(ssl);  // sends the ClientHello, then wants the answer
+        for (;;) {
+          if (rc == 1) {
+            outcome = "renegotiated";
+            return;
+          }
+          const int err = SSL_get_error(ssl, rc);
+          if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            const char* reason = ERR_reason_error_string(ERR_peek_error());
+            outcome = reason != nullptr ? reason : "failed without a reason";
+            return;
+          }
+          pollfd p{fd, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+          if (::poll(&p, 1, 10000) != 1) {
+            outcome = "no answer within 10 s";
+            return;
+          }
+          rc = SSL_do_handshake(ssl);
+        }
+      },
+      TLS1_2_VERSION);
+}
+
+}  // namespace
+
+TEST_CASE("a TLS 1.2 renegotiation request is refused at once, while the server reads",
+          "[tls]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    std::string outcome;
+    std::thread client{renegotiating_client, l.local_endpoint().port(),
+                       ringo_test::test_certificates().ca, std::ref(outcome)};
+    tls_stream s = co_await ringo_test::accept_tls(l, ringo_test::server_context());
+    CHECK(s.protocol_version() == "TLSv1.2");
+    // The read waits for application data; the refusal must leave before it waits, and the
+    // client's answer to the refusal (a fatal handshake_failure alert) ends the read.
+    std::array<std::byte, 16> buf{};
+    std::string what;
+    try {
+      (void)co_await s.read_some(buf, 30s);
+      what = "the read succeeded";
+    } catch (const tls_error& e) {
+      what = e.what();
+    }
+    client.join();
+    CHECK(outcome == "no renegotiation");
+    CHECK(what.find("handshake failure") != std::string::npos);
+    co_await s.close();
+  }());
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <ringo/detail/config.hpp>
@@ -23,7 +24,11 @@ class tls_context {
  public:
   /// A server context presenting the certificate chain in `cert_chain_pem_path` (the leaf
   /// first, then its intermediates) with the private key in `private_key_pem_path`. It asks
-  /// clients for no certificate unless set_verify(true) is called. Throws tls_error
+  /// clients for no certificate unless set_verify(true) is called. Its protocol is Mozilla's
+  /// "intermediate" profile: TLS 1.2 and 1.3 only, and in TLS 1.2 only ECDHE key exchange
+  /// with an AEAD cipher (AES-GCM, ChaCha20-Poly1305), in the server's order of preference; a
+  /// client that offers nothing else (CBC suites, static RSA) fails the handshake
+  /// ("no shared cipher"). set_cipher_list widens it for older clients. Throws tls_error
   /// ("TLS certificate chain /etc/x.pem: no such file") when a file cannot be read or the key
   /// does not match the certificate.
   static tls_context server(std::string cert_chain_pem_path, std::string private_key_pem_path);
@@ -44,6 +49,20 @@ class tls_context {
   /// offers, and goes on without ALPN when there is none. Throws std::invalid_argument for an
   /// empty name or one longer than 255 bytes.
   void set_alpn(std::vector<std::string> protocols);
+  /// A server context's TLS 1.2 ciphers (OpenSSL's cipher list format), in its order of
+  /// preference: Mozilla's "intermediate" profile less its finite-field DHE suites.
+  static constexpr std::string_view intermediate_ciphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+      "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  /// The TLS 1.2 ciphers to offer (a client) or accept (a server, in its order of
+  /// preference), in OpenSSL's cipher list format ("ECDHE-RSA-AES128-GCM-SHA256:..."); TLS
+  /// 1.3's suites are not changed. A server widens its default for older clients with
+  /// intermediate_ciphers followed by what they need, e.g. CBC suites:
+  /// `set_cipher_list(std::string(tls_context::intermediate_ciphers) +
+  /// ":ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA")`. Throws tls_error naming the list when
+  /// it names no cipher OpenSSL has ("no cipher match").
+  void set_cipher_list(std::string_view ciphers);
   /// The deadline of each handshake made with this context (default 10 s; zero: none), so
   /// that a peer that stalls mid-handshake cannot hold a task for ever. For
   /// tls_stream::connect it bounds each TCP connect attempt too.

@@ -42,8 +42,10 @@ namespace ringo::net {
 /// verify failed (hostname mismatch)"), std::system_error from the socket ("send on
 /// 127.0.0.1:8443: Broken pipe"), ringo::timed_out and operation_cancelled.
 ///
-/// Messages the protocol owes the peer while reading (a TLS 1.3 KeyUpdate's answer) go out
-/// with the next write or the close, as TLS 1.3 allows. Renegotiation is refused.
+/// Messages the protocol owes the peer while reading (the alert that refuses a TLS 1.2
+/// renegotiation, a TLS 1.3 KeyUpdate's answer) go out before the read waits for the peer
+/// again, or with a write in flight in another task; a write that starts while a read sends
+/// them waits for that send. Renegotiation is refused.
 ///
 /// Where the kernel offers TLS, the keys go to the kernel after the handshake (kernel_tls()):
 /// the same members and rules, with the kernel's records. A fatal alert from the peer is then
