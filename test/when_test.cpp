@@ -133,3 +133,17 @@ TEST_CASE("when_any of no tasks is refused", "[when_any]") {
   };
   ringo::run(main());
 }
+
+TEST_CASE("when_any of a task returning a reference gives a reference_wrapper", "[when_any]") {
+  auto main = []() -> ringo::task<void> {
+    auto winner = co_await ringo::when_any(reference_after(1ms), nothing_after(1h));
+    REQUIRE(winner.index() == 0);
+    CHECK(&std::get<0>(winner).get() == &shared_value);
+    std::vector<ringo::task<int&>> tasks;
+    tasks.push_back(reference_after(1ms));
+    auto [index, ref] = co_await ringo::when_any(std::move(tasks));
+    CHECK(index == 0);
+    CHECK(&ref.get() == &shared_value);
+  };
+  ringo::run(main());
+}

@@ -4,6 +4,7 @@
 /// asyncio.Lock), with first-come-first-served hand-off and deadlock reports that name the
 /// holder.
 #include <coroutine>
+#include <exception>
 #include <iterator>
 #include <optional>
 #include <source_location>
@@ -164,6 +165,12 @@ class mutex_lock_awaiter {
   mutex_lock_awaiter(mutex& m, std::source_location where) noexcept : mutex_(m), where_(where) {}
   mutex_lock_awaiter(const mutex_lock_awaiter&) = delete;
   mutex_lock_awaiter& operator=(const mutex_lock_awaiter&) = delete;
+  /// Moves a lock() that has not been awaited (its node is built only when it waits), as
+  /// when_any, when_all and with_timeout do when they take it into a task of their own.
+  mutex_lock_awaiter(mutex_lock_awaiter&& o) noexcept : mutex_(o.mutex_), where_(o.where_) {
+    if (o.node_) [[unlikely]]
+      std::terminate();  // awaited already: its node may sit in the mutex's list
+  }
 
   bool await_ready() noexcept { return !cancellation_due() && mutex_.try_lock(); }
   bool await_suspend(std::coroutine_handle<> h) {

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include <ringo/detail/awaitable_task.hpp>
 #include <ringo/task.hpp>
 #include <ringo/task_group.hpp>
 
@@ -52,6 +53,21 @@ task<std::tuple<detail::result_slot_t<T>...>> when_all(task<T>... tasks) {
   co_return [&]<std::size_t... I>(std::index_sequence<I...>) {
     return std::tuple<detail::result_slot_t<T>...>{std::move(*std::get<I>(slots))...};
   }(std::index_sequence_for<T...>{});
+}
+
+/// The same for any mix of tasks and other awaitables: a wait (`q.get()`, `e.wait()`,
+/// `m.lock()`, `s.read_some(buf)`, `sleep_for(d)`), a join_handle or a future. Each awaitable
+/// is awaited in a task of its own, with the result `co_await x` gives (decayed; void as
+/// std::monostate); an error or a cancellation cancels the others, and a wait cancelled that
+/// way takes nothing, as when_any's select rule says. An rvalue is moved into that task (the
+/// wait is not started yet); an lvalue (a join_handle, a future) is awaited where it is and
+/// must outlive the when_all.
+template <class... A>
+requires(sizeof...(A) > 0 && (detail::task_or_awaitable<A> && ...) &&
+         !(detail::is_task_v<std::remove_cvref_t<A>> && ...))
+task<std::tuple<detail::result_slot_t<typename detail::as_task_t<A>::value_type>...>> when_all(
+    A&&... waits) {
+  return when_all(detail::as_task(std::forward<A>(waits))...);
 }
 
 /// The same for a run-time number of tasks of one type: results in input order.

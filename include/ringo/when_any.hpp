@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include <ringo/detail/awaitable_task.hpp>
 #include <ringo/task.hpp>
 #include <ringo/task_group.hpp>
 #include <ringo/when_all.hpp>
@@ -40,8 +41,8 @@ task<void> run_racer(task<T> t, race<Result>& r) {
       co_await std::move(t);
       if (r.claim()) r.winner.emplace(std::in_place_index<I>);
     } else {
-      auto value = co_await std::move(t);
-      if (r.claim()) r.winner.emplace(std::in_place_index<I>, std::move(value));
+      T value = co_await std::move(t);  // (a reference stays one: T& for a task<T&>)
+      if (r.claim()) r.winner.emplace(std::in_place_index<I>, std::forward<T>(value));
     }
   } catch (...) {
     // A racer cancelled because another won is not news; any other end is a result.
@@ -57,8 +58,8 @@ task<void> run_indexed_racer(task<T> t, std::size_t index,
       co_await std::move(t);
       if (r.claim()) r.winner.emplace(index, std::monostate{});
     } else {
-      auto value = co_await std::move(t);
-      if (r.claim()) r.winner.emplace(index, std::move(value));
+      T value = co_await std::move(t);
+      if (r.claim()) r.winner.emplace(index, std::forward<T>(value));
     }
   } catch (...) {
     if (!r.decided && r.claim()) r.error = std::current_exception();
@@ -101,6 +102,23 @@ task<std::variant<detail::result_slot_t<T>...>> when_any(task<T>... tasks) {
   co_await r.group.join();
   if (r.error) std::rethrow_exception(r.error);
   co_return std::move(*r.winner);
+}
+
+/// The same for any mix of tasks and other awaitables: a wait (`q.get()`, `e.wait()`,
+/// `m.lock()`, `s.read_some(buf)`, `sleep_for(d)`), a join_handle or a future. Each awaitable
+/// is awaited in a task of its own, first thing, so the select rule above holds for it as it
+/// does for a task that awaits it: `when_any(q1.get(), q2.get())` takes exactly one item. The
+/// alternative is the type `co_await x` gives (decayed; void as std::monostate). An rvalue is
+/// moved into that task (the wait is not started yet); an lvalue is awaited where it is and
+/// must outlive the when_any: a join_handle or a future that loses keeps its result for a
+/// later await. (A join_handle passed as an rvalue is dropped with its racer: its task runs on
+/// detached, uncancelled.)
+template <class... A>
+requires(sizeof...(A) > 0 && (detail::task_or_awaitable<A> && ...) &&
+         !(detail::is_task_v<std::remove_cvref_t<A>> && ...))
+task<std::variant<detail::result_slot_t<typename detail::as_task_t<A>::value_type>...>> when_any(
+    A&&... racers) {
+  return when_any(detail::as_task(std::forward<A>(racers))...);
 }
 
 /// The same for a run-time number of tasks of one type: returns {index, value} of the first

@@ -6,6 +6,7 @@
 #include <utility>
 #include <variant>
 
+#include <ringo/detail/awaitable_task.hpp>
 #include <ringo/detail/deadline.hpp>
 #include <ringo/error.hpp>
 #include <ringo/sleep.hpp>
@@ -39,6 +40,19 @@ task<T> with_timeout(std::chrono::duration<Rep, Period> d, task<T> t) {
   } else if constexpr (!std::is_void_v<T>) {
     co_return std::move(std::get<0>(outcome));
   }
+}
+
+/// The same for any other awaitable: a wait (`q.get()`, `e.wait()`, `m.lock()`,
+/// `s.read_some(buf)`), a join_handle or a future, awaited in a task of its own; the result is
+/// what `co_await a` gives (decayed). A wait that times out takes nothing (an item stays in
+/// its queue, a lock with the next waiter), except a read into the caller's buffer that was
+/// already filled: see when_any. An rvalue is moved into that task (the wait is not started
+/// yet); an lvalue (a join_handle, a future) is awaited where it is, must outlive the
+/// with_timeout, and after a timeout still holds its result for a later await.
+template <class Rep, class Period, class A>
+requires detail::awaitable_other_than_task<A>
+task<detail::wrapped_result_t<A>> with_timeout(std::chrono::duration<Rep, Period> d, A&& a) {
+  return with_timeout(d, detail::as_task(std::forward<A>(a)));
 }
 
 }  // namespace ringo

@@ -35,6 +35,9 @@ class io_awaiter : protected suspension, protected io_operation {
   explicit io_awaiter(std::source_location where) noexcept : suspension(where) {
     on_complete = &io_awaiter::complete;
   }
+  /// For a derived awaiter that can move before it is awaited: the request as prepared so far
+  /// (nothing is submitted before await_suspend, so no backend knows its address yet).
+  io_awaiter(io_awaiter&& o) noexcept : suspension(o.where), io_operation(o) {}
   ~io_awaiter() = default;
 
   /// Submits the prepared request and parks the task; returns false (do not suspend) when a

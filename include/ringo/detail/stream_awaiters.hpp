@@ -47,6 +47,15 @@ class stream_read_awaiter : protected suspension, protected timer_node {
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit)};
     s.hold();
   }
+  /// Moves a read that has not been awaited, as when_any, when_all and with_timeout do when
+  /// they take it into a task of their own: the new awaiter holds the stream too (the old one
+  /// lets go when destroyed). A read that has started never moves: the stream names it as its
+  /// reader.
+  stream_read_awaiter(stream_read_awaiter&& o) noexcept
+      : suspension(o.where), s_(o.s_), into_(o.into_), whole_buffer_(o.whole_buffer_) {
+    deadline = o.deadline;  // the time limit, until the read starts
+    s_->hold();
+  }
 
  protected:
   ~stream_read_awaiter() { s_->unhold(); }
@@ -134,6 +143,21 @@ class stream_send_awaiter : protected io_awaiter {
  public:
   stream_send_awaiter(const stream_send_awaiter&) = delete;
   stream_send_awaiter& operator=(const stream_send_awaiter&) = delete;
+  /// Moves a write that has not been awaited (see stream_read_awaiter's): it holds the stream
+  /// too. A write in flight never moves: the stream names it as its writer.
+  stream_send_awaiter(stream_send_awaiter&& o) noexcept
+      : io_awaiter(std::move(o)),
+        s_(o.s_),
+        until_(o.until_),
+        left_(o.left_),
+        gathered_(o.gathered_) {
+    if (gathered_) {
+      parts_ = o.parts_;
+    } else {
+      end_ = o.end_;
+    }
+    s_->hold();
+  }
 
   bool await_ready() const noexcept { return left_ == 0; }
   void await_resume();

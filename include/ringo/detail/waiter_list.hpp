@@ -7,6 +7,7 @@
 // primitive destroyed with waiters still linked detaches them instead of leaving them pointing
 // at freed memory.
 #include <cstddef>
+#include <exception>
 #include <source_location>
 #include <string>
 
@@ -23,6 +24,14 @@ struct list_waiter : suspension {
   explicit list_waiter(std::source_location loc) noexcept : suspension(loc) {}
   list_waiter(const list_waiter&) = delete;
   list_waiter& operator=(const list_waiter&) = delete;
+  /// Moves a waiter that has not waited yet, as a when_any, when_all or with_timeout does when
+  /// it takes the awaiter into the frame of the task that will await it: only where it was
+  /// made carries over. A node in a list never moves (the list points at it): that ends the
+  /// program rather than corrupting the list.
+  list_waiter(list_waiter&& o) noexcept : suspension(o.where) {
+    if (o.linked()) [[unlikely]]
+      std::terminate();
+  }
   inline ~list_waiter();
 
   /// True while the node sits in a list.
