@@ -112,7 +112,35 @@ static_assert(writes_from<unix_stream, const std::vector<unsigned char>&>);
 static_assert(writes_from<unix_stream, const char (&)[3]>);
 static_assert(!writes_from<unix_stream, std::vector<int>&>);
 
+// Answers each line with its length, until the client is done (the README's example).
+ringo::task<void> answer_lines(tcp_stream s) {
+  for (;;) {
+    const std::string line = co_await s.read_line(1024, 30s);  // with its "\n"
+    if (line.empty()) break;                                   // the client is done
+    co_await s.write_all(fmt::format("{}\n", line.size()));
+  }
+}
+
 }  // namespace
+
+TEST_CASE("a line server answers each line, until the client is done", "[lines]") {
+  ringo::run([]() -> ringo::task<void> {
+    auto p = co_await tcp_kind::connect();
+    {
+      // (The frame, and the server's stream in it, goes with the handle.)
+      auto server = ringo::spawn(answer_lines(std::move(p.server)));
+      co_await p.client.write_all("hello\nworld!\n");
+      const std::string a = co_await p.client.read_line(64, 5s);
+      const std::string b = co_await p.client.read_line(64, 5s);
+      CHECK(a == "6\n");
+      CHECK(b == "7\n");
+      p.client.shutdown();
+      co_await server;
+    }
+    const std::string end = co_await p.client.read_line(64, 5s);
+    CHECK(end.empty());
+  }());
+}
 
 TEMPLATE_TEST_CASE("read_line returns each line with its \\n, the tail at the end, then \"\"",
                    "[lines]", tcp_kind, unix_kind) {

@@ -59,9 +59,8 @@ class stream_read_awaiter : protected suspension, protected timer_node {
   net::received_buffers take_buffers();
   /// fill_awaiter's result (see there).
   std::size_t take_fill();
-
-  /// Whether the read ignores the stream's unread area (fill_awaiter, which adds to it).
-  bool past_unread_ = false;
+  /// Makes the read ignore the stream's unread area (fill_awaiter, which adds to it).
+  void read_past_unread() noexcept { past_unread_ = true; }
 
  private:
   friend class stream_state;
@@ -109,7 +108,9 @@ class stream_read_awaiter : protected suspension, protected timer_node {
   std::unique_ptr<std::byte[]> own_;  // the stream's buffer during a one-shot receive()
   int res_ = 0;
   mode mode_ = mode::ready;
-  bool whole_buffer_;
+  // Two bits of one byte: an idle connection's task waits in this awaiter.
+  bool whole_buffer_ : 1;
+  bool past_unread_ : 1 = false;
   bool deadline_passed_ = false;
   bool detached_ = false;
 };
@@ -142,7 +143,7 @@ class fill_awaiter final : public stream_read_awaiter {
   fill_awaiter(stream_state& s, std::span<std::byte> into, std::chrono::nanoseconds limit,
                std::source_location where) noexcept
       : stream_read_awaiter(s, into, false, limit, where) {
-    past_unread_ = true;
+    read_past_unread();
   }
   std::size_t await_resume() { return take_fill(); }
 };
