@@ -22,17 +22,9 @@
 #include <ringo/detail/frame_allocator.hpp>
 #include <ringo/io_context.hpp>
 
+#include "stream_lines.hpp"
+
 namespace ringo::detail {
-namespace {
-
-// The size of a stream's own receive buffer when the kernel has no provided buffers.
-std::size_t own_buffer_size(reactor& r) {
-  const std::size_t n = r.buffer_size();
-  return n != 0 ? n : 4096;
-}
-
-}  // namespace
-
 // ---- stream_state ------------------------------------------------------------------------
 
 stream_state::stream_state(io_context& ctx, int fd_, socket_name peer_) noexcept
@@ -181,7 +173,10 @@ void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer
 bool stream_read_awaiter::await_ready() {
   if (!whole_buffer_ && into_.empty()) return true;
   // Not what the queue holds for a woken reader that has not run yet.
-  if (s_->orphaned || s_->handing_over || (!s_->eof && !s_->has_event())) return false;
+  if (s_->orphaned || s_->handing_over ||
+      (!s_->eof && !s_->has_event() && (past_unread_ || !s_->has_unread()))) {
+    return false;
+  }
   // Something is queued: take it without suspending, unless a cancellation must be delivered.
   io_context* ctx = io_context::current();
   task_record* t = ctx != nullptr ? ctx->running_task_or_null() : nullptr;
@@ -201,7 +196,7 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
                     "hand the bytes to the other through a queue)",
                     s_->peer.kind(false), s_->peer));
   }
-  if (s_->eof || s_->has_event()) return false;
+  if (s_->eof || s_->has_event() || (!past_unread_ && s_->has_unread())) return false;
   describe = &describe_read;
   cancel = &on_cancel_read;
   if (context->features().provided_buffers && !s_->starved && !s_->exact_reads) {
@@ -394,6 +389,7 @@ void stream_read_awaiter::throw_queued_error() {
 std::size_t stream_read_awaiter::take_bytes() {
   if (!whole_buffer_ && into_.empty()) return 0;
   if (check_outcome()) return static_cast<std::size_t>(res_);
+  if (s_->has_unread()) return s_->unread().take(into_);
   if (at_end_of_queue()) return 0;
   stream_state& s = *s_;
   const recv_event& ev = s.front();
@@ -414,6 +410,11 @@ net::received_buffer stream_read_awaiter::take_buffer() {
     if (!lend_own_buffer()) return {};
     return net::received_buffer{*s_, std::move(own_), static_cast<std::size_t>(res_)};
   }
+  if (s_->has_unread()) {
+    std::size_t n = 0;
+    std::unique_ptr<std::byte[]> b = take_unread(n);
+    return net::received_buffer{*s_, std::move(b), n};
+  }
   if (at_end_of_queue()) return {};
   stream_state& s = *s_;
   const recv_event ev = s.front();
@@ -429,6 +430,12 @@ net::received_buffers stream_read_awaiter::take_buffers() {
     if (lend_own_buffer()) {
       out.set_own_buffer(*s_, std::move(own_), static_cast<std::uint32_t>(res_));
     }
+    return out;
+  }
+  if (s_->has_unread()) {
+    std::size_t n = 0;
+    std::unique_ptr<std::byte[]> b = take_unread(n);
+    out.set_own_buffer(*s_, std::move(b), static_cast<std::uint32_t>(n));
     return out;
   }
   if (at_end_of_queue()) return out;

@@ -177,6 +177,14 @@ bool tls_context::kernel_tls() const noexcept {
   return impl_->kernel_tls;
 }
 
+void tls_context::set_suppress_ragged_eofs(bool on) {
+  impl_->suppress_ragged_eofs = on;
+}
+
+bool tls_context::suppress_ragged_eofs() const noexcept {
+  return impl_->suppress_ragged_eofs;
+}
+
 void tls_context::set_handshake_timeout(std::chrono::nanoseconds timeout) {
   impl_->handshake_timeout = timeout;
 }

@@ -285,7 +285,10 @@ task<std::size_t> kernel_tls_read_some(tls_state& s, std::span<std::byte> buf,
       failed = c.value();
     }
     if (failed == 0) {
-      if (n == 0) throw_tls_truncated(s);
+      if (n == 0) {
+        if (s.context->suppress_ragged_eofs) co_return 0;  // an end of stream all the same
+        throw_tls_truncated(s);
+      }
       co_return n;
     }
     if (failed == EBADMSG) {

@@ -13,6 +13,7 @@
 #include <exception>
 #include <memory>
 #include <source_location>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 
 #include <ringo/detail/deadline.hpp>
 #include <ringo/detail/loop.hpp>
+#include <ringo/detail/unread_area.hpp>
 #include <ringo/event.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/tls_context.hpp>
@@ -39,6 +41,7 @@ struct tls_context::impl {
   bool server;
   bool verify = false;
   bool kernel_tls = true;  // streams hand their keys to the kernel where it can take them
+  bool suppress_ragged_eofs = false;  // an end without close_notify reads as end of stream
   std::vector<unsigned char> alpn;  // ALPN's wire format: length-prefixed names
   std::chrono::nanoseconds handshake_timeout = std::chrono::seconds{10};
 };
@@ -102,6 +105,9 @@ struct tls_state {
   event reader_sent{true};
   // A bad record found after a read had bytes to return: thrown by the next read.
   std::exception_ptr read_failure;
+  // Plaintext that read_line or read_until gathered and left (past a line, or of a line they
+  // did not finish): every read takes it first.
+  unread_area plain;
 
   // ---- kernel TLS (lib/tls_kernel.cpp) ----
   /// The handshake reads record by record and keeps the traffic secrets, to hand the keys to
@@ -118,6 +124,19 @@ struct tls_state {
   std::array<unsigned char, 5> head{};  // the record header being read
   std::array<unsigned char, 48> client_secret{};  // TLS 1.3: client_application_traffic_secret_0
   std::array<unsigned char, 48> server_secret{};  // and the server's, wiped once handed over
+};
+
+/// Keeps a flag up (reading, writing) while an operation runs, however it ends; a second
+/// operation of the kind is a std::logic_error.
+class tls_in_progress {
+ public:
+  tls_in_progress(bool& flag, const char* what);
+  tls_in_progress(const tls_in_progress&) = delete;
+  tls_in_progress& operator=(const tls_in_progress&) = delete;
+  ~tls_in_progress() { flag_ = false; }
+
+ private:
+  bool& flag_;
 };
 
 /// Marks the stream write_cut unless told the whole send went out: whatever stops a send (an
@@ -148,6 +167,11 @@ task<void> tls_send_owed(tls_state& s, tls_deadline deadline, std::source_locati
 /// Waits, by `deadline`, until a read that is sending what OpenSSL owed the peer is done, so
 /// that a write, shutdown or close has the socket's sending side to itself.
 task<void> tls_wait_for_reader_send(tls_state& s, tls_deadline deadline);
+/// Reads the next plaintext into `buf` (at least one byte; 0 at the end of the stream), by
+/// `deadline`: read_some's work past the bytes the stream keeps unread. Decrypted bytes are in
+/// `buf` only when it returns: a read that throws took none.
+task<std::size_t> tls_read_plain(tls_state& s, std::span<std::byte> buf, tls_deadline deadline,
+                                 std::source_location where);
 /// Reads the next ciphertext from the socket into `rbio`, by `deadline`; false at end of
 /// stream.
 task<bool> tls_fill(tls_state& s, tls_deadline deadline, std::source_location where);

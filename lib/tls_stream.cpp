@@ -23,34 +23,20 @@
 
 namespace ringo::detail {
 
-namespace {
-
-/// Keeps a flag up (reading, writing) while an operation runs, however it ends.
-class in_progress {
- public:
-  in_progress(bool& flag, const char* what) : flag_(flag) {
-    if (flag_) {
-      throw std::logic_error(fmt::format(
-          "tls_stream::{}: another task is already doing that on this stream; one reader and "
-          "one writer at a time",
-          what));
-    }
-    flag_ = true;
+tls_in_progress::tls_in_progress(bool& flag, const char* what) : flag_(flag) {
+  if (flag_) {
+    throw std::logic_error(fmt::format(
+        "tls_stream::{}: another task is already doing that on this stream; one reader and "
+        "one writer at a time",
+        what));
   }
-  in_progress(const in_progress&) = delete;
-  in_progress& operator=(const in_progress&) = delete;
-  ~in_progress() { flag_ = false; }
+  flag_ = true;
+}
 
- private:
-  bool& flag_;
-};
-
-task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byte> buf,
-                                std::chrono::nanoseconds timeout, std::source_location where) {
-  if (buf.empty()) co_return 0;
-  in_progress reading{s->reading, "read_some"};
+task<std::size_t> tls_read_plain(tls_state& st, std::span<std::byte> buf, tls_deadline deadline,
+                                 std::source_location where) {
+  tls_state* const s = &st;
   if (s->read_failure) std::rethrow_exception(std::exchange(s->read_failure, nullptr));
-  const tls_deadline deadline{timeout};
   if (s->kernel_rx) co_return co_await kernel_tls_read_some(*s, buf, deadline, where);
   for (;;) {
     // Plaintext OpenSSL holds (decrypted, or whole records not yet decrypted) comes first: a
@@ -90,9 +76,21 @@ task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byt
     // that the usual read, which owes nothing, makes no coroutine frame for it.)
     if (BIO_ctrl_pending(s->wbio) != 0) co_await tls_send_owed(*s, deadline, where);
     if (!co_await tls_fill(*s, deadline, where)) {
+      if (s->context->suppress_ragged_eofs) co_return 0;  // an end of stream all the same
       throw_tls_truncated(*s);
     }
   }
+}
+
+namespace {
+
+task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byte> buf,
+                                std::chrono::nanoseconds timeout, std::source_location where) {
+  if (buf.empty()) co_return 0;
+  tls_in_progress reading{s->reading, "read_some"};
+  // What a read_line left comes first.
+  if (!s->plain.empty()) co_return s->plain.take(buf);
+  co_return co_await tls_read_plain(*s, buf, tls_deadline{timeout}, where);
 }
 
 task<void> tls_read_exact(std::shared_ptr<tls_state> s, std::span<std::byte> buf,
@@ -113,7 +111,7 @@ task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte
                          std::chrono::nanoseconds timeout, std::source_location where) {
   const tls_deadline deadline{timeout};
   if (s->reader_sending) co_await tls_wait_for_reader_send(*s, deadline);
-  in_progress writing{s->writing, "write_all"};
+  tls_in_progress writing{s->writing, "write_all"};
   if (s->write_cut) {
     throw_tls(net::tls_errc::write_cut,
               fmt::format("TLS write to {}: {}", s->peer,
@@ -156,7 +154,7 @@ task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where
   if (s->reader_sending) {
     co_await tls_wait_for_reader_send(*s, tls_deadline{s->context->handshake_timeout});
   }
-  in_progress writing{s->writing, "shutdown"};
+  tls_in_progress writing{s->writing, "shutdown"};
   if (s->write_cut) {
     throw_tls(net::tls_errc::write_cut,
               fmt::format("TLS shutdown of {}: {}", s->peer,
@@ -182,7 +180,7 @@ task<void> tls_close(std::shared_ptr<tls_state> s, std::source_location where) {
     }
   }
   if (s->established && !s->writing && !s->write_cut && !s->notified && !s->read_fatal) {
-    in_progress writing{s->writing, "close"};
+    tls_in_progress writing{s->writing, "close"};
     // One close_notify; the peer's answer is not waited for (the socket closes next).
     try {
       co_await send_close_notify(*s, where);

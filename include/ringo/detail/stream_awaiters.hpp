@@ -66,6 +66,10 @@ class stream_read_awaiter : protected suspension, protected timer_node {
   net::received_buffer take_buffer();
   /// receive_some()'s result: every buffer queued, up to received_buffers::capacity.
   net::received_buffers take_buffers();
+  /// fill_awaiter's result (see there).
+  std::size_t take_fill();
+  /// Makes the read ignore the stream's unread area (fill_awaiter, which adds to it).
+  void read_past_unread() noexcept { past_unread_ = true; }
 
  private:
   friend class stream_state;
@@ -97,6 +101,8 @@ class stream_read_awaiter : protected suspension, protected timer_node {
   bool at_end_of_queue();
   /// Throws for the error event at the front of the queue.
   [[noreturn]] void throw_queued_error();
+  /// The bytes of the stream's unread area, taken, in a buffer of the stream's own.
+  std::unique_ptr<std::byte[]> take_unread(std::size_t& size);
   [[noreturn]] void throw_closed() const;
   std::string what() const;
 
@@ -111,7 +117,9 @@ class stream_read_awaiter : protected suspension, protected timer_node {
   std::unique_ptr<std::byte[]> own_;  // the stream's buffer during a one-shot receive()
   int res_ = 0;
   mode mode_ = mode::ready;
-  bool whole_buffer_;
+  // Two bits of one byte: an idle connection's task waits in this awaiter.
+  bool whole_buffer_ : 1;
+  bool past_unread_ : 1 = false;
   bool deadline_passed_ = false;
   bool detached_ = false;
 };
@@ -132,6 +140,21 @@ class receive_some_awaiter final : public stream_read_awaiter {
  public:
   using stream_read_awaiter::stream_read_awaiter;
   net::received_buffers await_resume() { return take_buffers(); }
+};
+
+/// read_line's and read_until's wait for more bytes (lib/net_stream_lines.cpp), past those of
+/// the unread area: with provided buffers, until the queue has some (left there for the caller
+/// to take); else a one-shot receive into `into`, the free end of the unread area. Returns the
+/// bytes received into `into`, 0 at end of stream, or queued_bytes.
+class fill_awaiter final : public stream_read_awaiter {
+ public:
+  static constexpr std::size_t queued_bytes = static_cast<std::size_t>(-1);
+  fill_awaiter(stream_state& s, std::span<std::byte> into, std::chrono::nanoseconds limit,
+               std::source_location where) noexcept
+      : stream_read_awaiter(s, into, false, limit, where) {
+    read_past_unread();
+  }
+  std::size_t await_resume() { return take_fill(); }
 };
 
 /// What the write awaiters share. The bytes still to send are either one run that ends at

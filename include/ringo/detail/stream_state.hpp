@@ -14,6 +14,7 @@
 #include <ringo/detail/reactor.hpp>
 #include <ringo/detail/socket_name.hpp>
 #include <ringo/detail/socket_state.hpp>
+#include <ringo/detail/unread_area.hpp>
 
 namespace ringo {
 class io_context;
@@ -82,6 +83,15 @@ class stream_state final : public socket_state<stream_state> {
   }
   void keep_spare(std::unique_ptr<std::byte[]> buffer) noexcept;
 
+  /// Whether bytes wait in the unread area (what read_line or read_until gathered and left):
+  /// every read takes them before the queue's.
+  [[nodiscard]] bool has_unread() const noexcept { return extras_ && !extras_->unread.empty(); }
+  /// The unread area, made on first use (std::bad_alloc when it cannot be).
+  [[nodiscard]] unread_area& unread() {
+    if (!extras_) extras_ = std::make_unique<extras>();
+    return extras_->unread;
+  }
+
   /// Completions queued past this many pause the multishot receive, so that a stream no one
   /// reads leaves its bytes in the socket (and TCP's window) rather than in the shared ring.
   static constexpr std::size_t pause_at = 8;
@@ -112,11 +122,13 @@ class stream_state final : public socket_state<stream_state> {
   // What most connections never need, behind one pointer made on first use, so that they pay
   // 8 bytes for it: the completions that found the inline ring full (grown on demand, kept for
   // the next burst; every event in the ring is older than every event in the overflow), and
-  // the spare receive() buffer of a stream without provided buffers.
+  // the spare receive() buffer of a stream without provided buffers, and the unread area of
+  // a stream read by lines.
   struct extras {
     std::vector<recv_event> overflow;
     std::size_t overflow_head = 0;  // the first overflow event not yet read
     std::unique_ptr<std::byte[]> spare;
+    unread_area unread;
   };
   std::unique_ptr<extras> extras_;
   recv_event failure_{0, 0};  // result < 0 once the queue ended with an error

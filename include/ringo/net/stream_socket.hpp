@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <source_location>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 
+#include <ringo/detail/byte_ranges.hpp>
 #include <ringo/detail/stream_awaiters.hpp>
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/net/received_buffer.hpp>
@@ -39,11 +41,48 @@ class stream_socket {
       std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current());
 
+  /// read_some into any contiguous range of one-byte elements (std::string, std::array<char,
+  /// N>, char[N], std::vector<unsigned char>, std::span<char>): up to its size() bytes.
+  template <class Buffer>
+    requires detail::writable_byte_range<Buffer>
+  [[nodiscard]] detail::read_some_awaiter read_some(
+      Buffer&& buf, std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current()) {
+    return read_some(detail::writable_bytes_of(buf), timeout, where);
+  }
+
   /// Reads exactly buf.size() bytes; throws std::system_error (ENODATA: "recv on ...: end
   /// of stream after 3 of 8 bytes") if the stream ends first. `timeout` applies to each read.
   /// Like write_all(parts), the task holds the stream's state from the call on.
   task<void> read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
                         std::source_location where = std::source_location::current());
+  /// read_exact into any contiguous range of one-byte elements, as read_some takes them.
+  template <class Buffer>
+    requires detail::writable_byte_range<Buffer>
+  task<void> read_exact(Buffer&& buf, std::chrono::nanoseconds timeout = {},
+                        std::source_location where = std::source_location::current()) {
+    return read_exact(detail::writable_bytes_of(buf), timeout, where);
+  }
+
+  /// Reads the next line: the bytes up to and including the next "\n" (Python's asyncio
+  /// StreamReader.readline). At the end of the stream, the last bytes without a "\n", then
+  /// an empty string. Throws std::length_error naming `limit` when no "\n" comes within
+  /// `limit` bytes, std::invalid_argument for a limit of 0, and as read_some otherwise;
+  /// `timeout` (zero: none) bounds the whole call. Mixes with every other read of the stream:
+  /// the bytes received past the line, and those of a read_line that ends without its line
+  /// (the limit, the timeout, an error, a cancellation: when_any's loser, with_timeout), stay
+  /// in the stream for the next read of any kind, none lost and none read twice. The task
+  /// holds the stream's state from the call on.
+  task<std::string> read_line(std::size_t limit = 65536, std::chrono::nanoseconds timeout = {},
+                              std::source_location where = std::source_location::current());
+  /// Reads up to and including the next `delimiter` ("\r\n"; asyncio's readuntil). Throws
+  /// std::system_error (ENODATA: "recv on ...: end of stream after 12 bytes, before the
+  /// delimiter") if the stream ends first, leaving those bytes for the next read;
+  /// std::invalid_argument for an empty delimiter or a limit shorter than it; otherwise as
+  /// read_line, `limit` counting the delimiter.
+  task<std::string> read_until(std::string_view delimiter, std::size_t limit = 65536,
+                               std::chrono::nanoseconds timeout = {},
+                               std::source_location where = std::source_location::current());
 
   /// Receives the next bytes without copying them: the buffer they landed in (see
   /// received_buffer), empty at end of stream. Errors as read_some.
@@ -71,6 +110,16 @@ class stream_socket {
       std::string_view text, std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current()) {
     return write_all(std::as_bytes(std::span{text.data(), text.size()}), timeout, where);
+  }
+  /// write_all of any contiguous range of one-byte elements (std::string, std::vector<char>,
+  /// std::array<unsigned char, N>, a char[N] buffer whole); a string literal is text, without
+  /// its '\0'.
+  template <class Bytes>
+    requires detail::written_byte_range<Bytes>
+  [[nodiscard]] detail::send_all_awaiter write_all(
+      Bytes&& data, std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current()) {
+    return write_all(detail::bytes_of(data), timeout, where);
   }
   /// Writes all the bytes of `parts`, in order, with gathered sends (one sendmsg request for
   /// up to 16 parts). Errors, `timeout` and cancellation as write_all(data); `parts` and

@@ -59,8 +59,8 @@ class tcp_stream : public stream_socket {
   /// Takes ownership of connected socket `fd` (peer `peer`) on the current context.
   static tcp_stream adopt(int fd, const endpoint& peer);
 
-  // read_some, read_exact, receive, receive_some, write_all, shutdown, close, is_open and
-  // native_handle: see stream_socket.
+  // read_some, read_exact, read_line, read_until, receive, receive_some, write_all, shutdown,
+  // close, is_open and native_handle: see stream_socket.
 
   /// Turns Nagle's algorithm off (true) or on.
   void set_nodelay(bool on);

@@ -78,6 +78,16 @@ class tls_context {
   void set_kernel_tls(bool on);
   [[nodiscard]] bool kernel_tls() const noexcept;
 
+  /// Whether a peer that ends the connection without a close_notify (a "ragged" end of the
+  /// TCP stream) is an ordinary end of stream for the reads of streams made with this context
+  /// (Python's suppress_ragged_eofs): read_some returns 0, read_line what is left. Off by
+  /// default, when such an end is tls_errc::truncated: an attacker who can close the TCP
+  /// connection could otherwise cut a message short without either side noticing. Turn it on
+  /// for peers known to skip the close_notify when their message carries its own length or
+  /// end (HTTP with Content-Length, a line protocol's last line).
+  void set_suppress_ragged_eofs(bool on);
+  [[nodiscard]] bool suppress_ragged_eofs() const noexcept;
+
   /// Whether this kernel offers kernel TLS (the `tls` upper-layer protocol of TCP), probed once
   /// per process. tls_stream::kernel_tls() tells for each stream whether it is in use.
   [[nodiscard]] static bool kernel_tls_available() noexcept;

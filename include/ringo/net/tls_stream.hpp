@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include <ringo/detail/byte_ranges.hpp>
 #include <ringo/net/endpoint.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/tls_context.hpp>
@@ -81,16 +82,50 @@ class tls_stream {
   /// Reads what is there (at least one byte, at most buf.size()); 0 at the end of the stream
   /// that the peer announced with a close_notify. Throws tls_error with tls_errc::truncated
   /// ("TLS read from 127.0.0.1:8443: the peer ended the stream without a close_notify") when
-  /// the connection ends without one, tls_error for a bad record, std::system_error from the
-  /// socket, ringo::timed_out when `timeout` (zero: none; for the whole call) passes first, or
+  /// the connection ends without one (unless the context was told set_suppress_ragged_eofs:
+  /// then 0), tls_error for a bad record, std::system_error from the socket,
+  /// ringo::timed_out when `timeout` (zero: none; for the whole call) passes first, or
   /// operation_cancelled. `buf` must outlive the co_await.
   task<std::size_t> read_some(std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
                               std::source_location where = std::source_location::current());
+  /// read_some into any contiguous range of one-byte elements (std::string, std::array<char,
+  /// N>, char[N], std::vector<unsigned char>, std::span<char>): up to its size() bytes.
+  template <class Buffer>
+    requires detail::writable_byte_range<Buffer>
+  task<std::size_t> read_some(Buffer&& buf, std::chrono::nanoseconds timeout = {},
+                              std::source_location where = std::source_location::current()) {
+    return read_some(detail::writable_bytes_of(buf), timeout, where);
+  }
   /// Reads exactly buf.size() bytes; throws tls_error (tls_errc::truncated) or, after a
   /// close_notify, std::system_error (ENODATA: "TLS read from ...: end of stream after 3 of 8
   /// bytes") if the stream ends first. `timeout` applies to each read.
   task<void> read_exact(std::span<std::byte> buf, std::chrono::nanoseconds timeout = {},
                         std::source_location where = std::source_location::current());
+  /// read_exact into any contiguous range of one-byte elements, as read_some takes them.
+  template <class Buffer>
+    requires detail::writable_byte_range<Buffer>
+  task<void> read_exact(Buffer&& buf, std::chrono::nanoseconds timeout = {},
+                        std::source_location where = std::source_location::current()) {
+    return read_exact(detail::writable_bytes_of(buf), timeout, where);
+  }
+  /// Reads the next line of plaintext, up to and including its "\n", as
+  /// tcp_stream::read_line does (asyncio's readline): at the end of the stream the last bytes
+  /// without one, then an empty string; std::length_error naming `limit` when no "\n" comes
+  /// within it; `timeout` (zero: none) bounds the whole call. Errors otherwise as read_some
+  /// (tls_errc::truncated at an end without close_notify, unless the context suppresses
+  /// ragged ends). The decrypted bytes past the line, and those of a read_line that ends
+  /// without its line (the limit, the timeout, an error, a cancellation), stay in the stream
+  /// for the next read of any kind: none is lost, none read twice.
+  task<std::string> read_line(std::size_t limit = 65536, std::chrono::nanoseconds timeout = {},
+                              std::source_location where = std::source_location::current());
+  /// Reads up to and including the next `delimiter` (asyncio's readuntil). Throws
+  /// std::system_error (ENODATA: "TLS read from ...: end of stream after 12 bytes, before the
+  /// delimiter") if the stream ends first, leaving those bytes for the next read;
+  /// std::invalid_argument for an empty delimiter or a limit shorter than it; otherwise as
+  /// read_line, `limit` counting the delimiter.
+  task<std::string> read_until(std::string_view delimiter, std::size_t limit = 65536,
+                               std::chrono::nanoseconds timeout = {},
+                               std::source_location where = std::source_location::current());
   /// Encrypts and writes all of `data` (records of up to 16 KiB, sent in batches of up to
   /// 64 KiB), with what the protocol owes the peer first. Errors, `timeout` (for the whole
   /// write) and cancellation as tcp_stream::write_all; afterwards the stream cannot write
@@ -100,6 +135,15 @@ class tls_stream {
   task<void> write_all(std::string_view text, std::chrono::nanoseconds timeout = {},
                        std::source_location where = std::source_location::current()) {
     return write_all(std::as_bytes(std::span{text.data(), text.size()}), timeout, where);
+  }
+  /// write_all of any contiguous range of one-byte elements (std::string, std::vector<char>,
+  /// std::array<unsigned char, N>, a char[N] buffer whole); a string literal is text, without
+  /// its '\0'.
+  template <class Bytes>
+    requires detail::written_byte_range<Bytes>
+  task<void> write_all(Bytes&& data, std::chrono::nanoseconds timeout = {},
+                       std::source_location where = std::source_location::current()) {
+    return write_all(detail::bytes_of(data), timeout, where);
   }
   /// Sends a close_notify and keeps the stream open for reading (TLS's half close, as
   /// tcp_stream::shutdown): the peer reads end of stream, and this side reads on until the

@@ -45,8 +45,8 @@ class unix_stream : public stream_socket {
   /// error messages.
   static unix_stream adopt(int fd, std::string path);
 
-  // read_some, read_exact, receive, receive_some, write_all, shutdown, close, is_open and
-  // native_handle: see stream_socket.
+  // read_some, read_exact, read_line, read_until, receive, receive_some, write_all, shutdown,
+  // close, is_open and native_handle: see stream_socket.
 
   /// The path this stream was connected to, or that of the listener that accepted it.
   [[nodiscard]] const std::string& path() const;
