@@ -80,7 +80,8 @@ task<void> run_indexed_racer(task<T> t, std::size_t index,
 /// front of the queue; a put's item goes in once or not at all), semaphore acquire and
 /// scoped_acquire, mutex and recursive_mutex lock, condition_variable wait (a notification
 /// it took goes on to the next waiter), event wait, accept, stream reads from provided
-/// buffers (the bytes stay queued for the next read), signal_set and process waits, joining a
+/// buffers (the bytes stay queued for the next read), read_line and read_until on every
+/// backend (what they gathered stays in the stream), signal_set and process waits, joining a
 /// join_handle (the result stays for a later join) and awaiting a future (the value stays in
 /// it). Every ringo wait delivers a cancellation that is due even when it could end at once,
 /// so a racer cancelled before it ran takes nothing at its first wait.
