@@ -31,8 +31,9 @@ ringo::task<> block_until_released(std::mutex& m, std::condition_variable& cv, b
   events.push_back("blocking call returned");
 }
 
-ringo::task<> sleep_on_worker(std::atomic<bool>& finished) {
-  co_await ringo::to_thread([&finished] {
+ringo::task<> sleep_on_worker(std::atomic<bool>& started, std::atomic<bool>& finished) {
+  co_await ringo::to_thread([&started, &finished] {
+    started = true;
     std::this_thread::sleep_for(50ms);
     finished = true;
   });
@@ -123,10 +124,14 @@ TEST_CASE("many tasks await to_thread at once", "[to_thread]") {
 }
 
 TEST_CASE("cancelling a task in to_thread resumes it with operation_cancelled", "[to_thread]") {
+  std::atomic<bool> started{false};
   std::atomic<bool> finished{false};
   auto main = [&]() -> ringo::task<std::string> {
-    auto h = ringo::spawn(sleep_on_worker(finished));
-    co_await ringo::sleep_for(5ms);
+    auto h = ringo::spawn(sleep_on_worker(started, finished));
+    // Cancelled once the call runs: on a loaded machine a worker may pick it up only after a
+    // fixed wait, and a call cancelled before it starts never runs (future_test checks that).
+    for (int i = 0; i < 10000 && !started; ++i)
+      co_await ringo::sleep_for(1ms);
     h.cancel();
     try {
       co_await h;
@@ -137,7 +142,8 @@ TEST_CASE("cancelling a task in to_thread resumes it with operation_cancelled", 
   };
   CHECK(ringo::run(main()) == "cancelled");
   // The call had started: it runs to its end on the worker (a thread cannot be interrupted).
-  for (int i = 0; i < 500 && !finished; ++i)
+  CHECK(started);
+  for (int i = 0; i < 5000 && !finished; ++i)
     std::this_thread::sleep_for(2ms);
   CHECK(finished);
 }
