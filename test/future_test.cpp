@@ -17,31 +17,13 @@
 #include <ringo/when_any.hpp>
 
 #include "catch.hpp"
+#include "gate.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-// Holds a worker until the test opens it.
-class gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock{m_};
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void pass() {
-    std::unique_lock lock{m_};
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using ringo_test::gate;
 
 // Spawned coroutines take what they use as parameters: a lambda's captures die with the
 // temporary closure, before the task runs.

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <future>
 #include <latch>
 #include <memory>
@@ -19,30 +18,13 @@
 #include <ringo/as_completed.hpp>
 
 #include "catch.hpp"
+#include "gate.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-class gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock{m_};
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void pass() {
-    std::unique_lock lock{m_};
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using ringo_test::gate;
 
 }  // namespace
 

@@ -5,9 +5,7 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -25,6 +23,7 @@
 #include <ringo/thread_pool.hpp>
 
 #include "catch.hpp"
+#include "gate.hpp"
 #include "tcp_pair.hpp"
 
 using namespace std::chrono_literals;
@@ -53,25 +52,7 @@ ringo::task<int> value_when_set(ringo::event& e, int v) {
   co_return v;
 }
 
-class gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock{m_};
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void pass() {
-    std::unique_lock lock{m_};
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using ringo_test::gate;
 
 }  // namespace
 
