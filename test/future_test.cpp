@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <ringo/io_context.hpp>
 #include <ringo/run.hpp>
 #include <ringo/sleep.hpp>
 #include <ringo/spawn.hpp>
@@ -383,4 +384,46 @@ TEST_CASE("an await of a future that loses a when_any race leaves the result in 
   }());
   REQUIRE(f.get() != nullptr);
   CHECK(*f.get() == 7);
+}
+
+namespace {
+
+// Whether the task of `h` is ready to run (woken, not yet resumed), as dump_tasks lists it.
+template <class T>
+bool woken_not_resumed(const ringo::join_handle<T>& h) {
+  const std::string dump = ringo::io_context::current()->dump_tasks();
+  const std::size_t at = dump.find("task #" + std::to_string(h.id()) + " ");
+  if (at == std::string::npos) return false;
+  const std::size_t end = dump.find('\n', at);
+  return dump.substr(at, end - at).ends_with(": ready");
+}
+
+}  // namespace
+
+TEST_CASE("an await of a future woken by its result and cancelled before it resumed takes nothing",
+          "[future]") {
+  ringo::thread_pool pool{1};
+  auto take = [](ringo::future<std::unique_ptr<int>> fut) -> ringo::task<std::unique_ptr<int>> {
+    co_return co_await std::move(fut);
+  };
+  ringo::run([&]() -> ringo::task<void> {
+    auto f = pool.submit([] { return std::make_unique<int>(7); });
+    auto h = ringo::spawn(take(f));
+    co_await ringo::yield();  // h waits on the future
+    // The result's post wakes h in a turn after which this task runs first (it was queued
+    // before the post was taken): cancelled then, h has been handed its wake-up, not resumed.
+    for (int i = 0; i < 100000 && !woken_not_resumed(h); ++i)
+      co_await ringo::yield();
+    REQUIRE(woken_not_resumed(h));
+    h.cancel();
+    bool cancelled = false;
+    try {
+      (void)co_await h;
+    } catch (const ringo::operation_cancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+    REQUIRE(f.get() != nullptr);  // done: not moved out by the cancelled await
+    CHECK(*f.get() == 7);
+  }());
 }
