@@ -147,6 +147,7 @@ void stream_state::orphan(bool close_fd) noexcept {
   failure_ = {0, 0};
   if (reader != nullptr && !reader->detach()) reader = nullptr;
   if (writer != nullptr) std::exchange(writer, nullptr)->detach();
+  turn.drop_all();  // the writes waiting their turn end with EBADF
   let_go(close_fd);
 }
 

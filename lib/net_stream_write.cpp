@@ -56,6 +56,18 @@ stream_send_awaiter::stream_send_awaiter(stream_state& s,
   s.hold();
 }
 
+struct stream_send_awaiter::queued : turn_waiter {
+  stream_send_awaiter* self() const noexcept {
+    return static_cast<stream_send_awaiter*>(const_cast<void*>(owner));
+  }
+};
+
+stream_send_awaiter::~stream_send_awaiter() {
+  leave_line();  // (only when its frame is destroyed with the context)
+  if (owns_turn_) s_->turn.pass();
+  s_->unhold();
+}
+
 bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
   if (s_->orphaned) {
     detached_ = true;  // closed before this part of the write began: await_resume throws EBADF
@@ -64,12 +76,43 @@ bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
   if (io_context::current() != s_->context) [[unlikely]] {
     throw_foreign_context(fmt::format("send on {}", s_->peer), s_->context);
   }
-  if (s_->writer != nullptr) {
-    throw std::logic_error(
-        fmt::format("two tasks write to the {} connected to {} at once (their bytes would "
-                    "interleave): write from one task, or take turns with a ringo::mutex",
-                    s_->peer.kind(false), s_->peer));
+  if (!owns_turn_) {
+    if (!s_->turn.try_take()) return wait_turn(h);
+    owns_turn_ = true;
   }
+  if (!prepare() || !send_first()) {
+    end_turn();  // cancelled, or ended before its first send: the next write goes on
+    return false;
+  }
+  park(h);
+  return true;
+}
+
+bool stream_send_awaiter::wait_turn(std::coroutine_handle<> h) {
+  if (!prepare()) return false;  // cancelled before it queued: await_resume throws
+  if (time_left(until_).count() < 0) {
+    timed_out_early_ = true;
+    return false;
+  }
+  auto* q = ::new (allocate_frame(sizeof(queued))) queued{};
+  q->owner = this;
+  q->granted = &on_turn;
+  q->dropped = &on_dropped;
+  q->deadline = until_;
+  try {
+    s_->turn.enqueue(*q, *context.get());
+  } catch (...) {
+    free_place(*q);
+    throw;
+  }
+  in_line_ = true;
+  cancel = &on_cancel_queued;
+  describe = &describe_queued;
+  park(h);
+  return true;
+}
+
+bool stream_send_awaiter::send_first() noexcept {
   const std::chrono::nanoseconds limit = time_left(until_);
   if (limit.count() < 0) {
     timed_out_early_ = true;  // passed before the first send (between two parts of a long write)
@@ -77,9 +120,58 @@ bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
   }
   prepare_send();
   describe = &describe_send;
-  if (!start(h, limit)) return false;
+  try {
+    submit_now(limit);
+  } catch (...) {
+    failed_to_continue_ = true;  // no memory to queue the request
+    return false;
+  }
   s_->writer = this;  // so that a close lets the write go before the descriptor is reused
   return true;
+}
+
+void stream_send_awaiter::on_turn(turn_waiter& w) noexcept {
+  stream_send_awaiter& self = *static_cast<queued&>(w).self();
+  self.free_place(static_cast<queued&>(w));
+  self.owns_turn_ = true;
+  // The task stays parked: it resumes when the send is over, as one that found the turn free.
+  if (!self.send_first()) self.finish();
+}
+
+void stream_send_awaiter::on_dropped(turn_waiter& w, int err) noexcept {
+  stream_send_awaiter& self = *static_cast<queued&>(w).self();
+  self.free_place(static_cast<queued&>(w));
+  if (err == ETIMEDOUT) {
+    self.timed_out_early_ = true;
+  } else {
+    self.detached_ = true;  // the stream was closed while the write waited its turn
+  }
+  self.wake();
+}
+
+void stream_send_awaiter::on_cancel_queued(wait_node& n) noexcept {
+  auto& self = static_cast<stream_send_awaiter&>(n);
+  self.leave_line();
+  self.cancelled = true;
+  self.wake();
+}
+
+void stream_send_awaiter::leave_line() noexcept {
+  if (!in_line_) return;
+  if (turn_waiter* w = s_->turn.find(this)) free_place(static_cast<queued&>(*w));
+}
+
+void stream_send_awaiter::free_place(queued& q) noexcept {
+  s_->turn.remove(q);  // (nothing when the line let it go already)
+  q.~queued();
+  deallocate_frame(&q, sizeof(queued));
+  in_line_ = false;
+}
+
+void stream_send_awaiter::end_turn() noexcept {
+  if (!owns_turn_ || keeps_turn_) return;
+  owns_turn_ = false;
+  s_->turn.pass();
 }
 
 void stream_send_awaiter::detach() noexcept {
@@ -93,6 +185,7 @@ void stream_send_awaiter::detach() noexcept {
 
 void stream_send_awaiter::finish() noexcept {
   if (s_->writer == this) s_->writer = nullptr;
+  end_turn();  // the next write in line starts now, before this task runs again
   wake();
 }
 
@@ -164,6 +257,7 @@ void stream_send_awaiter::await_resume() {
                     what(), left_));
   }
   if (timed_out_early_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+  if (cancelled && !submitted_) throw operation_cancelled(what() + ": operation cancelled");
   if (failed_to_continue_) throw_io_error(ENOMEM, what());
   const int res = result(what);
   if (res < 0) throw_io_error(-res, what());
@@ -178,6 +272,12 @@ void stream_send_awaiter::await_resume() {
 void stream_send_awaiter::describe_send(const wait_node& n, std::string& out) {
   const auto& self = static_cast<const stream_send_awaiter&>(n);
   out += fmt::format("send on {} ({} bytes left)", self.s_->peer, self.left_);
+}
+
+void stream_send_awaiter::describe_queued(const wait_node& n, std::string& out) {
+  const auto& self = static_cast<const stream_send_awaiter&>(n);
+  out += fmt::format("send on {} ({} bytes, waiting for an earlier write to end)", self.s_->peer,
+                     self.left_);
 }
 
 send_all_awaiter::send_all_awaiter(stream_state& s, std::span<const std::byte> data,
@@ -234,6 +334,7 @@ class sendmsg_all_awaiter final : public stream_send_awaiter {
   sendmsg_all_awaiter(stream_state& s, std::chrono::steady_clock::time_point until,
                       std::source_location where) noexcept
       : stream_send_awaiter(s, until, where) {
+    keep_turn();  // from the first part to the last
     p_.iov = iov_.data();
     send_gathered(p_);
   }

@@ -19,7 +19,6 @@
 #include <fmt/format.h>
 
 #include <ringo/error.hpp>
-#include <ringo/with_timeout.hpp>
 
 #include "tls_kernel.hpp"
 #include "tls_state.hpp"
@@ -82,17 +81,15 @@ task<void> tls_flush(tls_state& s, tls_deadline deadline, std::source_location w
 }
 
 task<void> tls_send_owed(tls_state& s, tls_deadline deadline, std::source_location where) {
-  if (BIO_ctrl_pending(s.wbio) == 0 || s.writing || s.write_cut) co_return;
-  s.writing = true;
+  if (BIO_ctrl_pending(s.wbio) == 0 || s.write_cut) co_return;
+  // A write holding the turn sends it; else the read takes the turn for that long (a write
+  // that comes meanwhile waits in the line).
+  if (!s.turn.try_take()) co_return;
+  turn_hold turn{s.turn};
   s.reader_sending = true;
-  s.reader_sent.clear();
   struct sent {
     tls_state& s;
-    ~sent() {
-      s.writing = false;
-      s.reader_sending = false;
-      s.reader_sent.set();
-    }
+    ~sent() { s.reader_sending = false; }
   } done{s};
   try {
     co_await tls_flush(s, deadline, where);
@@ -103,19 +100,6 @@ task<void> tls_send_owed(tls_state& s, tls_deadline deadline, std::source_locati
   } catch (const std::system_error&) {
     // The peer is gone or the socket closed (the stream is write_cut now): the read that
     // follows meets the same end, and says so.
-  }
-}
-
-task<void> tls_wait_for_reader_send(tls_state& s, tls_deadline deadline) {
-  while (s.reader_sending) {
-    const std::chrono::nanoseconds left = deadline.remaining();
-    if (left == std::chrono::nanoseconds::zero()) {
-      co_await s.reader_sent.wait();
-    } else {
-      co_await with_timeout(left, [](tls_state& st) -> task<void> {
-        co_await st.reader_sent.wait();
-      }(s));
-    }
   }
 }
 

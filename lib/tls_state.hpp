@@ -23,7 +23,7 @@
 #include <ringo/detail/deadline.hpp>
 #include <ringo/detail/loop.hpp>
 #include <ringo/detail/unread_area.hpp>
-#include <ringo/event.hpp>
+#include <ringo/detail/write_turn.hpp>
 #include <ringo/net/tcp_stream.hpp>
 #include <ringo/net/tls_context.hpp>
 #include <ringo/task.hpp>
@@ -62,6 +62,10 @@ class tls_deadline {
   /// The timeout to give the next socket operation: zero (none) when there is no deadline, at
   /// least a nanosecond when it has passed (so that the operation times out at once rather
   /// than wait without one).
+  /// The deadline as a point on the loop's clock; the default time point for none.
+  [[nodiscard]] std::chrono::steady_clock::time_point at() const noexcept {
+    return none_ ? std::chrono::steady_clock::time_point{} : at_;
+  }
   [[nodiscard]] std::chrono::nanoseconds remaining() const noexcept {
     if (none_) return {};
     const auto left = at_ - std::chrono::steady_clock::now();
@@ -96,13 +100,12 @@ struct tls_state {
   std::string alpn;          // the protocol ALPN chose
   bool established = false;  // the handshake succeeded
   bool reading = false;      // a read_some is in progress
-  bool writing = false;      // a write_all or close is in progress
   bool write_cut = false;    // a write failed part-way: no more records go out
   bool notified = false;     // the close_notify was sent (shutdown)
-  // A read is sending what OpenSSL queued while reading (it holds `writing` meanwhile); a
-  // write, shutdown or close that comes then waits for `reader_sent`.
+  // The writes, shutdown and close, one at a time in call order; a read sending what OpenSSL
+  // queued while reading takes the turn too (then `reader_sending`), when it is free.
+  write_turn turn;
   bool reader_sending = false;
-  event reader_sent{true};
   // A bad record found after a read had bytes to return: thrown by the next read.
   std::exception_ptr read_failure;
   // Plaintext that read_line or read_until gathered and left (past a line, or of a line they
@@ -126,8 +129,8 @@ struct tls_state {
   std::array<unsigned char, 48> server_secret{};  // and the server's, wiped once handed over
 };
 
-/// Keeps a flag up (reading, writing) while an operation runs, however it ends; a second
-/// operation of the kind is a std::logic_error.
+/// Keeps the `reading` flag up while a read runs, however it ends; a second concurrent read is a
+/// std::logic_error.
 class tls_in_progress {
  public:
   tls_in_progress(bool& flag, const char* what);
@@ -161,12 +164,9 @@ struct cut_unless_sent {
 task<void> tls_flush(tls_state& s, tls_deadline deadline, std::source_location where);
 /// Before a read waits for the peer: sends what OpenSSL queued while reading (the alert that
 /// refuses a renegotiation, a KeyUpdate's answer), which the peer may be waiting for. A write
-/// in flight in another task sends it (its flush takes all the write BIO holds); a stream that
-/// cannot write any more sends nothing. A failed send is left to the read to meet.
+/// holding the turn sends it (its flush takes all the write BIO holds); a stream that cannot
+/// write any more sends nothing. A failed send is left to the read to meet.
 task<void> tls_send_owed(tls_state& s, tls_deadline deadline, std::source_location where);
-/// Waits, by `deadline`, until a read that is sending what OpenSSL owed the peer is done, so
-/// that a write, shutdown or close has the socket's sending side to itself.
-task<void> tls_wait_for_reader_send(tls_state& s, tls_deadline deadline);
 /// Reads the next plaintext into `buf` (at least one byte; 0 at the end of the stream), by
 /// `deadline`: read_some's work past the bytes the stream keeps unread. Decrypted bytes are in
 /// `buf` only when it returns: a read that throws took none.

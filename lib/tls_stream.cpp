@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -26,12 +27,26 @@ namespace ringo::detail {
 tls_in_progress::tls_in_progress(bool& flag, const char* what) : flag_(flag) {
   if (flag_) {
     throw std::logic_error(fmt::format(
-        "tls_stream::{}: another task is already doing that on this stream; one reader and "
-        "one writer at a time",
+        "tls_stream::{}: another task is already reading this stream; one reader at a time "
+        "(writers may be several: they take turns)",
         what));
   }
   flag_ = true;
 }
+
+namespace {
+
+void name_write(const void* who, std::string& out) {
+  out += fmt::format("TLS write to {}", static_cast<const tls_state*>(who)->peer);
+}
+void name_shutdown(const void* who, std::string& out) {
+  out += fmt::format("TLS shutdown of {}", static_cast<const tls_state*>(who)->peer);
+}
+void name_close(const void* who, std::string& out) {
+  out += fmt::format("TLS close of {}", static_cast<const tls_state*>(who)->peer);
+}
+
+}  // namespace
 
 task<std::size_t> tls_read_plain(tls_state& st, std::span<std::byte> buf, tls_deadline deadline,
                                  std::source_location where) {
@@ -110,8 +125,9 @@ task<void> tls_read_exact(std::shared_ptr<tls_state> s, std::span<std::byte> buf
 task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte> data,
                          std::chrono::nanoseconds timeout, std::source_location where) {
   const tls_deadline deadline{timeout};
-  if (s->reader_sending) co_await tls_wait_for_reader_send(*s, deadline);
-  tls_in_progress writing{s->writing, "write_all"};
+  // Whole records of one write_all go out before the next write's: each waits its turn.
+  const turn_hold turn =
+      co_await turn_awaiter{s->turn, deadline.at(), &name_write, s.get(), where};
   if (s->write_cut) {
     throw_tls(net::tls_errc::write_cut,
               fmt::format("TLS write to {}: {}", s->peer,
@@ -151,10 +167,9 @@ task<void> send_close_notify(tls_state& s, std::source_location where) {
 }
 
 task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where) {
-  if (s->reader_sending) {
-    co_await tls_wait_for_reader_send(*s, tls_deadline{s->context->handshake_timeout});
-  }
-  tls_in_progress writing{s->writing, "shutdown"};
+  const tls_deadline deadline{s->context->handshake_timeout};
+  const turn_hold turn =
+      co_await turn_awaiter{s->turn, deadline.at(), &name_shutdown, s.get(), where};
   if (s->write_cut) {
     throw_tls(net::tls_errc::write_cut,
               fmt::format("TLS shutdown of {}: {}", s->peer,
@@ -169,18 +184,23 @@ task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where
 task<void> tls_close(std::shared_ptr<tls_state> s, std::source_location where) {
   if (s == nullptr || !s->tcp.is_open()) co_return;
   std::exception_ptr failure;
-  if (s->reader_sending) {
-    // A read is sending what OpenSSL owed the peer: the close_notify follows it.
+  s->turn.drop_all();  // the writes waiting their turn end with EBADF
+  std::optional<turn_hold> turn;
+  if (s->turn.try_take()) {
+    turn.emplace(s->turn);
+  } else if (s->reader_sending) {
+    // A read is sending what OpenSSL owed the peer: the close_notify follows it. (A write
+    // holding the turn is cut short by the socket's close instead: no close_notify then.)
     try {
-      co_await tls_wait_for_reader_send(*s, tls_deadline{s->context->handshake_timeout});
+      turn.emplace(co_await turn_awaiter{s->turn, tls_deadline{s->context->handshake_timeout}.at(),
+                                         &name_close, s.get(), where});
     } catch (const operation_cancelled&) {
       throw;
     } catch (const std::exception&) {
       // not in time: the socket closes without a close_notify
     }
   }
-  if (s->established && !s->writing && !s->write_cut && !s->notified && !s->read_fatal) {
-    tls_in_progress writing{s->writing, "close"};
+  if (turn && s->established && !s->write_cut && !s->notified && !s->read_fatal) {
     // One close_notify; the peer's answer is not waited for (the socket closes next).
     try {
       co_await send_close_notify(*s, where);

@@ -16,6 +16,7 @@
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/detail/suspension.hpp>
 #include <ringo/detail/timer_node.hpp>
+#include <ringo/detail/write_turn.hpp>
 #include <ringo/net/received_buffer.hpp>
 #include <ringo/net/received_buffers.hpp>
 
@@ -167,13 +168,14 @@ class stream_send_awaiter : protected io_awaiter {
   stream_send_awaiter(const stream_send_awaiter&) = delete;
   stream_send_awaiter& operator=(const stream_send_awaiter&) = delete;
   /// Moves a write that has not been awaited (see stream_read_awaiter's): it holds the stream
-  /// too. A write in flight never moves: the stream names it as its writer.
+  /// too. A write in flight or in the line never moves: the stream points at it.
   stream_send_awaiter(stream_send_awaiter&& o) noexcept
       : io_awaiter(std::move(o)),
         s_(o.s_),
         until_(o.until_),
         left_(o.left_),
-        gathered_(o.gathered_) {
+        gathered_(o.gathered_),
+        keeps_turn_(o.keeps_turn_) {
     if (gathered_) {
       parts_ = o.parts_;
     } else {
@@ -191,7 +193,7 @@ class stream_send_awaiter : protected io_awaiter {
   /// `until`: the whole write's deadline, or a default time point for none.
   stream_send_awaiter(stream_state& s, std::chrono::steady_clock::time_point until,
                       std::source_location where) noexcept;
-  ~stream_send_awaiter() { s_->unhold(); }
+  ~stream_send_awaiter();
 
   /// The bytes to send: one run, or the iovecs of `p` (which must outlive the write; left_
   /// is then kept by the caller).
@@ -204,16 +206,39 @@ class stream_send_awaiter : protected io_awaiter {
     parts_ = &p;
     gathered_ = true;
   }
-  /// Submits the first send and parks the task; false (do not suspend) when a cancellation is
-  /// due or the deadline already passed, which await_resume then throws.
+  /// Takes the stream's write turn, or waits in its line for it (see write_turn), then submits
+  /// the first send; parks the task. False (do not suspend) when a cancellation is due or the
+  /// deadline already passed, which await_resume then throws.
   bool begin(std::coroutine_handle<> h);
 
   stream_state* s_;
   std::chrono::steady_clock::time_point until_;
   std::size_t left_ = 0;  // bytes not yet sent
 
+  /// The turn stays with this awaiter from one send to the next (write_all(parts) sends its
+  /// parts in several, which must not let another write in between); its destructor passes it.
+  void keep_turn() noexcept { keeps_turn_ = true; }
+
  private:
   friend class stream_state;
+  // Its place in the stream's line of writers, made only when it waits there (found again by
+  // its owner: a pointer to it would cost every write awaiter in every frame 8 bytes).
+  struct queued;
+
+  /// Submits the first send once the turn is this write's, or ends the write (the deadline
+  /// passed, no memory). False when it ended.
+  bool send_first() noexcept;
+  /// Waits in the line: false (do not suspend) when a cancellation is due or the deadline
+  /// passed.
+  bool wait_turn(std::coroutine_handle<> h);
+  /// Passes the turn on unless the write keeps it.
+  void end_turn() noexcept;
+  void leave_line() noexcept;
+  void free_place(queued& q) noexcept;
+  static void on_turn(turn_waiter& w) noexcept;
+  static void on_dropped(turn_waiter& w, int err) noexcept;
+  static void on_cancel_queued(wait_node& n) noexcept;
+  static void describe_queued(const wait_node& n, std::string& out);
   void prepare_send() noexcept;
   void consume(std::size_t n) noexcept;
   /// From the stream: it is being destroyed or closed under this write. The send in flight
@@ -231,9 +256,12 @@ class stream_send_awaiter : protected io_awaiter {
     parts* parts_;          // gathered
   };
   bool gathered_ = false;
-  bool failed_to_continue_ = false;  // no memory to submit the rest of a short write
+  bool failed_to_continue_ = false;  // no memory to submit a send
   bool timed_out_early_ = false;     // the deadline passed before the first send
   bool detached_ = false;            // the stream was closed under the write
+  bool owns_turn_ = false;           // the write holds the stream's write turn
+  bool keeps_turn_ = false;          // see keep_turn()
+  bool in_line_ = false;             // it waits in the line
 };
 
 /// write_all(span): the span's bytes.

@@ -1,8 +1,8 @@
 #pragma once
 // What a connected stream (TCP or Unix) keeps on the heap (a socket_state): its peer, the one
 // multishot receive that stays armed with provided buffers and the completions that arrived while
-// no one was reading, and the reader and writer in flight. One allocation per connection, none per
-// read. An idle connection costs this state (200 bytes) and its task's frame: the
+// no one was reading, the reader and writer in flight, and the line of writers waiting their turn. One allocation per connection, none per
+// read. An idle connection costs this state (208 bytes) and its task's frame: the
 // awaiters keep a pointer to the state rather than copies of the peer, and name it only when
 // they fail.
 #include <array>
@@ -15,6 +15,7 @@
 #include <ringo/detail/socket_name.hpp>
 #include <ringo/detail/socket_state.hpp>
 #include <ringo/detail/unread_area.hpp>
+#include <ringo/detail/write_turn.hpp>
 
 namespace ringo {
 class io_context;
@@ -73,7 +74,10 @@ class stream_state final : public socket_state<stream_state> {
   /// The task reading: waiting for the multishot receive's next completion, or for a one-shot
   /// receive in this state's request record (then until that completes, even once orphaned).
   stream_read_awaiter* reader = nullptr;
+  /// The send in flight (of the write holding the turn).
   stream_send_awaiter* writer = nullptr;
+  /// The writers: the one holding the turn, and those waiting their turn in call order.
+  write_turn turn;
 
   /// The receive() buffer without provided buffers, kept for the next one-shot receive: taken
   /// (empty if none is kept), and given back (kept if none is, else freed; also freed when no

@@ -24,8 +24,8 @@ struct stream_access;  // the TLS code's access to the state (lib/tls_kernel.cpp
 namespace ringo::net {
 
 /// The reading and writing members of a connected stream, shared by tcp_stream and unix_stream
-/// (see tcp_stream for the rules: one reader and one writer at a time, a stream belongs to its
-/// context, dropping it closes it). Move-only, and made only as one of those: they add how a
+/// (see tcp_stream for the rules: one reader at a time, writers served in call order, a stream
+/// belongs to its context, dropping it closes it). Move-only, and made only as one of those: they add how a
 /// stream is made (connect, adopt, accept) and what is particular to the family (TCP_NODELAY
 /// and endpoints; a path).
 class stream_socket {
@@ -101,8 +101,10 @@ class stream_socket {
 
   /// Writes all of `data` (looping on short writes). Never raises SIGPIPE: a vanished peer is
   /// a std::system_error ("send on ...: Broken pipe"). Throws ringo::timed_out if `timeout`
-  /// (zero: none; for the whole write) passes, operation_cancelled if cancelled before all was
-  /// written. `data` must outlive the co_await.
+  /// (zero: none; for the whole write, the wait for earlier writes included) passes,
+  /// operation_cancelled if cancelled before all was written. Another task's write in progress:
+  /// this one waits its turn (writes go out whole, in call order); a close while it waits ends
+  /// it with EBADF, none of its bytes sent. `data` must outlive the co_await.
   [[nodiscard]] detail::send_all_awaiter write_all(
       std::span<const std::byte> data, std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current());

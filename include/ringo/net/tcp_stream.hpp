@@ -18,9 +18,12 @@ namespace ringo::net {
 
 /// A connected TCP socket. Move-only; belongs to the io_context it was made on, and must not
 /// outlive it: using it from a thread that does not run that context is a std::logic_error.
-/// One task may read and another write at the same time; two concurrent reads, or two
-/// concurrent writes (whose bytes would interleave), are a std::logic_error. Every awaiting
-/// task resumes on its own context. Destroying an open stream closes it: its pending requests
+/// One task may read while others write. Several tasks may write at once (Go's rule for
+/// net.Conn): their write_all calls are served one after the other, in the order they were
+/// called, each one's bytes contiguous on the wire; a write waiting its turn that times out or
+/// is cancelled leaves the line without touching the others, and a close ends every waiting
+/// write with EBADF. Two concurrent reads are a std::logic_error (which bytes would each get?).
+/// Every awaiting task resumes on its own context. Destroying an open stream closes it: its pending requests
 /// are cancelled and its descriptor is closed through the ring behind them, in the loop's next
 /// turn (at once when the loop is not running); co_await close() to wait for the close and
 /// learn its error. Either way a read or write in flight in another task fails with EBADF (or

@@ -31,7 +31,9 @@ namespace ringo::net {
 ///
 /// The rules of tcp_stream hold: move-only, belongs to the context it was made on (a member
 /// called from a thread that does not run it is a std::logic_error), one reader
-/// and one writer at a time (two concurrent reads, or writes, are a std::logic_error), every
+/// at a time (two concurrent reads are a std::logic_error), several writers served one after
+/// the other in call order, each write's records contiguous (a close ends the waiting ones
+/// with EBADF; one that times out or is cancelled while it waits leaves the stream whole), every
 /// awaiting task resumes on its own context, destroying an open stream closes its socket at
 /// once (without a close_notify: the peer sees truncation) and a read or write in flight in
 /// another task then fails with EBADF. A cancelled or timed-out read loses nothing: the bytes
@@ -151,7 +153,7 @@ class tls_stream {
   /// cut stream as write_all; bounded by the context's handshake timeout.
   task<void> shutdown(std::source_location where = std::source_location::current());
   /// Sends a close_notify (unless a write is in flight in another task, or a write was cut)
-  /// and closes the socket; the stream is empty from the call on. The peer then reads a clean
+  /// and closes the socket; writes waiting their turn end with EBADF; the stream is empty from the call on. The peer then reads a clean
   /// end of stream. Throws std::system_error when the close_notify cannot be sent (the socket
   /// is closed all the same); nothing if the stream was empty. A close
   /// dropped without being awaited closes the socket without a close_notify.

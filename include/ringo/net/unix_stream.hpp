@@ -17,8 +17,8 @@ class unix_accept_awaiter;
 namespace ringo::net {
 
 /// A connected Unix domain stream socket (SOCK_STREAM, AF_UNIX). It reads and writes as
-/// tcp_stream does, with the same members and the same rules (see tcp_stream: one reader and
-/// one writer at a time, it belongs to the io_context it was made on, destroying it closes it);
+/// tcp_stream does, with the same members and the same rules (see tcp_stream: one reader at a
+/// time, writers served in call order, it belongs to the io_context it was made on, destroying it closes it);
 /// its errors name the socket's path ("recv on /run/app.sock: Connection reset by peer").
 ///
 /// A path that begins with '@' names a socket in Linux's abstract namespace ("@app" is the
