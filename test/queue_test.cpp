@@ -1,3 +1,7 @@
+// ringo::queue, lifo_queue and priority_queue: the order items come out in, waiting getters
+// served first come first served and puts that wait while a bounded queue is full, close,
+// join and task_done, a get that can never end reported as a deadlock, and waits and
+// hand-offs that allocate nothing. Cancelled gets, puts and joins: queue_cancel_test.cpp.
 #include <ringo/queue.hpp>
 // (its own header first: proves it stands alone)
 #include <cstddef>
@@ -17,6 +21,10 @@
 #include <ringo/spawn.hpp>
 
 #include "catch.hpp"
+#include "queue_tasks.hpp"
+
+using ringo_test::get_and_record;
+using ringo_test::put_all;
 
 // Counts every global allocation, to prove that a wait and a hand-off allocate nothing.
 namespace {
@@ -58,18 +66,6 @@ void operator delete[](void* p, std::size_t) noexcept {
 }
 
 namespace {
-
-template <class Q>
-ringo::task<void> get_and_record(Q& q, std::vector<int>& got) {
-  got.push_back(co_await q.get());
-}
-
-ringo::task<void> put_all(ringo::queue<int>& q, std::vector<int> items, std::vector<int>& done) {
-  for (int v : items) {
-    co_await q.put(v);
-    done.push_back(v);
-  }
-}
 
 ringo::task<void> yield_n(int n) {
   for (int i = 0; i < n; ++i)
@@ -281,125 +277,6 @@ TEST_CASE("join waits until task_done was called for every item put", "[queue]")
     CHECK(seen == std::vector<int>{0, 1, 2, 3, 4});
     CHECK(q.unfinished() == 0);
     CHECK_THROWS_AS(q.task_done(), std::logic_error);
-  };
-  ringo::run(main());
-}
-
-TEST_CASE("a cancelled get leaves the queue and the item goes to the next getter", "[queue]") {
-  auto main = []() -> ringo::task<std::vector<int>> {
-    ringo::queue<int> q;
-    std::vector<int> got;
-    auto a = ringo::spawn(get_and_record(q, got));
-    auto b = ringo::spawn(get_and_record(q, got));
-    co_await ringo::yield();
-    a.cancel();
-    try {
-      co_await a;
-      FAIL_CHECK("co_await a returned instead of throwing operation_cancelled");
-    } catch (const ringo::operation_cancelled&) {
-    }
-    co_await q.put(7);
-    co_await b;
-    CHECK(q.empty());
-    co_return got;
-  };
-  CHECK(ringo::run(main()) == std::vector<int>{7});
-}
-
-namespace {
-ringo::task<void> get_then_suspend(ringo::queue<int>& q, std::vector<int>& got) {
-  got.push_back(co_await q.get());
-  co_await ringo::yield();  // the cancellation lands here
-  got.push_back(-1);
-}
-}  // namespace
-
-TEST_CASE("a getter cancelled after the item was handed to it, before it resumed, gives it back",
-          "[queue]") {
-  auto main = []() -> ringo::task<void> {
-    ringo::queue<int> q;
-    std::vector<int> got;
-    auto a = ringo::spawn(get_then_suspend(q, got));
-    co_await ringo::yield();
-    co_await q.put(8);  // into a's frame; a is ready, no longer waiting
-    a.cancel();
-    try {
-      co_await a;
-      FAIL_CHECK("co_await a returned instead of throwing operation_cancelled");
-    } catch (const ringo::operation_cancelled&) {
-    }
-    CHECK(got.empty());
-    CHECK(q.size() == 1);  // back in the queue, still to be marked done
-    CHECK(q.unfinished() == 1);
-    // Or straight to the next getter, when one waits.
-    auto b = ringo::spawn(get_then_suspend(q, got));
-    auto c = ringo::spawn(get_then_suspend(q, got));
-    auto d = ringo::spawn(get_then_suspend(q, got));
-    co_await ringo::yield();
-    CHECK(q.empty());   // b took 8; c and d wait, in that order
-    co_await q.put(9);  // handed to c
-    c.cancel();
-    co_await ringo::yield();  // c gives 9 to d
-    CHECK(q.empty());
-    co_await b;
-    try {
-      co_await c;
-      FAIL_CHECK("co_await c returned instead of throwing operation_cancelled");
-    } catch (const ringo::operation_cancelled&) {
-    }
-    co_await d;
-    CHECK(got == std::vector<int>{8, -1, 9, -1});
-  };
-  ringo::run(main());
-}
-
-TEST_CASE("a cancelled put puts nothing, also after it was granted a place", "[queue]") {
-  auto main = []() -> ringo::task<void> {
-    ringo::queue<int> q{1};
-    co_await q.put(1);
-    std::vector<int> done_a;
-    std::vector<int> done_b;
-    auto a = ringo::spawn(put_all(q, {2}, done_a));
-    auto b = ringo::spawn(put_all(q, {3}, done_b));
-    co_await ringo::yield();
-    a.cancel();
-    try {
-      co_await a;
-      FAIL_CHECK("co_await a returned instead of throwing operation_cancelled");
-    } catch (const ringo::operation_cancelled&) {
-    }
-    const int got2 = co_await q.get();
-    CHECK(got2 == 1);  // grants b the place
-    b.cancel();        // before b resumed: it hands the place back, 3 not put
-    try {
-      co_await b;
-      FAIL_CHECK("co_await b returned instead of throwing operation_cancelled");
-    } catch (const ringo::operation_cancelled&) {
-    }
-    CHECK(done_b.empty());
-    CHECK(q.empty());
-    CHECK_FALSE(q.full());
-    CHECK(q.unfinished() == 1);
-  };
-  ringo::run(main());
-}
-
-TEST_CASE("a cancelled join leaves the queue", "[queue]") {
-  auto main = []() -> ringo::task<void> {
-    ringo::queue<int> q;
-    co_await q.put(1);
-    auto joiner = [](ringo::queue<int>& q) -> ringo::task<void> { co_await q.join(); };
-    auto j = ringo::spawn(joiner(q));
-    co_await ringo::yield();
-    j.cancel();
-    try {
-      co_await j;
-      FAIL_CHECK("co_await j returned instead of throwing operation_cancelled");
-    } catch (const ringo::operation_cancelled&) {
-    }
-    const int got4 = co_await q.get();
-    CHECK(got4 == 1);
-    q.task_done();
   };
   ringo::run(main());
 }
