@@ -25,23 +25,6 @@ namespace ringo::detail {
 
 // ---- writes --------------------------------------------------------------------------------
 
-namespace {
-
-// What is left of a write's deadline at `until`, for the next part of a short write; zero
-// (none) when the write has no deadline, negative once it passed.
-// (no_deadline, for a timeout too long for the clock, leaves nanoseconds::max(): none.)
-std::chrono::nanoseconds time_left(std::chrono::steady_clock::time_point until) noexcept {
-  if (until == std::chrono::steady_clock::time_point{}) return std::chrono::nanoseconds{0};
-  const auto left = time_until(until, std::chrono::steady_clock::now());
-  return left.count() > 0 ? left : std::chrono::nanoseconds{-1};
-}
-
-std::chrono::steady_clock::time_point write_deadline(std::chrono::nanoseconds timeout) noexcept {
-  if (timeout.count() <= 0) return {};
-  return deadline_after(timeout);
-}
-
-}  // namespace
 
 struct stream_send_awaiter::parts {
   iovec* iov;           // count entries; the sent ones are advanced past
@@ -50,8 +33,7 @@ struct stream_send_awaiter::parts {
   msghdr msg;
 };
 
-stream_send_awaiter::stream_send_awaiter(stream_state& s,
-                                         std::chrono::steady_clock::time_point until,
+stream_send_awaiter::stream_send_awaiter(stream_state& s, op_deadline until,
                                          std::source_location where) noexcept
     : io_awaiter(where), s_(&s), until_(until), end_(nullptr) {
   this->fd = s.fd;
@@ -92,7 +74,7 @@ bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
 
 bool stream_send_awaiter::wait_turn(std::coroutine_handle<> h) {
   if (!prepare()) return false;  // cancelled before it queued: await_resume throws
-  if (time_left(until_).count() < 0) {
+  if (until_.passed()) {
     timed_out_early_ = true;
     return false;
   }
@@ -100,7 +82,7 @@ bool stream_send_awaiter::wait_turn(std::coroutine_handle<> h) {
   q->owner = this;
   q->granted = &on_turn;
   q->dropped = &on_dropped;
-  q->deadline = until_;
+  q->deadline = until_.at();
   try {
     s_->turn.enqueue(*q, *context.get());
   } catch (...) {
@@ -115,11 +97,11 @@ bool stream_send_awaiter::wait_turn(std::coroutine_handle<> h) {
 }
 
 bool stream_send_awaiter::send_first() noexcept {
-  const std::chrono::nanoseconds limit = time_left(until_);
-  if (limit.count() < 0) {
+  if (until_.passed()) {
     timed_out_early_ = true;  // passed before the first send (between two parts of a long write)
     return false;
   }
+  const std::chrono::nanoseconds limit = until_.remaining();
   prepare_send();
   describe = &describe_send;
   try {
@@ -230,8 +212,7 @@ void stream_send_awaiter::on_sent(io_operation& op, int res, std::uint32_t,
     // A short write: send the rest without a trip through the task, unless the stream was
     // closed meanwhile (its descriptor number may already belong to another connection).
     if (self.left_ != 0 && !self.cancelled && !self.detached_) {
-      const std::chrono::nanoseconds left = time_left(self.until_);
-      if (left.count() < 0) {
+      if (self.until_.passed()) {
         self.res_ = -ECANCELED;
         self.timed_out = true;
         self.finish();
@@ -239,7 +220,7 @@ void stream_send_awaiter::on_sent(io_operation& op, int res, std::uint32_t,
       }
       try {
         self.prepare_send();
-        self.submit_now(left);
+        self.submit_now(self.until_.remaining());
         return;
       } catch (...) {
         self.failed_to_continue_ = true;
@@ -285,7 +266,7 @@ void stream_send_awaiter::describe_queued(const wait_node& n, std::string& out) 
 send_all_awaiter::send_all_awaiter(stream_state& s, std::span<const std::byte> data,
                                    std::chrono::nanoseconds limit,
                                    std::source_location where) noexcept
-    : stream_send_awaiter(s, write_deadline(limit), where) {
+    : stream_send_awaiter(s, op_deadline{limit}, where) {
   send_run(data);
 }
 
@@ -299,7 +280,7 @@ struct send_batch_awaiter::batch_parts {
 send_batch_awaiter::send_batch_awaiter(stream_state& s, const net::received_buffers& bufs,
                                        std::chrono::nanoseconds limit,
                                        std::source_location where) noexcept
-    : stream_send_awaiter(s, write_deadline(limit), where), bufs_(&bufs) {
+    : stream_send_awaiter(s, op_deadline{limit}, where), bufs_(&bufs) {
   left_ = bufs.total_size();
 }
 
@@ -333,8 +314,7 @@ class sendmsg_all_awaiter final : public stream_send_awaiter {
  public:
   static constexpr std::size_t max_parts = 16;
 
-  sendmsg_all_awaiter(stream_state& s, std::chrono::steady_clock::time_point until,
-                      std::source_location where) noexcept
+  sendmsg_all_awaiter(stream_state& s, op_deadline until, std::source_location where) noexcept
       : stream_send_awaiter(s, until, where) {
     keep_turn();  // from the first part to the last
     p_.iov = iov_.data();
@@ -366,7 +346,7 @@ class sendmsg_all_awaiter final : public stream_send_awaiter {
 
 task<void> send_parts(state_hold<stream_state> s, std::span<const std::span<const std::byte>> parts,
                       std::chrono::nanoseconds timeout, std::source_location where) {
-  sendmsg_all_awaiter send{*s, write_deadline(timeout), where};
+  sendmsg_all_awaiter send{*s, op_deadline{timeout}, where};
   std::size_t i = 0;
   while (i < parts.size()) {
     send.clear();

@@ -57,7 +57,7 @@ void throw_tls_truncated(const tls_state& s) {
                         make_error_code(net::tls_errc::truncated).message()));
 }
 
-task<void> tls_flush(tls_state& s, tls_deadline deadline, std::source_location where) {
+task<void> tls_flush(tls_state& s, op_deadline deadline, std::source_location where) {
   for (;;) {
     const std::size_t pending = BIO_ctrl_pending(s.wbio);
     if (pending == 0) co_return;
@@ -80,7 +80,7 @@ task<void> tls_flush(tls_state& s, tls_deadline deadline, std::source_location w
   }
 }
 
-task<void> tls_send_owed(tls_state& s, tls_deadline deadline, std::source_location where) {
+task<void> tls_send_owed(tls_state& s, op_deadline deadline, std::source_location where) {
   if (BIO_ctrl_pending(s.wbio) == 0 || s.write_cut) co_return;
   // A write holding the turn sends it; else the read takes the turn for that long (a write
   // that comes meanwhile waits in the line).
@@ -103,7 +103,7 @@ task<void> tls_send_owed(tls_state& s, tls_deadline deadline, std::source_locati
   }
 }
 
-task<bool> tls_fill(tls_state& s, tls_deadline deadline, std::source_location where) {
+task<bool> tls_fill(tls_state& s, op_deadline deadline, std::source_location where) {
   if (!s.tcp.is_open()) throw_tls_closed(s, "TLS read from");
   // Every buffer the stream has queued, at once: the bytes landed in the context's provided
   // buffers (or the stream's own) and are copied once, into the read BIO, before the task can
@@ -125,7 +125,7 @@ namespace {
 /// Runs the handshake of `s` to its end, bounded by the context's handshake timeout.
 task<void> handshake(tls_state& s, std::source_location where) {
   const auto timeout = s.context->handshake_timeout;
-  const tls_deadline deadline{timeout};
+  const op_deadline deadline{timeout};
   // Where the kernel is to make the records afterwards, the handshake reads record by record
   // and keeps the traffic secrets; either ends with it, however it ends.
   const bool to_kernel = prepare_kernel_tls(s);
@@ -169,7 +169,7 @@ task<void> handshake(tls_state& s, std::source_location where) {
         failure = std::current_exception();
       }
       try {
-        co_await tls_flush(s, tls_deadline{std::chrono::milliseconds{100}}, where);
+        co_await tls_flush(s, op_deadline{std::chrono::milliseconds{100}}, where);
       } catch (const operation_cancelled&) {
         throw;
       } catch (const std::exception&) {

@@ -175,7 +175,7 @@ void end_exact_reads(tls_state& s) noexcept {
   wipe_secrets(s);
 }
 
-task<bool> tls_fill_record(tls_state& s, tls_deadline deadline, std::source_location where) {
+task<bool> tls_fill_record(tls_state& s, op_deadline deadline, std::source_location where) {
   if (!s.tcp.is_open()) throw_tls_closed(s, "TLS read from");
   std::array<std::byte, 2048> chunk;
   const bool in_header = s.record_left == 0;
@@ -261,7 +261,7 @@ bool bytes_queued(tls_state& s) noexcept {
 }  // namespace
 
 task<std::size_t> kernel_tls_read_some(tls_state& s, std::span<std::byte> buf,
-                                       tls_deadline deadline, std::source_location where) {
+                                       op_deadline deadline, std::source_location where) {
   for (;;) {
     if (s.peer_notified) co_return 0;
     if (!s.tcp.is_open()) throw_tls_closed(s, "TLS read from");
@@ -333,7 +333,7 @@ task<std::size_t> kernel_tls_read_some(tls_state& s, std::span<std::byte> buf,
 }
 
 task<void> kernel_tls_write_all(tls_state& s, std::span<const std::byte> data,
-                                tls_deadline deadline, std::source_location where) {
+                                op_deadline deadline, std::source_location where) {
   if (!s.tcp.is_open()) {
     s.write_cut = true;
     throw_tls_closed(s, "TLS write to");
@@ -350,7 +350,7 @@ task<void> kernel_tls_write_all(tls_state& s, std::span<const std::byte> data,
   guard.sent = true;
 }
 
-task<void> kernel_tls_close_notify(tls_state& s, tls_deadline deadline,
+task<void> kernel_tls_close_notify(tls_state& s, op_deadline deadline,
                                    std::source_location where) {
   if (!s.tcp.is_open()) throw_tls_closed(s, "TLS close_notify to");
   static constexpr unsigned char close_notify[] = {SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY};

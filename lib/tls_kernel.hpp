@@ -25,7 +25,7 @@ void end_exact_reads(tls_state& s) noexcept;
 
 /// Reads the next ciphertext into `rbio`, never past the end of the record being read;
 /// false at end of stream.
-task<bool> tls_fill_record(tls_state& s, tls_deadline deadline, std::source_location where);
+task<bool> tls_fill_record(tls_state& s, op_deadline deadline, std::source_location where);
 
 /// The sequence number of this side's next record once the handshake is done: the records
 /// of its flights already sent under the application keys. Called with the final flight
@@ -41,13 +41,13 @@ void hand_keys_to_kernel(tls_state& s, std::uint64_t write_sequence) noexcept;
 /// With kernel_rx: reads plain bytes (0 after the peer's close_notify); alerts end the
 /// stream or fail the read, post-handshake tickets are skipped.
 task<std::size_t> kernel_tls_read_some(tls_state& s, std::span<std::byte> buf,
-                                       tls_deadline deadline, std::source_location where);
+                                       op_deadline deadline, std::source_location where);
 /// With kernel_tx: sends all of `data` (the kernel makes the records), by `deadline`; on failure
 /// marks the stream write_cut and rethrows.
 task<void> kernel_tls_write_all(tls_state& s, std::span<const std::byte> data,
-                                tls_deadline deadline, std::source_location where);
+                                op_deadline deadline, std::source_location where);
 /// With kernel_tx: sends a close_notify alert, by `deadline`.
-task<void> kernel_tls_close_notify(tls_state& s, tls_deadline deadline,
+task<void> kernel_tls_close_notify(tls_state& s, op_deadline deadline,
                                    std::source_location where);
 
 }  // namespace ringo::detail

@@ -27,7 +27,7 @@ task<std::string> tls_read_delimited(std::shared_ptr<tls_state> s, std::string d
                                      std::size_t limit, std::chrono::nanoseconds timeout,
                                      std::source_location where, bool line) {
   tls_in_progress reading{s->reading, line ? "read_line" : "read_until"};
-  const tls_deadline deadline{timeout};
+  const op_deadline deadline{timeout};
   unread_area& area = s->plain;
   std::size_t scanned = 0;  // bytes of the area known to hold no delimiter
   for (;;) {

@@ -52,33 +52,6 @@ std::shared_ptr<const tls_context::impl> tls_context_impl(const tls_context& c) 
 
 namespace ringo::detail {
 
-/// A point in time by which an operation must be done, or none.
-class tls_deadline {
- public:
-  explicit tls_deadline(std::chrono::nanoseconds timeout) noexcept
-      : none_(timeout <= std::chrono::nanoseconds::zero()),
-        at_(none_ ? std::chrono::steady_clock::time_point{}
-                  : deadline_after(timeout)) {}
-  /// The timeout to give the next socket operation: zero (none) when there is no deadline, at
-  /// least a nanosecond when it has passed (so that the operation times out at once rather
-  /// than wait without one).
-  /// The deadline as a point on the loop's clock; the default time point for none.
-  [[nodiscard]] std::chrono::steady_clock::time_point at() const noexcept {
-    return none_ ? std::chrono::steady_clock::time_point{} : at_;
-  }
-  [[nodiscard]] std::chrono::nanoseconds remaining() const noexcept {
-    if (none_) return {};
-    const auto left = at_ - std::chrono::steady_clock::now();
-    return left > std::chrono::nanoseconds::zero()
-               ? std::chrono::duration_cast<std::chrono::nanoseconds>(left)
-               : std::chrono::nanoseconds{1};
-  }
-
- private:
-  bool none_;
-  std::chrono::steady_clock::time_point at_;
-};
-
 struct tls_state {
   tls_state(net::tcp_stream s, std::shared_ptr<const net::tls_context::impl> c, std::string p);
   tls_state(const tls_state&) = delete;
@@ -161,20 +134,20 @@ struct cut_unless_sent {
 
 /// Sends every byte OpenSSL has written to `wbio`, by `deadline`. On failure marks the stream
 /// write_cut and rethrows.
-task<void> tls_flush(tls_state& s, tls_deadline deadline, std::source_location where);
+task<void> tls_flush(tls_state& s, op_deadline deadline, std::source_location where);
 /// Before a read waits for the peer: sends what OpenSSL queued while reading (the alert that
 /// refuses a renegotiation, a KeyUpdate's answer), which the peer may be waiting for. A write
 /// holding the turn sends it (its flush takes all the write BIO holds); a stream that cannot
 /// write any more sends nothing. A failed send is left to the read to meet.
-task<void> tls_send_owed(tls_state& s, tls_deadline deadline, std::source_location where);
+task<void> tls_send_owed(tls_state& s, op_deadline deadline, std::source_location where);
 /// Reads the next plaintext into `buf` (at least one byte; 0 at the end of the stream), by
 /// `deadline`: read_some's work past the bytes the stream keeps unread. Decrypted bytes are in
 /// `buf` only when it returns: a read that throws took none.
-task<std::size_t> tls_read_plain(tls_state& s, std::span<std::byte> buf, tls_deadline deadline,
+task<std::size_t> tls_read_plain(tls_state& s, std::span<std::byte> buf, op_deadline deadline,
                                  std::source_location where);
 /// Reads the next ciphertext from the socket into `rbio`, by `deadline`; false at end of
 /// stream.
-task<bool> tls_fill(tls_state& s, tls_deadline deadline, std::source_location where);
+task<bool> tls_fill(tls_state& s, op_deadline deadline, std::source_location where);
 /// The std::system_error (EBADF) for an operation on a stream whose socket was closed under it.
 [[noreturn]] void throw_tls_closed(const tls_state& s, std::string_view op);
 

@@ -48,7 +48,7 @@ void name_close(const void* who, std::string& out) {
 
 }  // namespace
 
-task<std::size_t> tls_read_plain(tls_state& st, std::span<std::byte> buf, tls_deadline deadline,
+task<std::size_t> tls_read_plain(tls_state& st, std::span<std::byte> buf, op_deadline deadline,
                                  std::source_location where) {
   tls_state* const s = &st;
   if (s->read_failure) std::rethrow_exception(std::exchange(s->read_failure, nullptr));
@@ -105,7 +105,7 @@ task<std::size_t> tls_read_some(std::shared_ptr<tls_state> s, std::span<std::byt
   tls_in_progress reading{s->reading, "read_some"};
   // What a read_line left comes first.
   if (!s->plain.empty()) co_return s->plain.take(buf);
-  co_return co_await tls_read_plain(*s, buf, tls_deadline{timeout}, where);
+  co_return co_await tls_read_plain(*s, buf, op_deadline{timeout}, where);
 }
 
 task<void> tls_read_exact(std::shared_ptr<tls_state> s, std::span<std::byte> buf,
@@ -124,7 +124,7 @@ task<void> tls_read_exact(std::shared_ptr<tls_state> s, std::span<std::byte> buf
 
 task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte> data,
                          std::chrono::nanoseconds timeout, std::source_location where) {
-  const tls_deadline deadline{timeout};
+  const op_deadline deadline{timeout};
   // Whole records of one write_all go out before the next write's: each waits its turn.
   const turn_hold turn =
       co_await turn_awaiter{s->turn, deadline.at(), &name_write, s.get(), where};
@@ -155,7 +155,7 @@ task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte
 /// Sends this side's close_notify (the peer's is not waited for), bounded by the context's
 /// handshake timeout.
 task<void> send_close_notify(tls_state& s, std::source_location where) {
-  const tls_deadline deadline{s.context->handshake_timeout};
+  const op_deadline deadline{s.context->handshake_timeout};
   if (s.kernel_tx) {
     co_await kernel_tls_close_notify(s, deadline, where);
     co_return;
@@ -167,7 +167,7 @@ task<void> send_close_notify(tls_state& s, std::source_location where) {
 }
 
 task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where) {
-  const tls_deadline deadline{s->context->handshake_timeout};
+  const op_deadline deadline{s->context->handshake_timeout};
   const turn_hold turn =
       co_await turn_awaiter{s->turn, deadline.at(), &name_shutdown, s.get(), where};
   if (s->write_cut) {
@@ -192,7 +192,7 @@ task<void> tls_close(std::shared_ptr<tls_state> s, std::source_location where) {
     // A read is sending what OpenSSL owed the peer: the close_notify follows it. (A write
     // holding the turn is cut short by the socket's close instead: no close_notify then.)
     try {
-      turn.emplace(co_await turn_awaiter{s->turn, tls_deadline{s->context->handshake_timeout}.at(),
+      turn.emplace(co_await turn_awaiter{s->turn, op_deadline{s->context->handshake_timeout}.at(),
                                          &name_close, s.get(), where});
     } catch (const operation_cancelled&) {
       throw;

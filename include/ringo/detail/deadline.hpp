@@ -70,4 +70,36 @@ inline deadline_clock::duration time_until(deadline_clock::time_point at,
   return at - now;
 }
 
+/// The deadline of an operation made of several steps (a write continued after short writes, a
+/// TLS call's socket reads and writes, a write waiting its turn), from the timeout its caller
+/// gave: zero or negative is none. One time point, as small as the clock's.
+class op_deadline {
+ public:
+  op_deadline() noexcept = default;
+  explicit op_deadline(std::chrono::nanoseconds timeout) noexcept
+      : at_(timeout.count() > 0 ? deadline_after(timeout) : deadline_clock::time_point{}) {}
+
+  [[nodiscard]] bool none() const noexcept { return at_ == deadline_clock::time_point{}; }
+  /// The deadline on the loop's clock: the default time point for none, no_deadline for a
+  /// timeout too long for the clock.
+  [[nodiscard]] deadline_clock::time_point at() const noexcept { return at_; }
+  /// Whether it has passed (never, without one).
+  [[nodiscard]] bool passed() const noexcept {
+    return !none() && at_ <= deadline_clock::now();
+  }
+  /// The timeout to give the next step: zero (none) without a deadline, nanoseconds::max()
+  /// (none, to the backends) for no_deadline, and at least a nanosecond once it has passed, so
+  /// that the step times out at once rather than wait without a limit.
+  [[nodiscard]] std::chrono::nanoseconds remaining() const noexcept {
+    if (none()) return std::chrono::nanoseconds{0};
+    const deadline_clock::duration left = time_until(at_, deadline_clock::now());
+    if (left == deadline_clock::duration::max()) return std::chrono::nanoseconds::max();
+    if (left <= deadline_clock::duration::zero()) return std::chrono::nanoseconds{1};
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+  }
+
+ private:
+  deadline_clock::time_point at_{};
+};
+
 }  // namespace ringo::detail

@@ -190,9 +190,8 @@ class stream_send_awaiter : protected io_awaiter {
  protected:
   struct parts;  // a gathered write's iovecs and msghdr (lib/net_stream_write.cpp)
 
-  /// `until`: the whole write's deadline, or a default time point for none.
-  stream_send_awaiter(stream_state& s, std::chrono::steady_clock::time_point until,
-                      std::source_location where) noexcept;
+  /// `until`: the whole write's deadline.
+  stream_send_awaiter(stream_state& s, op_deadline until, std::source_location where) noexcept;
   ~stream_send_awaiter();
 
   /// The bytes to send: one run, or the iovecs of `p` (which must outlive the write; left_
@@ -212,7 +211,7 @@ class stream_send_awaiter : protected io_awaiter {
   bool begin(std::coroutine_handle<> h);
 
   stream_state* s_;
-  std::chrono::steady_clock::time_point until_;
+  op_deadline until_;
   std::size_t left_ = 0;  // bytes not yet sent
 
   /// The turn stays with this awaiter from one send to the next (write_all(parts) sends its
