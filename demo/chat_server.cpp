@@ -81,9 +81,10 @@ struct room {
     for (client* c : clients) {
       if (c == &from) continue;
       // try_put, not co_await put(): waiting for room in one client's outbox would stall the
-      // sender's session, and with it what it says to everyone else. A full outbox means the
-      // client has not taken the last queue_lines lines: it is dropped instead (its session
-      // ends on too_slow), and the line is lost for it alone.
+      // sender's session, and with it what it says to everyone else. A full outbox means that
+      // queue_lines lines wait for the client (it reads too slowly, or more lines than that
+      // came in at once): it is dropped instead (its session ends on too_slow), and the line
+      // is lost for it alone.
       if (!c->outbox.try_put(text)) c->too_slow.set();
     }
   }
@@ -161,7 +162,7 @@ ringo::task<void> session(tcp_stream s, room& r, settings cfg) {
     // the client is gone already: nothing is left to tidy
   }
   note("{} left: {}", me.name, why);
-  if (cancelled) std::rethrow_exception(cancelled);  // the group expects its children to end so
+  if (cancelled) std::rethrow_exception(cancelled);  // whoever cancelled us sees it done
 }
 
 // Starts a session for each connection, in the group that the server cancels on a signal.
@@ -170,7 +171,8 @@ ringo::task<void> accept_loop(tcp_listener& listener, ringo::task_group& session
   for (;;) {
     bool failed = false;
     try {
-      sessions.spawn(session(co_await listener.accept(), r, cfg));
+      tcp_stream s = co_await listener.accept();
+      sessions.spawn(session(std::move(s), r, cfg));
     } catch (const ringo::operation_cancelled&) {
       throw;  // the server is stopping
     } catch (const std::system_error& e) {
