@@ -109,9 +109,9 @@ ringo::task<std::string> read_lines(tcp_stream& s, client& me, room& r, settings
   }
 }
 
-// The client's writer: the only task that writes to its stream while the session runs, so the
-// lines go out whole and in the order they were queued. It ends only by an exception: a failed
-// write (the client is gone), or the cancellation that ends its session.
+// The client's writer: sends the lines of its outbox one at a time, in the order they were
+// queued. It ends only by an exception: a failed write (the client is gone), or the
+// cancellation that ends its session.
 ringo::task<void> write_lines(tcp_stream& s, ringo::queue<std::string>& outbox) {
   for (;;) {
     const std::string line = co_await outbox.get();
