@@ -58,7 +58,8 @@ class task_group {
   }
 
   /// Cancels every child still running (each gets operation_cancelled at its current or next
-  /// suspension point). join() then reports operation_cancelled unless a child failed first.
+  /// suspension point). Children ended by this cancel are not an error: join() then returns
+  /// normally, or rethrows the exception of a child that failed first.
   void cancel() noexcept {
     cancelling_ = true;
     for (auto* c = children_; c != nullptr; c = c->next) c->handle.cancel();
