@@ -3,6 +3,7 @@
 // TCP and Unix streams, lib/tls_lines.cpp for TLS): finding the delimiter in bytes that arrive
 // in pieces, and their errors.
 #include <cstddef>
+#include <cstring>
 #include <string_view>
 
 #include <ringo/detail/reactor.hpp>
@@ -17,14 +18,26 @@ inline std::size_t own_buffer_size(reactor& r) {
   return n != 0 ? n : 4096;
 }
 
+/// Where the first `delim` in `in` at or after `from` begins, or no_delimiter. A one-byte
+/// delimiter (every read_line's) is looked for with memchr alone: std::string_view::find
+/// would also memcmp each byte it finds with itself.
+inline std::size_t find_delimiter(std::string_view in, std::string_view delim,
+                                  std::size_t from = 0) noexcept {
+  if (delim.size() != 1) return in.find(delim, from);
+  if (from >= in.size()) return no_delimiter;
+  const void* at = std::memchr(in.data() + from, delim[0], in.size() - from);
+  return at == nullptr ? no_delimiter
+                       : static_cast<std::size_t>(static_cast<const char*>(at) - in.data());
+}
+
 /// Where the first delimiter in the first `limit` bytes of `held` ends, or no_delimiter; the
 /// first `scanned` bytes are known to hold none.
 inline std::size_t delimiter_end(std::string_view held, std::size_t scanned, std::string_view delim,
                                  std::size_t limit) noexcept {
   const std::string_view window = held.substr(0, limit);
   const std::size_t from = scanned >= delim.size() ? scanned - (delim.size() - 1) : 0;
-  const std::size_t at = window.find(delim, from);
-  return at == std::string_view::npos ? no_delimiter : at + delim.size();
+  const std::size_t at = find_delimiter(window, delim, from);
+  return at == no_delimiter ? no_delimiter : at + delim.size();
 }
 
 /// Where the first delimiter of `held` followed by `next` ends, counted in bytes of `next`
@@ -42,8 +55,8 @@ inline std::size_t delimiter_end_in_next(std::string_view held, std::string_view
       return in_next;
     }
   }
-  const std::size_t at = next.find(delim);
-  return at == std::string_view::npos ? no_delimiter : at + delim.size();
+  const std::size_t at = find_delimiter(next, delim);
+  return at == no_delimiter ? no_delimiter : at + delim.size();
 }
 
 /// The std::length_error of a line read that found no delimiter in its first `limit` bytes;
