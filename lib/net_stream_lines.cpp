@@ -7,6 +7,9 @@
 // Those gathered bytes belong to the stream, not to the call: a read that ends without its
 // line (the limit, the deadline, a cancellation, the end of the stream) leaves them there, and
 // the next read of any kind takes them first.
+//
+// The awaiter (detail/delimited_read_awaiter.hpp) finds a line that is already there itself,
+// the common case inline; only a read that must wait runs read_delimited, a task.
 #include <ringo/net/tcp_stream.hpp>
 
 #include <algorithm>
@@ -37,14 +40,12 @@ void throw_no_delimiter(std::string_view what, std::size_t held) {
       fmt::format("{}: end of stream after {} bytes, before the delimiter", what, held));
 }
 
-void check_delimiter(std::string_view op, std::string_view delim, std::size_t limit) {
+void throw_bad_delimiter(std::string_view op, std::string_view delim, std::size_t limit) {
   if (delim.empty()) {
     throw std::invalid_argument(fmt::format("{}: an empty delimiter ends nothing", op));
   }
-  if (limit < delim.size()) {
-    throw std::invalid_argument(
-        fmt::format("{}: a limit of {} bytes holds no {}-byte delimiter", op, limit, delim.size()));
-  }
+  throw std::invalid_argument(
+      fmt::format("{}: a limit of {} bytes holds no {}-byte delimiter", op, limit, delim.size()));
 }
 
 std::unique_ptr<std::byte[]> stream_read_awaiter::take_unread(std::size_t& size) {
@@ -71,17 +72,6 @@ std::string_view chars(std::span<const std::byte> b) noexcept {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
-/// Takes `n` bytes of the queue's front buffer, giving it back once it is all read.
-void advance_front(stream_state& s, std::size_t n) noexcept {
-  const recv_event& ev = s.front();
-  s.front_offset += static_cast<std::uint32_t>(n);
-  if (s.front_offset == static_cast<std::uint32_t>(ev.result)) {
-    s.ring->recycle_buffer(ev.buffer);
-    s.front_offset = 0;
-    s.pop();
-  }
-}
-
 /// Delivers a cancellation that is due: a read_line cancelled takes nothing (what it gathered
 /// stays in the unread area).
 void deliver_cancellation(const stream_state& s) {
@@ -90,49 +80,48 @@ void deliver_cancellation(const stream_state& s) {
   }
 }
 
+/// Finds the next line in what the stream holds, without waiting: in its unread area first,
+/// then in the buffers queued by the multishot receive while no other reader waits for them.
+/// Only the bytes of a line that goes on past the front buffer are copied, into the unread
+/// area. When none is found, more bytes must come: those looked at are in the unread area,
+/// the first `scanned` of them known to hold no delimiter. Throws std::length_error when
+/// `limit` bytes hold none (all of them in the unread area).
+held_line find_held(stream_state& s, std::string_view delim, std::size_t limit,
+                    std::size_t& scanned) {
+  for (;;) {
+    std::string_view held;
+    if (s.has_unread()) {
+      held = chars(s.unread().bytes());
+      const std::size_t end = delimiter_end(held, scanned, delim, limit);
+      if (end != no_delimiter) return {end, nullptr, 0};
+      if (held.size() >= limit) throw_line_too_long(fmt::format("recv on {}", s.peer), limit);
+      scanned = held.size();
+    }
+    if (!front_is_free(s)) return {};
+    const recv_event& ev = s.front();
+    const std::string_view next{
+        reinterpret_cast<const char*>(s.ring->buffer_data(ev.buffer)) + s.front_offset,
+        std::min<std::size_t>(static_cast<std::size_t>(ev.result) - s.front_offset,
+                              limit - held.size())};
+    const std::size_t end = delimiter_end_in_next(held, next, delim);
+    if (end != no_delimiter) return {held.size(), next.data(), end};
+    s.unread().append(std::as_bytes(std::span{next.data(), next.size()}));
+    take_from_front(s, next.size());
+    scanned = held.size() + next.size();  // none in `next`, nor across its seam with `held`
+  }
+}
+
+// The part of a line read that waits: it goes on from where await_ready stopped (`scanned`).
 task<std::string> read_delimited(state_hold<stream_state> s, std::string delim, std::size_t limit,
                                  std::chrono::nanoseconds timeout, std::source_location where,
-                                 bool line) {
+                                 bool line, std::size_t scanned) {
   const deadline_clock::time_point until =
       timeout.count() > 0 ? deadline_after(timeout) : no_deadline;
-  std::size_t scanned = 0;  // bytes of the unread area known to hold no delimiter
   std::byte one{};
   for (;;) {
     deliver_cancellation(*s);
-    std::string_view held;
-    if (s->has_unread()) {
-      held = chars(s->unread().bytes());
-      const std::size_t end = delimiter_end(held, scanned, delim, limit);
-      if (end != no_delimiter) {
-        std::string out{held.substr(0, end)};
-        s->unread().consume(end);
-        co_return out;
-      }
-      if (held.size() >= limit) throw_line_too_long(fmt::format("recv on {}", s->peer), limit);
-      scanned = held.size();
-    }
-    // Bytes queued, and no other reader: the line is looked for in the front buffer itself,
-    // and only the bytes of a line that goes on past it are copied into the unread area.
-    if (!s->orphaned && s->reader == nullptr && !s->handing_over && s->has_event() &&
-        s->front().result > 0) {
-      const recv_event& ev = s->front();
-      const std::string_view next{
-          reinterpret_cast<const char*>(s->ring->buffer_data(ev.buffer)) + s->front_offset,
-          std::min<std::size_t>(static_cast<std::size_t>(ev.result) - s->front_offset,
-                                limit - held.size())};
-      const std::size_t end = delimiter_end_in_next(held, next, delim);
-      if (end != no_delimiter) {
-        std::string out;
-        out.reserve(held.size() + end);
-        out.append(held).append(next.substr(0, end));
-        if (!held.empty()) s->unread().consume(held.size());
-        advance_front(*s, end);
-        co_return out;
-      }
-      s->unread().append(std::as_bytes(std::span{next.data(), next.size()}));
-      advance_front(*s, next.size());
-      continue;
-    }
+    const held_line at = find_held(*s, delim, limit, scanned);
+    if (at.found()) co_return take_line(*s, at);
     // Wait for more: an error queued, the end of the stream, the deadline and a cancellation
     // come through the read as they do for read_some.
     std::chrono::nanoseconds left{0};
@@ -161,31 +150,56 @@ task<std::string> read_delimited(state_hold<stream_state> s, std::string delim, 
     const std::size_t rest = s->has_unread() ? s->unread().size() : 0;
     if (!line) throw_no_delimiter(fmt::format("recv on {}", s->peer), rest);
     if (rest == 0) co_return std::string{};
-    std::string out{chars(s->unread().bytes())};
-    s->unread().consume(rest);
-    co_return out;
+    co_return take_line(*s, {rest, nullptr, 0});
   }
 }
 
 }  // namespace
+
+void delimited_read_awaiter::throw_awaited_twice() {
+  throw std::logic_error(
+      "a read_line or read_until awaited twice or after being moved from: it reads once, so "
+      "await it once (call it again for the next line)");
+}
+
+void delimited_read_awaiter::throw_no_room() {
+  throw_bad_delimiter("read_line", "\n", 0);
+}
+
+bool delimited_read_awaiter::find_held() {
+  at_ = detail::find_held(*s_, delimiter(), limit_, scanned_);
+  return at_.found();
+}
+
+std::string take_gathered(stream_state& s, const held_line& at) {
+  std::string out;
+  out.reserve(at.from_unread + at.from_front);
+  out.assign(chars(s.unread().bytes().first(at.from_unread)));
+  if (at.from_front != 0) out.append(at.front, at.from_front);
+  // Taken only once the string is made: a std::bad_alloc leaves every byte in the stream.
+  s.unread().consume(at.from_unread);
+  if (at.from_front != 0) take_from_front(s, at.from_front);
+  return out;
+}
+
+std::coroutine_handle<> delimited_read_awaiter::await_suspend(std::coroutine_handle<> h) {
+  task<std::string> rest = read_delimited(state_hold{*s_}, std::string{delimiter()}, limit_,
+                                          timeout_, where_, line_, scanned_);
+  waiting_.emplace(task_access::release(rest));
+  return waiting_->await_suspend(h);
+}
+
 }  // namespace ringo::detail
 
 namespace ringo::net {
 
-task<std::string> stream_socket::read_line(std::size_t limit, std::chrono::nanoseconds timeout,
-                                           std::source_location where) {
-  detail::stream_state& s = state("read_line");
-  detail::check_delimiter("read_line", "\n", limit);
-  return detail::read_delimited(detail::state_hold{s}, "\n", limit, timeout, where, true);
-}
-
-task<std::string> stream_socket::read_until(std::string_view delimiter, std::size_t limit,
-                                            std::chrono::nanoseconds timeout,
-                                            std::source_location where) {
+detail::delimited_read_awaiter stream_socket::read_until(std::string_view delimiter,
+                                                         std::size_t limit,
+                                                         std::chrono::nanoseconds timeout,
+                                                         std::source_location where) {
   detail::stream_state& s = state("read_until");
   detail::check_delimiter("read_until", delimiter, limit);
-  return detail::read_delimited(detail::state_hold{s}, std::string{delimiter}, limit, timeout,
-                                where, false);
+  return detail::delimited_read_awaiter{s, delimiter, limit, timeout, where};
 }
 
 }  // namespace ringo::net

@@ -66,6 +66,11 @@ inline std::size_t delimiter_end_in_next(std::string_view held, std::string_view
 /// the last delimiter.
 [[noreturn]] void throw_no_delimiter(std::string_view what, std::size_t held);
 /// The std::invalid_argument for an empty delimiter, or a limit it does not fit in.
-void check_delimiter(std::string_view op, std::string_view delim, std::size_t limit);
+[[noreturn]] void throw_bad_delimiter(std::string_view op, std::string_view delim,
+                                      std::size_t limit);
+inline void check_delimiter(std::string_view op, std::string_view delim, std::size_t limit) {
+  if (delim.empty() || limit < delim.size()) [[unlikely]]
+    throw_bad_delimiter(op, delim, limit);
+}
 
 }  // namespace ringo::detail

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include <ringo/detail/byte_ranges.hpp>
+#include <ringo/detail/delimited_read_awaiter.hpp>
 #include <ringo/detail/stream_awaiters.hpp>
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/net/received_buffer.hpp>
@@ -71,18 +72,23 @@ class stream_socket {
   /// `timeout` (zero: none) bounds the whole call. Mixes with every other read of the stream:
   /// the bytes received past the line, and those of a read_line that ends without its line
   /// (the limit, the timeout, an error, a cancellation: when_any's loser, with_timeout), stay
-  /// in the stream for the next read of any kind, none lost and none read twice. The task
-  /// holds the stream's state from the call on.
-  task<std::string> read_line(std::size_t limit = 65536, std::chrono::nanoseconds timeout = {},
-                              std::source_location where = std::source_location::current());
+  /// in the stream for the next read of any kind, none lost and none read twice. Lazy, as a
+  /// task<std::string> (to which it converts): nothing is read until it is awaited, once; it
+  /// holds the stream's state from the call on. A line already received is taken without
+  /// suspending.
+  [[nodiscard]] detail::delimited_read_awaiter read_line(
+      std::size_t limit = 65536, std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current()) {
+    return detail::delimited_read_awaiter{state("read_line"), limit, timeout, where};
+  }
   /// Reads up to and including the next `delimiter` ("\r\n"; asyncio's readuntil). Throws
   /// std::system_error (ENODATA: "recv on ...: end of stream after 12 bytes, before the
   /// delimiter") if the stream ends first, leaving those bytes for the next read;
   /// std::invalid_argument for an empty delimiter or a limit shorter than it; otherwise as
   /// read_line, `limit` counting the delimiter.
-  task<std::string> read_until(std::string_view delimiter, std::size_t limit = 65536,
-                               std::chrono::nanoseconds timeout = {},
-                               std::source_location where = std::source_location::current());
+  [[nodiscard]] detail::delimited_read_awaiter read_until(
+      std::string_view delimiter, std::size_t limit = 65536, std::chrono::nanoseconds timeout = {},
+      std::source_location where = std::source_location::current());
 
   /// Receives the next bytes without copying them: the buffer they landed in (see
   /// received_buffer), empty at end of stream. Errors as read_some.
