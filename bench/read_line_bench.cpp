@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,11 @@ ringo::task<double> by_lines(tcp_stream& reader, tcp_stream& writer, const std::
   }
   co_await w;
   const std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - start;
+  // Every line whole: a figure for lines cut wrong would be no figure at all.
+  if (bytes != lines_per_round * line_size) {
+    throw std::runtime_error(fmt::format("read_line returned {} bytes in {} lines, not {}", bytes,
+                                         lines_per_round, lines_per_round * line_size));
+  }
   sink += bytes;
   co_return took.count() / lines_per_round;
 }
