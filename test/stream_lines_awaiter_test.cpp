@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -174,5 +175,29 @@ TEMPLATE_TEST_CASE("a line read made before its stream is closed fails with EBAD
       code = e.code();
     }
     CHECK(code == std::error_code(EBADF, std::system_category()));
+  }());
+}
+
+TEMPLATE_TEST_CASE("read_line of an empty stream, or off its context's thread, is a logic_error",
+                   "[lines]", tcp_kind, unix_kind) {
+  ringo::run([]() -> ringo::task<void> {
+    auto p = co_await TestType::connect();
+    std::string off_thread;
+    std::thread([&p, &off_thread] {
+      try {
+        (void)p.server.read_line();
+      } catch (const std::logic_error& e) {
+        off_thread = e.what();
+      }
+    }).join();
+    CHECK(off_thread.find("read_line on the stream connected to") != std::string::npos);
+    auto moved = std::move(p.server);
+    std::string empty;
+    try {
+      (void)p.server.read_line();
+    } catch (const std::logic_error& e) {
+      empty = e.what();
+    }
+    CHECK(empty.find("read_line on an empty stream") == 0);
   }());
 }

@@ -20,6 +20,7 @@
 #include <ringo/detail/awaitable_task.hpp>
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/detail/suspension.hpp>
+#include <ringo/io_context.hpp>
 #include <ringo/task.hpp>
 
 namespace ringo::detail {
@@ -64,6 +65,13 @@ inline std::string take_line(stream_state& s, const held_line& at) {
   std::string out{at.front, at.from_front};
   take_from_front(s, at.from_front);
   return out;
+}
+
+/// `s` when a stream read may use it now: a stream's state, used on the thread that runs its
+/// context (stream_socket::state's checks, inline for the reads that cost little more than
+/// they; state() throws for the rest). Else nullptr.
+inline stream_state* usable_here(stream_state* s) noexcept {
+  return s != nullptr && s->context == io_context::current() ? s : nullptr;
 }
 
 /// A lazy read of the next line (or of the bytes up to a delimiter) of a stream: nothing is

@@ -79,7 +79,9 @@ class stream_socket {
   [[nodiscard]] detail::delimited_read_awaiter read_line(
       std::size_t limit = 65536, std::chrono::nanoseconds timeout = {},
       std::source_location where = std::source_location::current()) {
-    return detail::delimited_read_awaiter{state("read_line"), limit, timeout, where};
+    detail::stream_state* s = detail::usable_here(s_);
+    return detail::delimited_read_awaiter{s != nullptr ? *s : state("read_line"), limit, timeout,
+                                          where};
   }
   /// Reads up to and including the next `delimiter` ("\r\n"; asyncio's readuntil). Throws
   /// std::system_error (ENODATA: "recv on ...: end of stream after 12 bytes, before the
