@@ -67,9 +67,9 @@ inline std::string take_line(stream_state& s, const held_line& at) {
   return out;
 }
 
-/// `s` when a stream read may use it now: a stream's state, used on the thread that runs its
-/// context (stream_socket::state's checks, inline for the reads that cost little more than
-/// they; state() throws for the rest). Else nullptr.
+/// `s` if a read may use it here: not null, and the calling thread runs its context. These are
+/// stream_socket::state()'s checks, made inline by read_line (the call cost it a tenth of a
+/// line's time); state() still makes the errors for the rest. Else nullptr.
 inline stream_state* usable_here(stream_state* s) noexcept {
   return s != nullptr && s->context == io_context::current() ? s : nullptr;
 }
