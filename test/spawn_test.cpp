@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <ringo/error.hpp>
+#include <ringo/queue.hpp>
 #include <ringo/run.hpp>
 #include <ringo/sleep.hpp>
 
@@ -125,4 +127,28 @@ TEST_CASE("a deadlock is reported with the waiting tasks", "[spawn]") {
     CHECK(what.find("task #1") != std::string::npos);
     CHECK(what.find("spawn_test.cpp") != std::string::npos);
   }
+}
+
+TEST_CASE("spawn takes any wait not yet awaited and runs it as a task of its own", "[spawn]") {
+  ringo::run([]() -> ringo::task<void> {
+    ringo::queue<int> q;
+    auto got = ringo::spawn(q.get());  // the task owns the wait
+    auto slept = ringo::spawn(ringo::sleep_for(1ms));
+    co_await q.put(42);
+    const int v = co_await got;
+    CHECK(v == 42);
+    co_await slept;
+    // Cancelled before it took anything: the item stays in the queue.
+    auto lost = ringo::spawn(q.get());
+    lost.cancel();
+    bool cancelled = false;
+    try {
+      (void)co_await lost;
+    } catch (const ringo::operation_cancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+    co_await q.put(7);
+    CHECK(q.size() == 1);
+  }());
 }

@@ -104,6 +104,11 @@ TEMPLATE_TEST_CASE("a line read is stored, moved, raced, joined and converted as
     CHECK(five == "five\n");
     auto six = co_await ringo::when_any(p.server.read_until("\n", 64, 5s));
     CHECK(std::get<0>(six) == "six\n");
+    // Spawned as a task of its own, which owns it.
+    auto seven = ringo::spawn(p.server.read_line(64, 5s));
+    co_await p.client.write_all("seven\n");
+    const std::string got_seven = co_await seven;
+    CHECK(got_seven == "seven\n");
   }());
 }
 

@@ -7,10 +7,12 @@
 #include <source_location>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include <ringo/detail/awaitable_task.hpp>
 #include <ringo/detail/loop.hpp>
 #include <ringo/detail/spawned_task.hpp>
 #include <ringo/detail/suspension.hpp>
@@ -195,6 +197,16 @@ template <class T>
 join_handle<T> spawn(task<T> t, daemon_t,
                      std::source_location where = std::source_location::current()) {
   return detail::spawn_on(detail::context_for_spawn(), std::move(t), true, where);
+}
+
+/// Starts any other wait as a task of its own (asyncio's ensure_future): `spawn(s.read_line())`,
+/// `spawn(q.get())`, `spawn(sleep_for(1s))`. The new task owns the wait (moved into its frame
+/// before it begins), so only a wait not yet awaited, passed as an rvalue, is taken; the
+/// handle gives its result as a task wrapping the same wait would.
+template <class A>
+requires(detail::awaitable_other_than_task<A> && !std::is_lvalue_reference_v<A>)
+auto spawn(A&& wait, std::source_location where = std::source_location::current()) {
+  return spawn(detail::as_task(std::move(wait)), where);
 }
 
 }  // namespace ringo
