@@ -73,3 +73,7 @@ TEST_CASE("many writers with timeouts and cancels lose nothing that was written"
     on_both_families([seed](auto& p) { return ringo_test::check_writers_stress(p, seed); });
   }
 }
+
+TEST_CASE("two concurrent reads stay a logic_error", "[writers]") {
+  on_both_families([](auto& p) { return ringo_test::check_two_readers_refused(p); });
+}

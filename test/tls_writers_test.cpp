@@ -86,3 +86,7 @@ TEST_CASE("many TLS writers with timeouts and cancels lose nothing that was writ
     on_tls([seed](auto& p) { return ringo_test::check_writers_stress(p, seed); });
   }
 }
+
+TEST_CASE("two concurrent TLS reads stay a logic_error", "[tls]") {
+  on_tls([](auto& p) { return ringo_test::check_two_readers_refused(p); });
+}

@@ -13,6 +13,7 @@
 #include <exception>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -285,6 +286,33 @@ ringo::task<void> check_writers_racing_close(Pair& p, int delay) {
     }
   }
   CHECK(next == got.size());  // nothing after
+}
+
+/// Writers may be several, readers not: a second read while one waits (read_some, then
+/// read_line) is a std::logic_error, and the first read still gets its bytes.
+template <class Pair>
+ringo::task<void> check_two_readers_refused(Pair& p) {
+  auto first = ringo::spawn([](auto& s) -> ringo::task<std::size_t> {
+    std::vector<std::byte> buf(16);
+    co_return co_await s.read_some(buf);
+  }(p.server));
+  co_await ringo::yield();  // the first read waits for bytes
+  int refused = 0;
+  std::vector<std::byte> buf(16);
+  try {
+    (void)co_await p.server.read_some(buf);
+  } catch (const std::logic_error&) {
+    ++refused;
+  }
+  try {
+    (void)co_await p.server.read_line();
+  } catch (const std::logic_error&) {
+    ++refused;
+  }
+  CHECK(refused == 2);
+  co_await p.client.write_all(std::string_view{"hello"});
+  const std::size_t n = co_await first;
+  CHECK(n == 5);
 }
 
 /// Many writers of mixed sizes at once, some with short timeouts, some cancelled, while the
