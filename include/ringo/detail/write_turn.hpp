@@ -49,14 +49,6 @@ class write_turn {
 
   /// Whether a write holds the turn (then any other write waits in the line).
   [[nodiscard]] bool held() const noexcept { return head_ != nullptr; }
-  /// How many writes wait in the line (walks it: for reports, not for the hot path).
-  [[nodiscard]] std::size_t waiting() const noexcept {
-    std::size_t n = 0;
-    for (const turn_waiter* w = first(); w != nullptr; w = w->next_)
-      ++n;
-    return n;
-  }
-
   /// Takes the turn if no write holds it.
   [[nodiscard]] bool try_take() noexcept {
     if (head_ != nullptr) return false;
