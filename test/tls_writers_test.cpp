@@ -92,3 +92,38 @@ TEST_CASE("many TLS writers with timeouts and cancels lose nothing that was writ
 TEST_CASE("two concurrent TLS reads stay a logic_error", "[tls]") {
   on_tls([](auto& p) { return ringo_test::check_two_readers_refused(p); });
 }
+
+TEST_CASE("a TLS write cancelled after its turn came, before it ran, passes the turn on",
+          "[tls]") {
+  on_tls([](auto& p) -> ringo::task<void> {
+    const auto first = ringo_test::bytes_of_value('a', 4 * ringo_test::mib);
+    const auto second = ringo_test::bytes_of_value('x', ringo_test::mib);
+    const auto third = ringo_test::bytes_of_value('c', ringo_test::mib);
+    bool first_done = false;
+    auto a = ringo::spawn([](auto& s, const auto& d, bool& done) -> ringo::task<void> {
+      co_await s.write_all(d);
+      done = true;  // the turn went to b as the write ended: b is queued to run, not yet run
+    }(p.client, first, first_done));
+    auto b = ringo::spawn(ringo_test::write_task(p.client, second));
+    auto c = ringo::spawn(ringo_test::write_task(p.client, third));
+    // Ahead of b in the ready queue from turn to turn, this task sees the first write end
+    // before b runs, and cancels b then.
+    auto canceller = ringo::spawn([](bool& done, ringo::join_handle<void>& h) -> ringo::task<void> {
+      while (!done)
+        co_await ringo::yield();
+      h.cancel();
+    }(first_done, b));
+    const ringo_test::runs got =
+        co_await ringo_test::read_runs(p.server, 4 * ringo_test::mib + ringo_test::mib);
+    co_await canceller;
+    const ringo_test::outcome ob = co_await ringo_test::outcome_of(b);
+    const ringo_test::outcome oa = co_await ringo_test::outcome_of(a);
+    const ringo_test::outcome oc = co_await ringo_test::outcome_of(c);
+    INFO(ringo_test::describe(got));
+    CHECK(oa.ok);
+    CHECK(ob.cancelled);
+    CHECK(oc.ok);
+    CHECK(got == ringo_test::runs{{'a', 4 * ringo_test::mib}, {'c', ringo_test::mib}});
+    co_await still_writes(p);
+  });
+}
