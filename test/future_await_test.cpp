@@ -219,14 +219,15 @@ TEST_CASE("an await of a future that loses a when_any race leaves the result in 
 
 namespace {
 
-// Whether the task of `h` is ready to run (woken, not yet resumed), as dump_tasks lists it.
+// The state dump_tasks lists for the task of `h` ("ready", "waiting", ...), empty once gone.
 template <class T>
-bool woken_not_resumed(const ringo::join_handle<T>& h) {
+std::string state_of(const ringo::join_handle<T>& h) {
   const std::string dump = ringo::io_context::current()->dump_tasks();
   const std::size_t at = dump.find("task #" + std::to_string(h.id()) + " ");
-  if (at == std::string::npos) return false;
+  if (at == std::string::npos) return {};
   const std::size_t end = dump.find('\n', at);
-  return dump.substr(at, end - at).ends_with(": ready");
+  const std::size_t colon = dump.rfind(": ", end);
+  return dump.substr(colon + 2, end - colon - 2);
 }
 
 }  // namespace
@@ -234,18 +235,25 @@ bool woken_not_resumed(const ringo::join_handle<T>& h) {
 TEST_CASE("an await of a future woken by its result and cancelled before it resumed takes nothing",
           "[future]") {
   ringo::thread_pool pool{1};
+  gate g;
   auto take = [](ringo::future<std::unique_ptr<int>> fut) -> ringo::task<std::unique_ptr<int>> {
     co_return co_await std::move(fut);
   };
   ringo::run([&]() -> ringo::task<void> {
-    auto f = pool.submit([] { return std::make_unique<int>(7); });
+    // The work waits for the gate, so h is sure to wait on the future before the result comes.
+    auto f = pool.submit([&] {
+      g.pass();
+      return std::make_unique<int>(7);
+    });
     auto h = ringo::spawn(take(f));
-    co_await ringo::yield();  // h waits on the future
-    // The result's post wakes h in a turn after which this task runs first (it was queued
-    // before the post was taken): cancelled then, h has been handed its wake-up, not resumed.
-    for (int i = 0; i < 100000 && !woken_not_resumed(h); ++i)
-      co_await ringo::yield();
-    REQUIRE(woken_not_resumed(h));
+    co_await ringo::yield();
+    REQUIRE(state_of(h) == "waiting");
+    g.open();
+    // This task stays in the ready queue while it yields, so the loop takes the result's post
+    // (which makes h ready) only between two of its turns, with h queued behind it: the first
+    // turn that sees h ready runs before h resumes.
+    while (state_of(h) == "waiting") co_await ringo::yield();
+    REQUIRE(state_of(h) == "ready");
     h.cancel();
     bool cancelled = false;
     try {
