@@ -47,7 +47,7 @@ close_awaiter::~close_awaiter() {
   // queued for it (one of them could otherwise meet the next file to get the number), and at
   // once: a close that was asked for should not wait for the loop's next turn.
   if (fd < 0 || submitted_ || closed_at_once_) return;
-  if (io_context* ctx = io_context::current()) {
+  if (detail::loop* ctx = detail::current_loop()) {
     ctx->io().close_later(fd);
     ctx->io().flush();
   } else {

@@ -53,7 +53,7 @@ task<void> connect_body(int fd, sockaddr_storage addr, socklen_t len, socket_nam
   // A failed connect's socket is closed through the backend, which may know its number (epoll
   // registered it while the connect waited).
   auto close_socket = [fd] {
-    if (io_context* ctx = io_context::current()) {
+    if (detail::loop* ctx = detail::current_loop()) {
       ctx->io().close_later(fd);
     } else {
       ::close(fd);

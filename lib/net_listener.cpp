@@ -90,7 +90,7 @@ void listener_state::orphan() noexcept {
 
 bool accept_awaiter::await_ready() {
   if (s_->pending() == 0 || s_->handing_over) return false;
-  io_context* ctx = io_context::current();
+  detail::loop* ctx = detail::current_loop();
   task_record* t = ctx != nullptr ? ctx->running_task_or_null() : nullptr;
   return t == nullptr || !t->cancel_pending;
 }

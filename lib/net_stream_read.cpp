@@ -35,7 +35,7 @@ bool stream_read_awaiter::await_ready() {
     return false;
   }
   // Something is queued: take it without suspending, unless a cancellation must be delivered.
-  io_context* ctx = io_context::current();
+  detail::loop* ctx = detail::current_loop();
   task_record* t = ctx != nullptr ? ctx->running_task_or_null() : nullptr;
   return t == nullptr || !t->cancel_pending;
 }

@@ -110,7 +110,7 @@ void udp_socket::close() noexcept {
   if (fd_ < 0) return;
   // Through the backend when on a loop: it may know the number (epoll registers it) and must
   // forget it before another socket gets it.
-  if (io_context* ctx = io_context::current()) {
+  if (detail::loop* ctx = detail::current_loop()) {
     ctx->io().close_later(std::exchange(fd_, -1));
   } else {
     ::close(std::exchange(fd_, -1));

@@ -24,7 +24,7 @@ void throw_foreign_context(std::string_view what, const io_context* owner) {
 
 template <class Derived>
 socket_state<Derived>::socket_state(io_context* ctx, int fd_, complete_fn on_multishot) noexcept
-    : context(ctx), ring(ctx != nullptr ? &ctx->io() : nullptr) {
+    : context(ctx), ring(ctx != nullptr ? &loop_of(*ctx).io() : nullptr) {
   on_complete = on_multishot;
   multishot = true;
   fd = fd_;
@@ -35,7 +35,7 @@ bool socket_state<Derived>::on_owner_thread() noexcept {
   io_context* here = io_context::current();
   if (context == nullptr && here != nullptr) {
     context = here;
-    ring = &here->io();
+    ring = &loop_of(*here).io();
   }
   return here != nullptr && here == context;
 }
@@ -65,7 +65,7 @@ bool socket_state<Derived>::note_completion(std::uint32_t flags) noexcept {
   if ((flags & more_completions) != 0) return true;
   armed = false;
   pausing = false;
-  if (orphaned) context->remove_orphan();  // the kernel has let go of the state
+  if (orphaned) loop_of(*context).remove_orphan();  // the kernel has let go of the state
   return false;
 }
 
@@ -83,7 +83,7 @@ void socket_state<Derived>::let_go(bool close_fd) noexcept {
     }
   }
   // While the kernel still holds the multishot request, the context keeps reaping for it.
-  if (armed) context->add_orphan();
+  if (armed) loop_of(*context).add_orphan();
   free_if_unused();
 }
 

@@ -168,7 +168,7 @@ TEST_CASE("a submit that finds no memory queues nothing and leaves the backend u
     w.on_complete = o.on_complete;
     fail_next_allocation = true;
     try {
-      ctx.io().submit(w);
+      ringo::detail::loop_of(ctx).io().submit(w);
       ++submitted;
       fail_next_allocation = false;  // it needed no memory
     } catch (const std::bad_alloc&) {
@@ -178,23 +178,23 @@ TEST_CASE("a submit that finds no memory queues nothing and leaves the backend u
   }
   fail_next_allocation = false;
   REQUIRE(threw);  // some submit had to grow a list
-  ctx.io().wait(std::chrono::nanoseconds{0});
-  CHECK(ctx.io().in_flight() == submitted);  // the one that threw is not in flight
+  ringo::detail::loop_of(ctx).io().wait(std::chrono::nanoseconds{0});
+  CHECK(ringo::detail::loop_of(ctx).io().in_flight() == submitted);  // the one that threw is not in flight
   // The one that threw reached nothing: a byte for it is not read by it.
   op& refused = waiting[submitted];
   ::close(idle[1]);  // the waiting reads now end (end of file)
-  ctx.io().wait(std::chrono::milliseconds{100});
+  ringo::detail::loop_of(ctx).io().wait(std::chrono::milliseconds{100});
   CHECK(refused.completions == 0);
   // The backend goes on: a read submitted now completes once.
-  ctx.io().submit(o);
+  ringo::detail::loop_of(ctx).io().submit(o);
   REQUIRE(::write(fds[1], "x", 1) == 1);
   for (int i = 0; i < 20 && o.completions == 0; ++i)
-    ctx.io().wait(std::chrono::milliseconds{50});
+    ringo::detail::loop_of(ctx).io().wait(std::chrono::milliseconds{50});
   CHECK(o.completions == 1);
   CHECK(o.byte == 'x');
-  for (int i = 0; i < 20 && ctx.io().in_flight() != 0; ++i)
-    ctx.io().wait(std::chrono::milliseconds{50});
-  CHECK(ctx.io().in_flight() == 0);
+  for (int i = 0; i < 20 && ringo::detail::loop_of(ctx).io().in_flight() != 0; ++i)
+    ringo::detail::loop_of(ctx).io().wait(std::chrono::milliseconds{50});
+  CHECK(ringo::detail::loop_of(ctx).io().in_flight() == 0);
   ::close(idle[0]);
   ::close(fds[0]);
   ::close(fds[1]);

@@ -21,6 +21,26 @@
 
 using namespace std::chrono_literals;
 
+// What users call on a context is its own public surface; the loop's internals that awaiters
+// use (the backend, parking and scheduling tasks, timers) are reached only through
+// detail::loop_of, so none of them is a member a user can call by accident.
+template <class C>
+concept exposes_loop_internals = requires(C& c) {
+  c.io();
+} || requires(C& c, ringo::detail::task_record& t) {
+  c.schedule(t);
+} || requires(C& c, ringo::detail::task_record& t) {
+  c.adopt(t);
+} || requires(C& c, ringo::detail::timer_node& timer) {
+  c.add_timer(timer);
+} || requires(C& c) {
+  c.running_task();
+} || requires(C& c) {
+  static_cast<ringo::detail::loop&>(c);
+};
+static_assert(!exposes_loop_internals<ringo::io_context>);
+static_assert(requires(ringo::io_context& c) { ringo::detail::loop_of(c).io(); });
+
 namespace {
 
 // A wait that only cancellation ends: what a deadlocked primitive looks like to the runtime.

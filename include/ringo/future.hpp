@@ -80,7 +80,7 @@ class future_awaiter : suspension, future_callback, remote_node {
   // On the completing thread: hand the resumption to the task's own context.
   static void on_complete(future_callback& cb, future_state_base&) noexcept {
     auto& self = static_cast<future_awaiter&>(cb);
-    io_context& home = *self.context;
+    io_context& home = context_of(*self.context.get());
     home.post(static_cast<remote_node&>(self));
   }
   // On the task's context.

@@ -28,12 +28,17 @@ namespace ringo {
 namespace detail {
 /// Prints the exception that a function given to io_context::post threw. Defined in lib/.
 void report_posted_exception(const std::exception_ptr& e) noexcept;
+/// The loop of a context, for ringo's own code (io_context's base is private).
+loop& loop_of(io_context& c) noexcept;
+/// The context a loop is (every loop is one).
+io_context& context_of(loop& l) noexcept;
 }  // namespace detail
 
 /// One thread's event loop. Everything awaited on a context belongs to the thread that runs
 /// it; only post() may be called from other threads. What ringo's awaiters use of it (the
-/// running task, the ready queue, the timers, the backend) comes from its base, detail::loop.
-class io_context : public detail::loop {
+/// running task, the ready queue, the timers, the backend) comes from its private base,
+/// detail::loop, which only ringo's code reaches (detail::loop_of).
+class io_context : detail::loop {
  public:
   explicit io_context(io_context_options options = {});
   ~io_context();
@@ -83,6 +88,9 @@ class io_context : public detail::loop {
   using detail::loop::live_tasks;
 
  private:
+  friend detail::loop& detail::loop_of(io_context& c) noexcept;
+  friend io_context& detail::context_of(detail::loop& l) noexcept;
+
   void bind_to_this_thread();
   void drive();
   void run_ready();
@@ -104,11 +112,9 @@ class io_context : public detail::loop {
   std::string fallback_reason_;
 };
 
-inline io_context& detail::context_ptr::operator*() const noexcept {
-  return static_cast<io_context&>(*loop_);
-}
-inline detail::context_ptr::operator io_context*() const noexcept {
-  return static_cast<io_context*>(loop_);
+inline detail::loop& detail::loop_of(io_context& c) noexcept { return c; }
+inline io_context& detail::context_of(detail::loop& l) noexcept {
+  return static_cast<io_context&>(l);
 }
 
 template <class T>

@@ -1,9 +1,9 @@
 #pragma once
 // What awaiters see of the event loop: the context running on this thread, its running task,
 // the calls that park a task and make it runnable again, the timers, the backend and the
-// counters that keep run() going. ringo::io_context derives from detail::loop and adds what
-// only it needs (run, post from other threads, diagnostics); awaiters include this header
-// instead of all of io_context.hpp.
+// counters that keep run() going. ringo::io_context derives from detail::loop, privately, and
+// adds what users call (run, post from other threads, diagnostics); awaiters include this
+// header instead of all of io_context.hpp.
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -38,8 +38,9 @@ inline loop* current_loop() noexcept { return this_thread_context; }
 /// Throws the std::logic_error for an awaiter used with no event loop on the thread.
 [[noreturn]] void throw_outside_loop();
 
-/// One thread's event loop as its awaiters use it. Only ringo::io_context derives from it, so
-/// every loop is an io_context (io_context::current() is this_thread_context, converted).
+/// One thread's event loop as its awaiters use it. Only ringo::io_context derives from it,
+/// privately: its members are ringo's own (awaiters reach them through detail::loop_of and the
+/// context_ptr they hold), not the user's. Every loop is an io_context (detail::context_of).
 class loop {
  public:
   loop(const loop&) = delete;
@@ -140,18 +141,16 @@ class loop {
   std::vector<timer_node*> timers_;  // a binary min-heap on deadline
 };
 
-/// How an awaiter holds the context it waits on. `context->` reaches the loop's members (which
-/// io_context inherits); where io_context.hpp is included, which defines the two operators
-/// declared here, `*context` is the ringo::io_context and the value converts to an
-/// io_context*, so code that knows the whole context uses it as the io_context* it is.
+/// How an awaiter holds the context it waits on: `context->` reaches the loop's members.
+/// Code that needs the whole ringo::io_context (to post to it, say) includes io_context.hpp
+/// and asks detail::context_of(*context.get()).
 class context_ptr {
  public:
   context_ptr() noexcept = default;
   context_ptr(loop* l) noexcept : loop_(l) {}  // implicit, as a pointer's would be
   loop* operator->() const noexcept { return loop_; }
   [[nodiscard]] loop* get() const noexcept { return loop_; }
-  inline io_context& operator*() const noexcept;  // defined in io_context.hpp
-  inline operator io_context*() const noexcept;   // defined in io_context.hpp
+  explicit operator bool() const noexcept { return loop_ != nullptr; }
 
  private:
   loop* loop_ = nullptr;
