@@ -112,7 +112,7 @@ static_assert(writes_from<unix_stream, const std::vector<unsigned char>&>);
 static_assert(writes_from<unix_stream, const char (&)[3]>);
 static_assert(!writes_from<unix_stream, std::vector<int>&>);
 
-// Answers each line with its length, until the client is done (the README's example).
+// Answers each line with its length, until the client is done (the guide's example).
 ringo::task<void> answer_lines(tcp_stream s) {
   for (;;) {
     const std::string line = co_await s.read_line(1024, 30s);  // with its "\n"
