@@ -16,7 +16,7 @@
 #include <ringo/spawn.hpp>
 #include <ringo/sync_wait.hpp>
 
-#include "../lib/uring_reactor.hpp"
+#include "backend/uring/make_reactor.hpp"
 #include "catch.hpp"
 
 using namespace std::chrono_literals;

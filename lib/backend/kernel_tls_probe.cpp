@@ -1,4 +1,4 @@
-#include "kernel_tls_probe.hpp"
+#include "backend/kernel_tls_probe.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

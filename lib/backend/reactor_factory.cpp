@@ -1,6 +1,6 @@
 // Picks a context's I/O backend and translates the public options into the backend's own, so
 // that nothing above the reactor seam knows a backend's sizes or flags.
-#include "reactor_factory.hpp"
+#include "backend/reactor_factory.hpp"
 
 #include <cstdlib>
 #include <iterator>
@@ -11,8 +11,8 @@
 
 #include <fmt/format.h>
 
-#include "epoll_reactor.hpp"
-#include "uring_reactor.hpp"
+#include "backend/epoll/make_reactor.hpp"
+#include "backend/uring/make_reactor.hpp"
 
 namespace ringo::detail {
 namespace {

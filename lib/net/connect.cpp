@@ -1,5 +1,5 @@
-// The connect request every stream family shares (lib/net_connect.hpp).
-#include "net_connect.hpp"
+// The connect request every stream family shares (lib/net/connect.hpp).
+#include "net/connect.hpp"
 
 #include <unistd.h>
 

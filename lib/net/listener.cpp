@@ -1,6 +1,6 @@
 // Listeners of every family (TCP, Unix): accept through the ring, with one multishot accept
-// kept armed where the kernel has it. Binding is each family's (lib/net_tcp_listener.cpp,
-// lib/net_unix_listener.cpp).
+// kept armed where the kernel has it. Binding is each family's (lib/net/tcp_listener.cpp,
+// lib/net/unix.cpp).
 #include <ringo/detail/listener_state.hpp>
 
 #include <sys/socket.h>

@@ -23,7 +23,7 @@
 #include <ringo/detail/suspension.hpp>
 #include <ringo/io_context.hpp>
 
-#include "stream_lines.hpp"
+#include "net/stream_lines.hpp"
 
 namespace ringo::detail {
 

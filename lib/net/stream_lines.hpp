@@ -1,6 +1,6 @@
 #pragma once
-// What the line reads of every stream share (read_line, read_until: lib/net_stream_lines.cpp for
-// TCP and Unix streams, lib/tls_lines.cpp for TLS): finding the delimiter in bytes that arrive
+// What the line reads of every stream share (read_line, read_until: lib/net/stream_lines.cpp for
+// TCP and Unix streams, lib/tls/lines.cpp for TLS): finding the delimiter in bytes that arrive
 // in pieces, and their errors.
 #include <cstddef>
 #include <cstring>

@@ -1,5 +1,5 @@
 // A stream's reads: the read awaiters, served from the stream's receive queue (what the
-// multishot receive brought: lib/net_stream_state.cpp) or by a one-shot receive.
+// multishot receive brought: lib/net/stream_state.cpp) or by a one-shot receive.
 //
 // An idle connection's task waits in a read awaiter: what the awaiters and the state keep is
 // what a server pays per connection. So the awaiters refer to the state (held, see
@@ -22,7 +22,7 @@
 #include <ringo/detail/frame_allocator.hpp>
 #include <ringo/io_context.hpp>
 
-#include "stream_lines.hpp"
+#include "net/stream_lines.hpp"
 
 namespace ringo::detail {
 // ---- reads ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@
 
 #include <ringo/io_context.hpp>
 
-#include "stream_tasks.hpp"
+#include "net/stream_tasks.hpp"
 
 namespace ringo::detail {
 

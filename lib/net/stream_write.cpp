@@ -19,7 +19,7 @@
 #include <ringo/detail/frame_allocator.hpp>
 #include <ringo/io_context.hpp>
 
-#include "stream_tasks.hpp"
+#include "net/stream_tasks.hpp"
 
 namespace ringo::detail {
 

@@ -1,5 +1,5 @@
 // TCP listeners: socket/bind/listen as plain calls (they do not block); accept is every
-// listener's (lib/net_listener.cpp), and makes a tcp_stream here.
+// listener's (lib/net/listener.cpp), and makes a tcp_stream here.
 #include <ringo/net/tcp_listener.hpp>
 
 #include <sys/socket.h>

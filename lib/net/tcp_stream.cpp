@@ -1,6 +1,6 @@
 // TCP streams: connecting (to an endpoint, or to a host name's addresses in turn) and the
 // calls that only TCP has (TCP_NODELAY, endpoints). Reads, writes and close are every
-// stream's (lib/net_stream_read.cpp, lib/net_stream_write.cpp).
+// stream's (lib/net/stream_read.cpp, lib/net/stream_write.cpp).
 #include <ringo/net/tcp_stream.hpp>
 
 #include <netinet/in.h>
@@ -17,7 +17,7 @@
 #include <ringo/io_context.hpp>
 #include <ringo/net/resolve.hpp>
 
-#include "net_connect.hpp"
+#include "net/connect.hpp"
 
 namespace ringo::net {
 

@@ -1,7 +1,7 @@
 // Unix domain stream sockets: a path to a sockaddr_un (a leading '@' for the abstract
 // namespace), connect through the backend, bind/listen as plain calls, and the socket file a
 // listener made removed again when it closes. Reads, writes and accept are every stream's and
-// listener's (lib/net_stream_*.cpp, lib/net_listener.cpp).
+// listener's (lib/net/stream_*.cpp, lib/net/listener.cpp).
 #include <ringo/net/unix_listener.hpp>
 #include <ringo/net/unix_stream.hpp>
 
@@ -24,7 +24,7 @@
 #include <ringo/io_context.hpp>
 #include <ringo/sleep.hpp>
 
-#include "net_connect.hpp"
+#include "net/connect.hpp"
 
 namespace ringo::detail {
 namespace {

@@ -1,5 +1,5 @@
 // Waiting for a stream's write turn from a write task (TLS writes, shutdown and close; a
-// socket's own writes wait in their send awaiter: lib/net_stream_write.cpp).
+// socket's own writes wait in their send awaiter: lib/net/stream_write.cpp).
 #include <ringo/detail/write_turn.hpp>
 
 #include <system_error>

@@ -9,7 +9,7 @@
 // The parent's pipe ends stay blocking (and close-on-exec). io_uring waits for a blocking pipe
 // by itself, where it would hand a non-blocking one's EAGAIN back; the epoll backend reads one
 // only after readiness, and writes at most PIPE_BUF bytes after readiness, which a pipe always
-// has room for then (lib/epoll_reactor.cpp).
+// has room for then (lib/backend/epoll/).
 #include <ringo/process.hpp>
 
 #include <fcntl.h>
@@ -30,8 +30,8 @@
 #include <ringo/error.hpp>
 #include <ringo/when_all.hpp>
 
-#include "process_reaper.hpp"
-#include "readable_awaiter.hpp"
+#include "process/readable_awaiter.hpp"
+#include "process/reaper.hpp"
 
 extern char** environ;
 

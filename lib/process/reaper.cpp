@@ -1,5 +1,5 @@
-// The reaper thread (lib/process_reaper.hpp).
-#include "process_reaper.hpp"
+// The reaper thread (lib/process/reaper.hpp).
+#include "process/reaper.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "thread_signals.hpp"
+#include "process/thread_signals.hpp"
 
 namespace ringo::detail {
 namespace {

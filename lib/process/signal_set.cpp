@@ -21,7 +21,7 @@
 
 #include <ringo/detail/waiter_list.hpp>
 
-#include "readable_awaiter.hpp"
+#include "process/readable_awaiter.hpp"
 
 namespace ringo {
 namespace {

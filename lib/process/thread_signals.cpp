@@ -1,5 +1,5 @@
-// The signal mask of ringo's own threads (lib/thread_signals.hpp).
-#include "thread_signals.hpp"
+// The signal mask of ringo's own threads (lib/process/thread_signals.hpp).
+#include "process/thread_signals.hpp"
 
 #include <pthread.h>
 

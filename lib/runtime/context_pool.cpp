@@ -12,7 +12,7 @@
 #include <ringo/signal_set.hpp>
 #include <ringo/spawn.hpp>
 
-#include "thread_signals.hpp"
+#include "process/thread_signals.hpp"
 
 namespace ringo {
 

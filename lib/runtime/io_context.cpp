@@ -10,7 +10,7 @@
 #include <ringo/detail/deadline.hpp>
 #include <ringo/error.hpp>
 
-#include "reactor_factory.hpp"
+#include "backend/reactor_factory.hpp"
 
 namespace ringo {
 namespace {

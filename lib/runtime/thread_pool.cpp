@@ -7,7 +7,7 @@
 
 #include <ringo/to_thread.hpp>
 
-#include "thread_signals.hpp"
+#include "process/thread_signals.hpp"
 
 namespace ringo {
 namespace detail {

@@ -16,9 +16,9 @@
 
 #include <ringo/net/tls_error.hpp>
 
-#include "kernel_tls_probe.hpp"
-#include "tls_kernel_keys.hpp"
-#include "tls_state.hpp"
+#include "backend/kernel_tls_probe.hpp"
+#include "tls/kernel_keys.hpp"
+#include "tls/state.hpp"
 
 namespace ringo::net {
 
@@ -45,7 +45,7 @@ SSL_CTX* new_ctx(const SSL_METHOD* method) {
   // OpenSSL keeps its record buffers (SSL_MODE_RELEASE_BUFFERS off) so that the steady path
   // allocates nothing. SSL_OP_ENABLE_KTLS would have no effect: OpenSSL only hands keys to
   // the kernel through a socket BIO, and ringo's BIOs are in memory (ringo hands them over
-  // itself: lib/tls_kernel.cpp).
+  // itself: lib/tls/kernel.cpp).
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   // The TLS 1.3 traffic secrets reach ringo only through the key log: a stream that hands

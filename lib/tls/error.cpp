@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "tls_state.hpp"
+#include "tls/state.hpp"
 
 namespace ringo::net {
 

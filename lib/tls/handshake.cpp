@@ -20,8 +20,8 @@
 
 #include <ringo/error.hpp>
 
-#include "tls_kernel.hpp"
-#include "tls_state.hpp"
+#include "tls/kernel.hpp"
+#include "tls/state.hpp"
 
 namespace ringo::detail {
 

@@ -1,6 +1,6 @@
 // Kernel TLS: readying a handshake for the hand-off, the hand-off itself, and the reads and
 // writes of a stream whose records the kernel makes.
-#include "tls_kernel.hpp"
+#include "tls/kernel.hpp"
 
 #include <linux/tls.h>
 #include <netinet/in.h>
@@ -22,7 +22,7 @@
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/net/tls_error.hpp>
 
-#include "tls_kernel_keys.hpp"
+#include "tls/kernel_keys.hpp"
 
 namespace ringo::detail {
 

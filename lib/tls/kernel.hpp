@@ -12,7 +12,7 @@
 
 #include <ringo/task.hpp>
 
-#include "tls_state.hpp"
+#include "tls/state.hpp"
 
 namespace ringo::detail {
 

@@ -1,7 +1,7 @@
 // The keys of an established session as the kernel takes them: TLS 1.3's from the traffic
 // secrets (caught in OpenSSL's key log), TLS 1.2's from the master secret, for the AEAD
 // ciphers the kernel makes records with.
-#include "tls_kernel_keys.hpp"
+#include "tls/kernel_keys.hpp"
 
 #include <linux/tls.h>
 

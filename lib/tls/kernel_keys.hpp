@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
-#include "tls_state.hpp"
+#include "tls/state.hpp"
 
 namespace ringo::detail {
 

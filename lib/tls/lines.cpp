@@ -10,8 +10,8 @@
 
 #include <ringo/detail/suspension.hpp>
 
-#include "stream_lines.hpp"
-#include "tls_state.hpp"
+#include "net/stream_lines.hpp"
+#include "tls/state.hpp"
 
 namespace ringo::detail {
 namespace {

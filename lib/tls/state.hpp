@@ -1,7 +1,7 @@
 #pragma once
 // What a tls_stream keeps on the heap: its TCP stream, the OpenSSL session with its two memory
 // BIOs, the buffer the outgoing ciphertext is sent from, and what a hand-off of the keys to the
-// kernel needs (lib/tls_kernel.cpp). Received ciphertext goes from the
+// kernel needs (lib/tls/kernel.cpp). Received ciphertext goes from the
 // stream's receive buffer (a provided buffer, without a copy) into the read BIO. The buffers
 // grow to their working size in the first transfers and are reused from then on, and OpenSSL
 // keeps its own record buffers (SSL_MODE_RELEASE_BUFFERS stays off), so the steady path
@@ -85,7 +85,7 @@ struct tls_state {
   // did not finish): every read takes it first.
   unread_area plain;
 
-  // ---- kernel TLS (lib/tls_kernel.cpp) ----
+  // ---- kernel TLS (lib/tls/kernel.cpp) ----
   /// The handshake reads record by record and keeps the traffic secrets, to hand the keys to
   /// the kernel once it is done.
   bool kernel_wanted = false;

@@ -1,5 +1,5 @@
-// The epoll backend's file threads (lib/file_workers.hpp).
-#include "file_workers.hpp"
+// The epoll backend's file threads (lib/backend/epoll/file_workers.hpp).
+#include "backend/epoll/file_workers.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <thread>
 #include <utility>
 
-#include "thread_signals.hpp"
+#include "process/thread_signals.hpp"
 
 namespace ringo::detail {
 

@@ -9,7 +9,7 @@
 // (pidfd, signalfd) is the readiness report itself. Regular files, which
 // epoll cannot wait for, go to the file threads. Completions are delivered from wait(), never
 // from inside submit(): the awaiter that submits has not parked its task yet.
-#include "epoll_reactor.hpp"
+#include "backend/epoll/make_reactor.hpp"
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -24,10 +24,10 @@
 #include <system_error>
 #include <vector>
 
-#include "deadline_heap.hpp"
-#include "epoll_calls.hpp"
-#include "file_workers.hpp"
-#include "kernel_tls_probe.hpp"
+#include "backend/deadline_heap.hpp"
+#include "backend/epoll/file_workers.hpp"
+#include "backend/epoll/system_calls.hpp"
+#include "backend/kernel_tls_probe.hpp"
 
 namespace ringo::detail {
 namespace {

@@ -1,5 +1,5 @@
 // The system calls behind the epoll backend's requests.
-#include "epoll_calls.hpp"
+#include "backend/epoll/system_calls.hpp"
 
 #include <limits.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "uring_buffer_ring.hpp"
+#include "backend/uring/buffer_ring.hpp"
 
 #include <sys/mman.h>
 

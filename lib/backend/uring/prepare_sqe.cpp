@@ -1,9 +1,9 @@
 // How each request of the reactor seam is written as an io_uring submission entry.
-#include "uring_prepare.hpp"
+#include "backend/uring/prepare_sqe.hpp"
 
 #include <poll.h>
 
-#include "uring_buffer_ring.hpp"
+#include "backend/uring/buffer_ring.hpp"
 
 namespace ringo::detail {
 namespace {

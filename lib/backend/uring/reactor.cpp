@@ -1,10 +1,10 @@
 // The io_uring backend: one ring per context, driven only by the context's thread.
-#include "uring_reactor.hpp"
+#include "backend/uring/make_reactor.hpp"
 
-#include "deadline_heap.hpp"
-#include "kernel_tls_probe.hpp"
-#include "uring_buffer_ring.hpp"
-#include "uring_prepare.hpp"
+#include "backend/deadline_heap.hpp"
+#include "backend/kernel_tls_probe.hpp"
+#include "backend/uring/buffer_ring.hpp"
+#include "backend/uring/prepare_sqe.hpp"
 
 #include <liburing.h>
 #include <sys/eventfd.h>

@@ -1,6 +1,6 @@
 // Why io_uring could not be set up, in words that say what to do about it: the message of the
 // std::system_error an explicit io_uring request throws, and of an automatic fallback.
-#include "uring_reactor.hpp"
+#include "backend/uring/make_reactor.hpp"
 
 #include <cerrno>
 #include <fstream>
