@@ -1,6 +1,7 @@
 #pragma once
 // The epoll backend behind detail::reactor (private to the library): for machines where
-// io_uring is refused.
+// io_uring is refused. This is what the reactor factory sees of it: its options and how to
+// make one. The reactor itself is in reactor.hpp.
 #include <cstddef>
 #include <memory>
 

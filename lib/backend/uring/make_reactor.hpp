@@ -1,5 +1,6 @@
 #pragma once
-// The io_uring backend behind detail::reactor (private to the library).
+// The io_uring backend behind detail::reactor (private to the library), as the reactor factory
+// sees it: its options and how to make one. The reactor itself is in reactor.hpp.
 #include <memory>
 #include <string>
 
