@@ -1,6 +1,6 @@
-// Request deadlines through the reactor seam: a passed deadline cancels the request and marks
-// it timed out, a request done in time is left alone, deadlines expire in order, and a cancel
-// before the deadline stays a cancel.
+// Request deadlines, which are timers of the loop's (io_awaiter), not the backends': a passed
+// deadline cancels the request and marks it timed out, a request done in time is left alone,
+// deadlines expire in order, and a cancel before the deadline stays a cancel.
 #include <array>
 #include <cerrno>
 #include <chrono>

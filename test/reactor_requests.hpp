@@ -10,6 +10,7 @@
 #include <source_location>
 #include <vector>
 
+#include <ringo/detail/io_awaiter.hpp>
 #include <ringo/detail/reactor.hpp>
 #include <ringo/detail/suspension.hpp>
 #include <ringo/io_context.hpp>
@@ -50,48 +51,29 @@ inline ringo::task<int> one_nop() {
   co_return co_await nop_awaiter{};
 }
 
-// A read of a pipe through the seam, with a deadline for the request.
+// A read (or poll) of a pipe through the seam, with a time limit: an io_awaiter, whose limit
+// is a timer of the loop's that cancels the request when it fires.
 struct outcome {
   int result = 0;
   bool timed_out = false;
 };
 
-struct read_awaiter : ringo::detail::suspension {
-  struct operation : ringo::detail::io_operation {
-    read_awaiter* owner = nullptr;
-  } op;
+struct read_awaiter : ringo::detail::io_awaiter {
   char byte = 0;
-  outcome out;
+  std::chrono::nanoseconds limit;
 
   read_awaiter(int fd, std::chrono::nanoseconds timeout,
                ringo::detail::io_opcode opcode = ringo::detail::io_opcode::read)
-      : suspension(std::source_location::current()) {
-    op.owner = this;
-    op.opcode = opcode;
-    op.fd = fd;
-    op.buf = &byte;
-    op.len = 1;
-    op.offset = static_cast<std::uint64_t>(-1);
-    op.timeout = timeout;
+      : io_awaiter(std::source_location::current()), limit(timeout) {
+    this->opcode = opcode;
+    this->fd = fd;
+    buf = &byte;
+    len = 1;
+    offset = static_cast<std::uint64_t>(-1);
   }
   bool await_ready() { return false; }
-  bool await_suspend(std::coroutine_handle<> h) {
-    if (!prepare()) return false;
-    op.on_complete = [](ringo::detail::io_operation& o, int res, std::uint32_t,
-                        std::uint32_t) noexcept {
-      read_awaiter& self = *static_cast<operation&>(o).owner;
-      self.out = {res, o.timed_out};
-      self.wake();
-    };
-    cancel = [](ringo::detail::wait_node& n) noexcept {
-      auto& self = static_cast<read_awaiter&>(n);
-      self.context->io().cancel(self.op);  // on_complete wakes the task
-    };
-    context->io().submit(op);
-    park(h);
-    return true;
-  }
-  outcome await_resume() { return out; }
+  bool await_suspend(std::coroutine_handle<> h) { return start(h, limit); }
+  outcome await_resume() { return {res_, deadline_passed_ && !cancelled}; }
 };
 
 struct pipe_pair {

@@ -27,7 +27,7 @@ struct task_access;
 
 /// Ends a spawned task whose body has finished: wakes its joiners, takes it off its context,
 /// and frees the frame if no join_handle holds it (printing an exception no one can see now).
-/// Defined in lib/spawn.cpp.
+/// Defined in lib/runtime/spawn.cpp.
 void finish_spawned(task_record& record, const std::exception_ptr& error) noexcept;
 
 /// What every task promise shares: laziness, handing control back to the awaiting coroutine

@@ -35,10 +35,7 @@ class connect_awaiter final : io_awaiter {
     // A connect that io_uring had to hand to a worker thread (a Unix socket whose listener's
     // backlog is full blocks there) ends with EINTR when it is cancelled or its deadline
     // passes: the worker's wait is interrupted. That is the cancellation, not an error.
-    if (res_ == -EINTR && (cancelled || deadline_passed)) {
-      timed_out = deadline_passed && !cancelled;
-      res_ = -ECANCELED;
-    }
+    if (res_ == -EINTR && (cancelled || deadline_passed_)) res_ = -ECANCELED;
     return result([this] { return fmt::format("connect to {}", *to_); });
   }
 

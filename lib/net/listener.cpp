@@ -117,27 +117,32 @@ bool accept_awaiter::await_suspend(std::coroutine_handle<> h) {
     out += static_cast<const accept_awaiter&>(n).what();
   };
   cancel = &on_cancel_accept;
-  if (context->features().multishot_accept) {
-    if (!s_->armed) s_->arm();
-    mode_ = mode::waiting;
-    // (A limit too long for the clock is no deadline at all.)
-    if (limit_.count() > 0 && (deadline = deadline_after(limit_)) != no_deadline) {
-      fire = &on_deadline;
-      context->add_timer(*this);
+  // The time limit is a timer of the loop's, whichever way the connection comes, armed first
+  // so that a failure to arm it starts nothing. (A limit too long for the clock is no deadline
+  // at all.)
+  if (limit_.count() > 0 && (deadline = deadline_after(limit_)) != no_deadline) {
+    fire = &on_deadline;
+    context->add_timer(*this);
+  }
+  try {
+    if (context->features().multishot_accept) {
+      if (!s_->armed) s_->arm();
+      mode_ = mode::waiting;
+    } else {
+      mode_ = mode::oneshot;
+      on_complete = &on_oneshot;
+      opcode = io_opcode::accept;
+      multishot = false;
+      fd = s_->fd;
+      addr = reinterpret_cast<sockaddr*>(&peer_);
+      addr_len = &peer_len_;
+      msg_flags = SOCK_CLOEXEC;
+      cancel_requested = false;
+      context->io().submit(*this);
     }
-  } else {
-    mode_ = mode::oneshot;
-    on_complete = &on_oneshot;
-    opcode = io_opcode::accept;
-    multishot = false;
-    fd = s_->fd;
-    addr = reinterpret_cast<sockaddr*>(&peer_);
-    addr_len = &peer_len_;
-    msg_flags = SOCK_CLOEXEC;
-    timeout = limit_;
-    timed_out = false;
-    cancel_requested = false;
-    context->io().submit(*this);
+  } catch (...) {
+    context->remove_timer(*this);
+    throw;
   }
   s_->waiter = this;
   park(h);
@@ -168,6 +173,7 @@ void accept_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t, std::u
   auto& self = static_cast<accept_awaiter&>(op);
   self.res_ = res;
   if (self.s_->waiter == &self) self.s_->waiter = nullptr;
+  self.context->remove_timer(self);
   self.wake();
 }
 
@@ -186,6 +192,11 @@ void accept_awaiter::on_cancel_accept(wait_node& n) noexcept {
 void accept_awaiter::on_deadline(timer_node& t) noexcept {
   auto& self = static_cast<accept_awaiter&>(t);
   self.deadline_passed_ = true;
+  if (self.mode_ == mode::oneshot) {
+    // The task resumes when the accept has completed (a connection it took goes to the queue).
+    if (!self.cancel_requested) cancel_for_deadline(*self.context.get(), self, self);
+    return;
+  }
   self.s_->waiter = nullptr;
   self.wake();
 }
@@ -203,7 +214,7 @@ int accept_awaiter::take_connection() {
   if (mode_ == mode::oneshot) {
     if (res_ == -ECANCELED) {
       if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
-      if (timed_out) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+      if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
     }
     if (detached_) {
       if (res_ >= 0) ::close(res_);

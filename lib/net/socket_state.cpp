@@ -43,7 +43,6 @@ bool socket_state<Derived>::on_owner_thread() noexcept {
 template <class Derived>
 void socket_state<Derived>::arm() {
   cancel_requested = false;
-  timed_out = false;
   ring->submit(*this);
   armed = true;
 }

@@ -20,6 +20,7 @@
 
 #include <ringo/detail/deadline.hpp>
 #include <ringo/detail/frame_allocator.hpp>
+#include <ringo/detail/io_awaiter.hpp>
 #include <ringo/io_context.hpp>
 
 #include "net/stream_lines.hpp"
@@ -56,18 +57,25 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (s_->eof || s_->has_event() || (!past_unread_ && s_->has_unread())) return false;
   describe = &describe_read;
   cancel = &on_cancel_read;
-  if (context->features().provided_buffers && !s_->starved && !s_->exact_reads) {
-    if (!s_->armed) s_->arm();
-    mode_ = mode::waiting;
-    // (A limit too long for the clock is no deadline at all.)
-    if (limit().count() > 0 && (deadline = deadline_after(limit())) != no_deadline) {
-      fire = &on_deadline;
-      context->add_timer(*this);
+  // One timer for the read's time limit, whichever way its bytes come: the loop's, armed
+  // first, so that a failure to arm it starts nothing. (A limit too long for the clock is no
+  // deadline at all.)
+  if (limit().count() > 0 && (deadline = deadline_after(limit())) != no_deadline) {
+    fire = &on_deadline;
+    context->add_timer(*this);
+  }
+  try {
+    if (context->features().provided_buffers && !s_->starved && !s_->exact_reads) {
+      if (!s_->armed) s_->arm();
+      mode_ = mode::waiting;
+      s_->reader = this;
+    } else {
+      s_->starved = false;  // try the multishot receive again on the next read
+      start_oneshot();
     }
-    s_->reader = this;
-  } else {
-    s_->starved = false;  // try the multishot receive again on the next read
-    start_oneshot(limit());
+  } catch (...) {
+    context->remove_timer(*this);
+    throw;
   }
   park(h);
   return true;
@@ -76,7 +84,7 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
 // The stream's request record is free here: the multishot receive is not armed (it never is
 // without provided buffers, and a starved one has had its final completion), and no other
 // reader can start while this one is the stream's reader.
-void stream_read_awaiter::start_oneshot(std::chrono::nanoseconds limit) {
+void stream_read_awaiter::start_oneshot() {
   stream_state& s = *s_;
   std::size_t n = std::min<std::size_t>(into_.size(), UINT32_MAX);
   if (whole_buffer_) {
@@ -92,8 +100,6 @@ void stream_read_awaiter::start_oneshot(std::chrono::nanoseconds limit) {
   s.buf = whole_buffer_ ? own_.get() : into_.data();
   s.len = static_cast<std::uint32_t>(n);
   s.msg_flags = 0;
-  s.timeout = limit;
-  s.timed_out = false;
   s.cancel_requested = false;
   s.reader = this;  // before the submission: the completion finds the awaiter through it
   try {
@@ -114,7 +120,7 @@ void stream_read_awaiter::wake_reader() noexcept {
 
 void stream_read_awaiter::switch_to_oneshot() noexcept {
   try {
-    start_oneshot(std::chrono::nanoseconds{0});  // a deadline stays with the timer
+    start_oneshot();  // the read's timer stays armed
   } catch (...) {
     mode_ = mode::oneshot;
     res_ = -ENOMEM;
@@ -144,7 +150,6 @@ void stream_read_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t,
   auto& s = static_cast<stream_state&>(op);
   stream_read_awaiter& self = *std::exchange(s.reader, nullptr);
   self.res_ = res;
-  if (s.timed_out) self.deadline_passed_ = true;  // the request's own deadline passed
   s.restore_multishot();
   self.context->remove_timer(self);
   self.wake();
@@ -169,8 +174,8 @@ void stream_read_awaiter::on_deadline(timer_node& t) noexcept {
   if (self.mode_ == mode::waiting) {
     self.s_->reader = nullptr;
     self.wake();
-  } else {
-    self.context->io().cancel(*self.s_);
+  } else if (!self.s_->cancel_requested) {
+    cancel_for_deadline(*self.context.get(), self, *self.s_);  // resumes when the receive has completed
   }
 }
 

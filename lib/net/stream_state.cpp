@@ -46,9 +46,6 @@ void stream_state::restore_multishot() noexcept {
   buf = nullptr;
   len = 0;
   msg_flags = 0;
-  timeout = std::chrono::nanoseconds{0};
-  timed_out = false;
-  deadline_passed = false;  // the backend's mark from a one-shot receive's deadline
 }
 
 void stream_state::keep_spare(std::unique_ptr<std::byte[]> buffer) noexcept {

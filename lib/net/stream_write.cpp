@@ -35,7 +35,10 @@ struct stream_send_awaiter::parts {
 
 stream_send_awaiter::stream_send_awaiter(stream_state& s, op_deadline until,
                                          std::source_location where) noexcept
-    : io_awaiter(where), s_(&s), until_(until), end_(nullptr) {
+    : io_awaiter(where), s_(&s), end_(nullptr) {
+  // The timer's deadline holds the whole write's from the start (the timer is armed at the
+  // first send): a write keeps it once.
+  deadline = until.at();
   this->fd = s.fd;
   s.hold();
 }
@@ -74,7 +77,7 @@ bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
 
 bool stream_send_awaiter::wait_turn(std::coroutine_handle<> h) {
   if (!prepare()) return false;  // cancelled before it queued: await_resume throws
-  if (until_.passed()) {
+  if (until().passed()) {
     timed_out_early_ = true;
     return false;
   }
@@ -82,7 +85,7 @@ bool stream_send_awaiter::wait_turn(std::coroutine_handle<> h) {
   q->owner = this;
   q->granted = &on_turn;
   q->dropped = &on_dropped;
-  q->deadline = until_.at();
+  q->deadline = until().at();
   try {
     s_->turn.enqueue(*q, *context.get());
   } catch (...) {
@@ -97,15 +100,16 @@ bool stream_send_awaiter::wait_turn(std::coroutine_handle<> h) {
 }
 
 bool stream_send_awaiter::send_first() noexcept {
-  if (until_.passed()) {
+  if (until().passed()) {
     timed_out_early_ = true;  // passed before the first send (between two parts of a long write)
     return false;
   }
-  const std::chrono::nanoseconds limit = until_.remaining();
   prepare_send();
   describe = &describe_send;
   try {
-    submit_now(limit);
+    // The whole write's deadline, one timer however many sends it takes.
+    if (!until().none()) arm_deadline(until().at());
+    submit_now();
   } catch (...) {
     failed_to_continue_ = true;  // no memory to queue the request
     return false;
@@ -168,6 +172,7 @@ void stream_send_awaiter::detach() noexcept {
 }
 
 void stream_send_awaiter::finish() noexcept {
+  finish_request();
   if (s_->writer == this) s_->writer = nullptr;
   end_turn();  // the next write in line starts now, before this task runs again
   wake();
@@ -212,15 +217,15 @@ void stream_send_awaiter::on_sent(io_operation& op, int res, std::uint32_t,
     // A short write: send the rest without a trip through the task, unless the stream was
     // closed meanwhile (its descriptor number may already belong to another connection).
     if (self.left_ != 0 && !self.cancelled && !self.detached_) {
-      if (self.until_.passed()) {
+      if (self.deadline_passed_ || self.until().passed()) {
         self.res_ = -ECANCELED;
-        self.timed_out = true;
+        self.deadline_passed_ = true;
         self.finish();
         return;
       }
       try {
         self.prepare_send();
-        self.submit_now(self.until_.remaining());
+        self.submit_now();
         return;
       } catch (...) {
         self.failed_to_continue_ = true;

@@ -34,7 +34,7 @@ bool close_awaiter::await_suspend(std::coroutine_handle<> h) {
     closed_at_once_ = true;
     return false;
   }
-  submit_now(std::chrono::nanoseconds{0});
+  submit_now();
   // A cancellation arriving meanwhile is delivered at the next suspension.
   cancel = nullptr;
   park(h);

@@ -1,6 +1,7 @@
-// The loop's timers: one binary min-heap of the timer nodes that live in awaiters' frames
-// (sleeps, stream read deadlines, writes waiting their turn, timed waits), fired in deadline
-// order, and how long the loop may wait for I/O before the nearest one is due.
+// The loop's timers, ringo's one timer system: one binary min-heap of the timer nodes that
+// live in awaiters' frames (sleeps, call_later, timed waits, writes waiting their turn, and
+// every I/O request's deadline: the backends keep none), fired in deadline order, and how long
+// the loop may wait for I/O before the nearest one is due.
 #include <ringo/io_context.hpp>
 
 #include <chrono>

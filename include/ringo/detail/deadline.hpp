@@ -79,6 +79,13 @@ class op_deadline {
   explicit op_deadline(std::chrono::nanoseconds timeout) noexcept
       : at_(timeout.count() > 0 ? deadline_after(timeout) : deadline_clock::time_point{}) {}
 
+  /// The deadline `at` (the default time point: none), as at() returned it.
+  [[nodiscard]] static op_deadline at_point(deadline_clock::time_point at) noexcept {
+    op_deadline d;
+    d.at_ = at;
+    return d;
+  }
+
   [[nodiscard]] bool none() const noexcept { return at_ == deadline_clock::time_point{}; }
   /// The deadline on the loop's clock: the default time point for none, no_deadline for a
   /// timeout too long for the clock.

@@ -4,7 +4,7 @@
 // queued) is found by await_ready and copied out by await_resume: no coroutine frame, no
 // suspension, one copy into the returned string. That is the common case of a reader keeping
 // up with short lines, and it costs little more than a read_some. A read that must wait for
-// more bytes runs a task (lib/net_stream_lines.cpp) that goes on from where await_ready
+// more bytes runs a task (lib/net/stream_lines.cpp) that goes on from where await_ready
 // stopped.
 #include <chrono>
 #include <coroutine>
@@ -56,7 +56,7 @@ struct held_line {
 };
 
 /// The line at `at` copied into a string, and its bytes taken from the unread area and the
-/// queue, once the string is made: a std::bad_alloc takes nothing (lib/net_stream_lines.cpp).
+/// queue, once the string is made: a std::bad_alloc takes nothing (lib/net/stream_lines.cpp).
 std::string take_gathered(stream_state& s, const held_line& at);
 
 /// take_gathered, with its common case inline: the whole line in the front buffer.
@@ -151,7 +151,7 @@ class [[nodiscard]] delimited_read_awaiter {
     at_ = {0, at, static_cast<std::size_t>(static_cast<const char*>(end) - at) + 1};
     return true;
   }
-  /// Every other case (lib/net_stream_lines.cpp): a line in the unread area, or one that
+  /// Every other case (lib/net/stream_lines.cpp): a line in the unread area, or one that
   /// spans several buffers, or a longer delimiter. True with the line's place in at_; false
   /// when more bytes must come (those looked at kept in the stream's unread area).
   bool find_held();

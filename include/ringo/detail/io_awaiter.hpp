@@ -24,9 +24,27 @@ namespace ringo::detail {
 /// Defined in lib/.
 [[noreturn]] void throw_io_error(int err, std::string_view what);
 
+/// For a timer whose deadline passed: cancels `op` like any other cancel (it completes with
+/// -ECANCELED unless it won the race). With no memory to queue the cancel, the timer fires
+/// again a millisecond later rather than lose the deadline.
+inline void cancel_for_deadline(loop& l, timer_node& timer, io_operation& op) noexcept {
+  try {
+    l.io().cancel(op);
+  } catch (...) {
+    timer.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{1};
+    try {
+      l.add_timer(timer);  // (it just left the heap: there is room)
+    } catch (...) {
+    }
+  }
+}
+
 /// A one-shot request owned by its awaiter. Cancelling the waiting task asks the kernel to
-/// cancel the request; the task resumes when the request completes either way.
-class io_awaiter : protected suspension, protected io_operation {
+/// cancel the request; the task resumes when the request completes either way. A time limit is
+/// a timer of the loop's (the one timer system: backends keep no deadlines), kept in the
+/// awaiter: when it fires the request is cancelled the same way, and its -ECANCELED reads as
+/// a timeout.
+class io_awaiter : protected suspension, protected io_operation, protected timer_node {
  public:
   io_awaiter(const io_awaiter&) = delete;
   io_awaiter& operator=(const io_awaiter&) = delete;
@@ -36,28 +54,45 @@ class io_awaiter : protected suspension, protected io_operation {
     on_complete = &io_awaiter::complete;
   }
   /// For a derived awaiter that can move before it is awaited: the request as prepared so far
-  /// (nothing is submitted before await_suspend, so no backend knows its address yet).
-  io_awaiter(io_awaiter&& o) noexcept : suspension(o.where), io_operation(o) {}
+  /// and the deadline it will arm (nothing is submitted or armed before await_suspend, so no
+  /// backend and no timer heap knows its address yet).
+  io_awaiter(io_awaiter&& o) noexcept : suspension(o.where), io_operation(o) {
+    deadline = o.deadline;
+  }
   ~io_awaiter() = default;
 
   /// Submits the prepared request and parks the task; returns false (do not suspend) when a
-  /// cancellation was pending, which result() then throws. `limit`: a deadline for this request
-  /// (the backend cancels it when the deadline passes), zero for none.
+  /// cancellation was pending, which result() then throws. `limit`: a time limit for this
+  /// request, zero for none.
   bool start(std::coroutine_handle<> h, std::chrono::nanoseconds limit) {
     if (!prepare()) return false;
-    submit_now(limit);
+    if (limit.count() > 0) arm_deadline(deadline_after(limit));
+    submit_now();
     park(h);
     return true;
   }
 
-  /// Queues the request again (from a completion handler, to continue a short write).
-  void submit_now(std::chrono::nanoseconds limit) {
+  /// Cancels the request at `at` (no_deadline: never) unless it has completed by then; called
+  /// before the request is submitted, at most once per awaiter.
+  void arm_deadline(std::chrono::steady_clock::time_point at) {
+    if (at == no_deadline) return;  // too far for the clock: no deadline at all
+    deadline = at;
+    fire = &io_awaiter::on_deadline;
+    context->add_timer(*this);
+  }
+
+  /// Queues the request (again, from a completion handler, to continue a short write). A
+  /// submission that throws queued nothing, and takes the deadline out.
+  void submit_now() {
     cancel = &io_awaiter::on_cancel;
-    timeout = limit;
-    timed_out = false;
     cancel_requested = false;
-    context->io().submit(*this);
-    submitted_ = true;  // (a submit that throws queued nothing)
+    try {
+      context->io().submit(*this);
+    } catch (...) {
+      context->remove_timer(*this);
+      throw;
+    }
+    submitted_ = true;
   }
 
   /// The request's result (>= 0), or throws: operation_cancelled when the task was cancelled
@@ -70,19 +105,23 @@ class io_awaiter : protected suspension, protected io_operation {
   int result(const Describe& what) {
     if (!submitted_) throw operation_cancelled();
     if (res_ == -ECANCELED) {
-      if (timed_out && !cancelled) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
+      if (deadline_passed_ && !cancelled) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
       if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
     }
     if (cancelled) task->cancel_pending = true;
     return res_;
   }
 
-  /// Overridable completion: by default record the result and wake the task.
+  /// Overridable completion: by default record the result and wake the task. One that
+  /// overrides it calls finish_request() at the request's final completion.
   static void complete(io_operation& op, int res, std::uint32_t, std::uint32_t) noexcept {
     auto& self = static_cast<io_awaiter&>(op);
     self.res_ = res;
+    self.finish_request();
     self.wake();
   }
+  /// The request is over: its deadline goes.
+  void finish_request() noexcept { context->remove_timer(*this); }
 
   static void on_cancel(wait_node& n) noexcept {
     auto& self = static_cast<io_awaiter&>(n);
@@ -90,9 +129,16 @@ class io_awaiter : protected suspension, protected io_operation {
     // The task stays parked: it resumes when the cancelled request completes.
     self.context->io().cancel(self);
   }
+  static void on_deadline(timer_node& t) noexcept {
+    auto& self = static_cast<io_awaiter&>(t);
+    self.deadline_passed_ = true;
+    if (self.cancel_requested) return;  // being cancelled already: that completion ends it
+    cancel_for_deadline(*self.context.get(), self, self);
+  }
 
   int res_ = 0;
   bool submitted_ = false;
+  bool deadline_passed_ = false;  // the time limit passed and cancelled the request
 };
 
 /// Converts a caller's deadline argument to the nanoseconds a request carries (zero: none),

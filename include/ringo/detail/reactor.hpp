@@ -60,16 +60,9 @@ struct io_operation {
     socklen_t* addr_len = nullptr;  // accept
     std::uint64_t offset;           // read, write (-1: the current position)
   };
-  /// A deadline for this request alone, from submission; zero for none. When it passes the
-  /// request is cancelled: it completes with -ECANCELED (unless it won the race) and
-  /// timed_out is set.
-  std::chrono::nanoseconds timeout{0};
-  bool timed_out = false;
-  bool cancel_requested = false;
+  bool cancel_requested = false;  // cancel() was called for it (the backend's mark)
   // ---- the backend's own bookkeeping ----
-  bool deadline_passed = false;  // the backend cancelled the request for its deadline
   static constexpr std::uint32_t no_slot = ~std::uint32_t{0};
-  std::uint32_t deadline_slot = no_slot;  // where it is in the backend's deadline heap
   std::uint32_t tracking_slot = no_slot;  // where it is in the backend's list of requests
 };
 

@@ -82,7 +82,7 @@ class stream_read_awaiter : protected suspension, protected timer_node {
   }
   /// Submits a one-shot receive into the caller's span or the stream's own buffer, in the
   /// stream's request record, and makes this awaiter the stream's reader.
-  void start_oneshot(std::chrono::nanoseconds limit);
+  void start_oneshot();
   /// From the stream: an event was queued for the waiting reader, or the multishot receive
   /// ran out of buffers and this reader must fetch its bytes itself.
   void wake_reader() noexcept;
@@ -143,7 +143,7 @@ class receive_some_awaiter final : public stream_read_awaiter {
   net::received_buffers await_resume() { return take_buffers(); }
 };
 
-/// read_line's and read_until's wait for more bytes (lib/net_stream_lines.cpp), past those of
+/// read_line's and read_until's wait for more bytes (lib/net/stream_lines.cpp), past those of
 /// the unread area: with provided buffers, until the queue has some (left there for the caller
 /// to take); else a one-shot receive into `into`, the free end of the unread area. Returns the
 /// bytes received into `into`, 0 at end of stream, or queued_bytes.
@@ -172,7 +172,6 @@ class stream_send_awaiter : protected io_awaiter {
   stream_send_awaiter(stream_send_awaiter&& o) noexcept
       : io_awaiter(std::move(o)),
         s_(o.s_),
-        until_(o.until_),
         left_(o.left_),
         gathered_(o.gathered_),
         keeps_turn_(o.keeps_turn_) {
@@ -188,7 +187,7 @@ class stream_send_awaiter : protected io_awaiter {
   void await_resume();
 
  protected:
-  struct parts;  // a gathered write's iovecs and msghdr (lib/net_stream_write.cpp)
+  struct parts;  // a gathered write's iovecs and msghdr (lib/net/stream_write.cpp)
 
   /// `until`: the whole write's deadline.
   stream_send_awaiter(stream_state& s, op_deadline until, std::source_location where) noexcept;
@@ -211,7 +210,6 @@ class stream_send_awaiter : protected io_awaiter {
   bool begin(std::coroutine_handle<> h);
 
   stream_state* s_;
-  op_deadline until_;
   std::size_t left_ = 0;  // bytes not yet sent
 
   /// The turn stays with this awaiter from one send to the next (write_all(parts) sends its
@@ -220,6 +218,9 @@ class stream_send_awaiter : protected io_awaiter {
 
  private:
   friend class stream_state;
+  /// The whole write's deadline, kept in the timer's.
+  [[nodiscard]] op_deadline until() const noexcept { return op_deadline::at_point(deadline); }
+
   // Its place in the stream's line of writers, made only when it waits there (found again by
   // its owner: a pointer to it would cost every write awaiter in every frame 8 bytes).
   struct queued;

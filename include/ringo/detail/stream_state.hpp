@@ -1,10 +1,10 @@
 #pragma once
 // What a connected stream (TCP or Unix) keeps on the heap (a socket_state): its peer, the one
-// multishot receive that stays armed with provided buffers and the completions that arrived while
-// no one was reading, the reader and writer in flight, and the line of writers waiting their turn. One allocation per connection, none per
-// read. An idle connection costs this state (208 bytes) and its task's frame: the
-// awaiters keep a pointer to the state rather than copies of the peer, and name it only when
-// they fail.
+// multishot receive that stays armed with provided buffers and the completions that arrived
+// while no one was reading, the reader and writer in flight, and the line of writers waiting
+// their turn. One allocation per connection, none per read. An idle connection costs this
+// state (192 bytes) and its task's frame: the awaiters keep a pointer to the state rather
+// than copies of the peer, and name it only when they fail.
 #include <array>
 #include <cstddef>
 #include <cstdint>

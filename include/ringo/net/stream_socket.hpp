@@ -19,7 +19,7 @@
 #include <ringo/task.hpp>
 
 namespace ringo::detail {
-struct stream_access;  // the TLS code's access to the state (lib/tls_kernel.cpp)
+struct stream_access;  // the TLS code's access to the state (lib/tls/kernel.cpp)
 }  // namespace ringo::detail
 
 namespace ringo::net {

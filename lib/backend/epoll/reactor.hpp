@@ -26,7 +26,6 @@
 
 #include <ringo/detail/reactor.hpp>
 
-#include "backend/deadline_heap.hpp"
 #include "backend/epoll/file_workers.hpp"
 #include "backend/epoll/make_reactor.hpp"
 
@@ -121,7 +120,6 @@ class epoll_reactor final : public reactor {
   std::vector<completion> done_;
   std::vector<completion> delivering_;
   std::vector<file_workers::finished> finished_;
-  deadline_heap deadlines_;
   std::unique_ptr<file_workers> workers_;
 };
 

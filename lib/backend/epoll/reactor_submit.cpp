@@ -1,6 +1,6 @@
 // The epoll backend taking requests in: each tried at once, parked on its descriptor when it
 // must wait for readiness, or handed to the file threads; and taking them back (a cancel, a
-// deadline, a close).
+// close).
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -74,7 +74,6 @@ void epoll_reactor::submit(io_operation& op) {
       }
     }
   }
-  deadlines_.arm(op);
   ++in_flight_;
 }
 
@@ -91,7 +90,6 @@ void epoll_reactor::close_later(int fd) noexcept {
 }
 
 void epoll_reactor::reserve_one(int fd) {
-  deadlines_.reserve_one();
   if (done_.capacity() < in_flight_ + 1) done_.reserve(std::max(in_flight_ + 1, 2 * done_.capacity()));
   if (fd >= 0) {
     fd_state& s = state_of(fd);

@@ -1,5 +1,5 @@
 // The epoll backend's waits: epoll_wait for readiness (or the wake-up), the file threads'
-// results, passed deadlines, and the completions gathered so far delivered to their handlers.
+// results, and the completions gathered so far delivered to their handlers.
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -18,7 +18,6 @@ void epoll_reactor::wait(std::chrono::nanoseconds timeout) {
   // nothing allocates.
   if (done_.capacity() < in_flight_ + 1) done_.reserve(in_flight_ + 1);
   if (!done_.empty()) timeout = std::chrono::nanoseconds{0};
-  timeout = deadlines_.bound(timeout);
   int ms = -1;
   if (timeout.count() >= 0) {
     ms = static_cast<int>(std::min<std::int64_t>(
@@ -37,9 +36,6 @@ void epoll_reactor::wait(std::chrono::nanoseconds timeout) {
   }
   if (n == static_cast<int>(events_.size())) events_.resize(events_.size() * 2);
   if (workers_ != nullptr) take_from_workers();
-  if (!deadlines_.empty()) {
-    deadlines_.expire([this](io_operation& op) { take_back(op); });
-  }
   deliver();
 }
 
@@ -70,8 +66,6 @@ void epoll_reactor::deliver() noexcept {
   for (const completion& c : delivering_) {
     io_operation& op = *c.op;
     --in_flight_;
-    deadlines_.remove(op);
-    if (c.res == -ECANCELED && op.deadline_passed && !op.cancel_requested) op.timed_out = true;
     op.on_complete(op, c.res, 0, 0);  // may free `op`
   }
   delivering_.clear();

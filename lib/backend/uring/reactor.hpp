@@ -13,7 +13,6 @@
 
 #include <ringo/detail/reactor.hpp>
 
-#include "backend/deadline_heap.hpp"
 #include "backend/uring/buffer_ring.hpp"
 #include "backend/uring/make_reactor.hpp"
 
@@ -93,7 +92,6 @@ class uring_reactor final : public reactor {
   std::size_t in_flight_ = 0;
   std::vector<deferred> backlog_;
   std::vector<io_operation*> tracked_;  // without cancel_any: every request in flight
-  deadline_heap deadlines_;
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
   io_operation wake_op_{};

@@ -47,7 +47,6 @@ void uring_reactor::reserve_one() {
     if (v.size() == v.capacity()) v.reserve(v.size() * 2 + 16);
   };
   room(backlog_);
-  deadlines_.reserve_one();
   if (!features_.cancel_any) room(tracked_);
 }
 
@@ -86,7 +85,6 @@ void uring_reactor::push(const deferred& d) noexcept {
 
 void uring_reactor::queue(io_operation& op) noexcept {
   push({&op, deferred::request, -1});
-  deadlines_.arm(op);
 }
 
 // A free submission entry, or null when the entry must wait in the backlog: nothing may

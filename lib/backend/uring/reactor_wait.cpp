@@ -13,7 +13,6 @@
 namespace ringo::detail {
 
 void uring_reactor::wait(std::chrono::nanoseconds timeout) {
-  timeout = deadlines_.bound(timeout);  // wake for the nearest request deadline too
   // The backlog goes first; what does not fit waits for the kernel to take entries, which
   // it does once completions are reaped.
   while (!flush_backlog()) {
@@ -27,12 +26,6 @@ void uring_reactor::wait(std::chrono::nanoseconds timeout) {
     rearm_wake_ = false;
     reserve_one();
     queue(wake_op_);
-  }
-  if (!deadlines_.empty()) {
-    deadlines_.expire([this](io_operation& op) {
-      reserve_one();
-      push({&op, deferred::cancel, -1});  // submitted with the next wait
-    });
   }
   buffers_.take_back_returned();
 }
@@ -124,10 +117,8 @@ void uring_reactor::dispatch(const io_uring_cqe& cqe) noexcept {
       (flags & has_buffer) != 0 ? buffers_.take(buffer_id, res, cqe.flags) : 0;
   if ((flags & more_completions) == 0) {
     --in_flight_;
-    deadlines_.remove(op);
     untrack(op);
   }
-  if (res == -ECANCELED && op.deadline_passed && !op.cancel_requested) op.timed_out = true;
   op.on_complete(op, res, flags, buffer);  // may free `op` if this was its last
 }
 
