@@ -3,6 +3,7 @@
 // tasks, and reads (or polls) of a pipe with a deadline for the request.
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
@@ -73,7 +74,9 @@ struct read_awaiter : ringo::detail::io_awaiter {
   }
   bool await_ready() { return false; }
   bool await_suspend(std::coroutine_handle<> h) { return start(h, limit); }
-  outcome await_resume() { return {res_, deadline_passed_ && !cancelled}; }
+  outcome await_resume() {
+    return {res_, res_ == -ECANCELED && deadline_passed_ && !cancelled};
+  }
 };
 
 struct pipe_pair {

@@ -191,12 +191,16 @@ void accept_awaiter::on_cancel_accept(wait_node& n) noexcept {
 
 void accept_awaiter::on_deadline(timer_node& t) noexcept {
   auto& self = static_cast<accept_awaiter&>(t);
-  self.deadline_passed_ = true;
   if (self.mode_ == mode::oneshot) {
-    // The task resumes when the accept has completed (a connection it took goes to the queue).
-    if (!self.cancel_requested) cancel_for_deadline(*self.context.get(), self, self);
+    // Being cancelled already (the task, or the listener's close): that completion ends it,
+    // as that cancel. Else the task resumes when the accept has completed (a connection it
+    // took then goes to the queue).
+    if (self.cancel_requested) return;
+    self.deadline_passed_ = true;
+    cancel_for_deadline(*self.context.get(), self, self);
     return;
   }
+  self.deadline_passed_ = true;
   self.s_->waiter = nullptr;
   self.wake();
 }

@@ -170,12 +170,14 @@ void stream_read_awaiter::on_cancel_read(wait_node& n) noexcept {
 
 void stream_read_awaiter::on_deadline(timer_node& t) noexcept {
   auto& self = static_cast<stream_read_awaiter&>(t);
-  self.deadline_passed_ = true;
   if (self.mode_ == mode::waiting) {
+    self.deadline_passed_ = true;
     self.s_->reader = nullptr;
     self.wake();
-  } else if (!self.s_->cancel_requested) {
-    cancel_for_deadline(*self.context.get(), self, *self.s_);  // resumes when the receive has completed
+  } else if (!self.s_->cancel_requested) {  // (else that cancel ends it, as that cancel)
+    self.deadline_passed_ = true;
+    // The task resumes when the receive has completed.
+    cancel_for_deadline(*self.context.get(), self, *self.s_);
   }
 }
 

@@ -77,7 +77,7 @@ bool stream_send_awaiter::begin(std::coroutine_handle<> h) {
 
 bool stream_send_awaiter::wait_turn(std::coroutine_handle<> h) {
   if (!prepare()) return false;  // cancelled before it queued: await_resume throws
-  if (until().passed()) {
+  if (deadline_passed_ || until().passed()) {
     timed_out_early_ = true;
     return false;
   }
@@ -100,7 +100,7 @@ bool stream_send_awaiter::wait_turn(std::coroutine_handle<> h) {
 }
 
 bool stream_send_awaiter::send_first() noexcept {
-  if (until().passed()) {
+  if (deadline_passed_ || until().passed()) {
     timed_out_early_ = true;  // passed before the first send (between two parts of a long write)
     return false;
   }

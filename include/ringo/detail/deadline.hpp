@@ -2,7 +2,7 @@
 // Turning a caller's duration into a point on the loop's clock, without overflow: every
 // timeout and delay goes through here. A duration too long for the clock to add (a sleep for
 // nanoseconds::max(), a timeout of seconds::max()) means "never": the deadline is
-// time_point::max(), which the loop and the backends read as no deadline at all. A zero or
+// time_point::max(), which the loop's timers read as no deadline at all. A zero or
 // negative duration means "already due".
 #include <chrono>
 #include <cstdint>
@@ -95,7 +95,7 @@ class op_deadline {
     return !none() && at_ <= deadline_clock::now();
   }
   /// The timeout to give the next step: zero (none) without a deadline, nanoseconds::max()
-  /// (none, to the backends) for no_deadline, and at least a nanosecond once it has passed, so
+  /// (none: too long for the clock) for no_deadline, and at least a nanosecond once it has passed, so
   /// that the step times out at once rather than wait without a limit.
   [[nodiscard]] std::chrono::nanoseconds remaining() const noexcept {
     if (none()) return std::chrono::nanoseconds{0};

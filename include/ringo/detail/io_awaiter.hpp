@@ -73,7 +73,8 @@ class io_awaiter : protected suspension, protected io_operation, protected timer
   }
 
   /// Cancels the request at `at` (no_deadline: never) unless it has completed by then; called
-  /// before the request is submitted, at most once per awaiter.
+  /// before the request is submitted, at most once per await (the request's final completion
+  /// takes the timer out).
   void arm_deadline(std::chrono::steady_clock::time_point at) {
     if (at == no_deadline) return;  // too far for the clock: no deadline at all
     deadline = at;
@@ -131,8 +132,9 @@ class io_awaiter : protected suspension, protected io_operation, protected timer
   }
   static void on_deadline(timer_node& t) noexcept {
     auto& self = static_cast<io_awaiter&>(t);
+    // Being cancelled already (the task, or a close): that completion ends it, as that cancel.
+    if (self.cancel_requested) return;
     self.deadline_passed_ = true;
-    if (self.cancel_requested) return;  // being cancelled already: that completion ends it
     cancel_for_deadline(*self.context.get(), self, self);
   }
 
@@ -140,13 +142,5 @@ class io_awaiter : protected suspension, protected io_operation, protected timer
   bool submitted_ = false;
   bool deadline_passed_ = false;  // the time limit passed and cancelled the request
 };
-
-/// Converts a caller's deadline argument to the nanoseconds a request carries (zero: none),
-/// saturating: a timeout too long for the clock is nanoseconds::max(), which the backends
-/// read as none.
-template <class Rep, class Period>
-constexpr std::chrono::nanoseconds to_timeout(std::chrono::duration<Rep, Period> d) noexcept {
-  return saturating_duration(d);
-}
 
 }  // namespace ringo::detail
