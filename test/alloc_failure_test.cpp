@@ -21,7 +21,7 @@
 #include <system_error>
 #include <vector>
 
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 #include <ringo/io_context.hpp>
 #include <ringo/net.hpp>
 #include <ringo/run.hpp>

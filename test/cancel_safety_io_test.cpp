@@ -76,8 +76,8 @@ TEST_CASE("an accept cancelled once its connection arrived leaves it for the nex
       if (canceller) {
         co_await *canceller;
       } else {
-        // Cancelled as the connection arrives: a one-shot accept (epoll's, or io_uring's
-        // without multishot accept) may complete with it before its cancellation.
+        // Cancelled as the connection arrives: the listener's accept (one per arming on epoll,
+        // or on io_uring without multishot accept) may complete with it before the cancel.
         a.cancel();
       }
       bool cancelled = false;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <ringo/detail/io_awaiter.hpp>
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 #include <ringo/detail/suspension.hpp>
 #include <ringo/io_context.hpp>
 #include <ringo/spawn.hpp>

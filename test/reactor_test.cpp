@@ -1,7 +1,7 @@
 // The reactor seam on every backend: a full submission queue and an overflowing completion
 // queue, a shutdown with requests in flight, and poll requests. The features the backend
 // probes are in reactor_features_test.cpp, request deadlines in reactor_deadlines_test.cpp.
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 // (its own header first: proves it stands alone)
 #include <poll.h>
 #include <unistd.h>

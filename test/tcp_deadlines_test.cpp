@@ -116,6 +116,30 @@ TEST_CASE("an accept deadline throws timed_out naming the listener, which accept
   }());
 }
 
+TEST_CASE("a connection that comes after an accept timed out is the next accept's, peer and all",
+          "[tcp]") {
+  // The listener's own accept request stays armed when the task that armed it leaves, on
+  // every backend: what it accepts meanwhile waits in the listener, named by its peer.
+  ringo::run([]() -> ringo::task<void> {
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    bool timed_out = false;
+    try {
+      (void)co_await l.accept(10ms);
+    } catch (const ringo::timed_out&) {
+      timed_out = true;
+    }
+    CHECK(timed_out);
+    auto c = co_await tcp_stream::connect(l.local_endpoint(), 2s);
+    co_await c.write_all("early");
+    co_await ringo::sleep_for(20ms);  // no task accepts meanwhile
+    auto s = co_await l.accept(2s);
+    CHECK(s.remote_endpoint() == c.local_endpoint());
+    std::array<std::byte, 5> b{};
+    co_await s.read_exact(b);
+    CHECK(text_of(b) == "early");
+  }());
+}
+
 TEST_CASE("a connect deadline throws timed_out when the listener's backlog is full", "[tcp]") {
   ringo::run([]() -> ringo::task<void> {
     auto l = tcp_listener::bind(endpoint::loopback_v4(0), 0);

@@ -3,7 +3,7 @@
 #include <memory>
 #include <string>
 
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 #include <ringo/io_context_options.hpp>
 
 namespace ringo::detail {

@@ -11,6 +11,8 @@
 #include <ringo/detail/io_awaiter.hpp>
 #include <ringo/io_context.hpp>
 
+#include "backend/reactor.hpp"
+
 namespace ringo::detail {
 namespace {
 

@@ -1,5 +1,6 @@
-// Listeners of every family (TCP, Unix): accept through the ring, with one multishot accept
-// kept armed where the kernel has it. Binding is each family's (lib/net/tcp_listener.cpp,
+// Listeners of every family (TCP, Unix): every accept goes through the listener's standing
+// accept request and its queue of connections; the backend decides whether that request takes
+// many connections (io_uring's multishot accept) or one per arming. Binding is each family's (lib/net/tcp_listener.cpp,
 // lib/net/unix.cpp).
 #include <ringo/detail/listener_state.hpp>
 
@@ -10,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/io_awaiter.hpp>
 #include <ringo/io_context.hpp>
 
@@ -18,7 +18,7 @@ namespace ringo::detail {
 
 listener_state::listener_state(int fd_, socket_name local_) noexcept
     : socket_state(nullptr, fd_, &listener_state::on_accept), local(std::move(local_)) {
-  opcode = io_opcode::accept;
+  opcode = io_opcode::keep_accepting;
   addr = nullptr;      // each connection's peer is read with getpeername: one sockaddr cannot
   addr_len = nullptr;  // serve a stream of completions
   msg_flags = SOCK_CLOEXEC;
@@ -56,8 +56,9 @@ void listener_state::on_accept(io_operation& op, int res, std::uint32_t flags,
     s.free_if_unused();
     return;
   }
-  // The multishot accept ends on an error (EMFILE, ENFILE, ...). It is armed again only when
-  // a task calls accept(), so a full descriptor table costs nothing while no one asks. A
+  // The standing accept ends on an error (EMFILE, ENFILE, ...), and wherever the backend ends
+  // it (after each connection, without multishot accept). It is armed again only when a task
+  // calls accept(), so a full descriptor table costs nothing while no one asks. A
   // cancellation is ours, or the context's as it shuts down: not an error to hand on.
   if (!ours && res != -ECANCELED) s.push(res);
   if (s.pending() >= pause_at) s.pause();
@@ -118,32 +119,16 @@ bool accept_awaiter::await_suspend(std::coroutine_handle<> h) {
   };
   cancel = &on_cancel_accept;
   // The time limit is a timer of the loop's, whichever way the connection comes, armed first
-  // so that a failure to arm it starts nothing. (A limit too long for the clock is no deadline
-  // at all.)
-  if (limit_.count() > 0 && (deadline = deadline_after(limit_)) != no_deadline) {
-    fire = &on_deadline;
-    context->add_timer(*this);
-  }
+  // so that a failure to arm it starts nothing.
+  fire = &on_deadline;
+  context->add_timer_after(*this, limit_);
   try {
-    if (context->features().multishot_accept) {
-      if (!s_->armed) s_->arm();
-      mode_ = mode::waiting;
-    } else {
-      mode_ = mode::oneshot;
-      on_complete = &on_oneshot;
-      opcode = io_opcode::accept;
-      multishot = false;
-      fd = s_->fd;
-      addr = reinterpret_cast<sockaddr*>(&peer_);
-      addr_len = &peer_len_;
-      msg_flags = SOCK_CLOEXEC;
-      cancel_requested = false;
-      context->io().submit(*this);
-    }
+    if (!s_->armed) s_->arm();
   } catch (...) {
     context->remove_timer(*this);
     throw;
   }
+  mode_ = mode::waiting;
   s_->waiter = this;
   park(h);
   return true;
@@ -158,48 +143,20 @@ void accept_awaiter::wake_waiter() noexcept {
 
 void accept_awaiter::detach() noexcept {
   detached_ = true;
-  if (mode_ == mode::waiting) {
-    context->remove_timer(*this);
-    wake();
-  } else {
-    try {
-      context->io().cancel(*this);
-    } catch (...) {
-    }
-  }
-}
-
-void accept_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t, std::uint32_t) noexcept {
-  auto& self = static_cast<accept_awaiter&>(op);
-  self.res_ = res;
-  if (self.s_->waiter == &self) self.s_->waiter = nullptr;
-  self.context->remove_timer(self);
-  self.wake();
+  context->remove_timer(*this);
+  wake();
 }
 
 void accept_awaiter::on_cancel_accept(wait_node& n) noexcept {
   auto& self = static_cast<accept_awaiter&>(n);
   self.cancelled = true;
-  if (self.mode_ == mode::waiting) {
-    self.s_->waiter = nullptr;  // the multishot accept stays armed, owned by the listener
-    self.context->remove_timer(self);
-    self.wake();
-  } else {
-    self.context->io().cancel(self);
-  }
+  self.s_->waiter = nullptr;  // the listener's accept stays armed: it owns that request
+  self.context->remove_timer(self);
+  self.wake();
 }
 
 void accept_awaiter::on_deadline(timer_node& t) noexcept {
   auto& self = static_cast<accept_awaiter&>(t);
-  if (self.mode_ == mode::oneshot) {
-    // Being cancelled already (the task, or the listener's close): that completion ends it,
-    // as that cancel. Else the task resumes when the accept has completed (a connection it
-    // took then goes to the queue).
-    if (self.cancel_requested) return;
-    self.deadline_passed_ = true;
-    cancel_for_deadline(*self.context.get(), self, self);
-    return;
-  }
   self.deadline_passed_ = true;
   self.s_->waiter = nullptr;
   self.wake();
@@ -215,29 +172,6 @@ void accept_awaiter::throw_closed() const {
 }
 
 int accept_awaiter::take_connection() {
-  if (mode_ == mode::oneshot) {
-    if (res_ == -ECANCELED) {
-      if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
-      if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
-    }
-    if (detached_) {
-      if (res_ >= 0) ::close(res_);
-      throw_closed();
-    }
-    if (res_ >= 0) {
-      // A connection the kernel accepted before the cancellation reached it, or before this
-      // task resumed cancelled (it lost a when_any race): it waits in the listener's queue for
-      // the next accept, so a cancelled accept takes nothing.
-      if (cancelled || cancelled_since_wake()) {
-        s_->push(res_);
-        throw operation_cancelled(what() + ": operation cancelled");
-      }
-      peer_known_ = true;
-      return res_;
-    }
-    if (cancelled) throw operation_cancelled(what() + ": operation cancelled");
-    throw_io_error(-res_, what());
-  }
   if (mode_ == mode::waiting) s_->handing_over = false;
   // Cancelled while waiting, or after a connection woke it but before it resumed: the
   // connection stays queued for the next accept.

@@ -12,6 +12,8 @@
 #include <ringo/detail/stream_state.hpp>
 #include <ringo/io_context.hpp>
 
+#include "backend/reactor.hpp"
+
 namespace ringo::detail {
 
 void throw_foreign_context(std::string_view what, const io_context* owner) {
@@ -23,10 +25,9 @@ void throw_foreign_context(std::string_view what, const io_context* owner) {
 }
 
 template <class Derived>
-socket_state<Derived>::socket_state(io_context* ctx, int fd_, complete_fn on_multishot) noexcept
-    : context(ctx), ring(ctx != nullptr ? &loop_of(*ctx).io() : nullptr) {
-  on_complete = on_multishot;
-  multishot = true;
+socket_state<Derived>::socket_state(io_context* ctx, int fd_, complete_fn on_standing) noexcept
+    : context(ctx), backend(ctx != nullptr ? &loop_of(*ctx).io() : nullptr) {
+  on_complete = on_standing;
   fd = fd_;
 }
 
@@ -35,7 +36,7 @@ bool socket_state<Derived>::on_owner_thread() noexcept {
   io_context* here = io_context::current();
   if (context == nullptr && here != nullptr) {
     context = here;
-    ring = &loop_of(*here).io();
+    backend = &loop_of(*here).io();
   }
   return here != nullptr && here == context;
 }
@@ -43,7 +44,7 @@ bool socket_state<Derived>::on_owner_thread() noexcept {
 template <class Derived>
 void socket_state<Derived>::arm() {
   cancel_requested = false;
-  ring->submit(*this);
+  reactor_of(*backend).submit(*this);
   armed = true;
 }
 
@@ -51,7 +52,7 @@ template <class Derived>
 void socket_state<Derived>::pause() noexcept {
   if (!armed || pausing) return;
   try {
-    ring->cancel(*this);
+    reactor_of(*backend).cancel(*this);
     pausing = true;
   } catch (...) {
     // No memory to queue the cancel: the request stays armed, and the next completion tries
@@ -72,16 +73,16 @@ template <class Derived>
 void socket_state<Derived>::let_go(bool close_fd) noexcept {
   pause();
   if (close_fd) {
-    if (ring == nullptr) {
+    if (backend == nullptr) {
       ::close(fd);  // never used on a loop: nothing can be queued for it
     } else {
-      // Through the ring, behind the cancels just queued and any request not yet submitted:
+      // Through the backend, behind the cancels just queued and any request not yet submitted:
       // closed at once, such a request could meet another socket under the same number.
-      ring->close_later(fd);
-      if (io_context::current() != context) ring->flush();  // the loop is not turning
+      reactor_of(*backend).close_later(fd);
+      if (io_context::current() != context) reactor_of(*backend).flush();  // the loop is not turning
     }
   }
-  // While the kernel still holds the multishot request, the context keeps reaping for it.
+  // While the backend still holds the standing request, the context keeps reaping for it.
   if (armed) loop_of(*context).add_orphan();
   free_if_unused();
 }

@@ -52,7 +52,7 @@ std::unique_ptr<std::byte[]> stream_read_awaiter::take_unread(std::size_t& size)
   unread_area& u = s_->unread();
   size = std::min<std::size_t>(u.size(), UINT32_MAX);
   // Kept as the stream's spare receive buffer when it comes back: at least that size.
-  const std::size_t own = own_buffer_size(*s_->ring);
+  const std::size_t own = own_buffer_size(*s_->backend);
   std::unique_ptr<std::byte[]> b = size <= own ? s_->take_spare() : nullptr;
   if (!b) b = std::make_unique_for_overwrite<std::byte[]>(std::max(size, own));
   u.take({b.get(), size});
@@ -100,7 +100,7 @@ held_line find_held(stream_state& s, std::string_view delim, std::size_t limit,
     if (!front_is_free(s)) return {};
     const recv_event& ev = s.front();
     const std::string_view next{
-        reinterpret_cast<const char*>(s.ring->buffer_data(ev.buffer)) + s.front_offset,
+        reinterpret_cast<const char*>(s.backend->buffer_data(ev.buffer)) + s.front_offset,
         std::min<std::size_t>(static_cast<std::size_t>(ev.result) - s.front_offset,
                               limit - held.size())};
     const std::size_t end = delimiter_end_in_next(held, next, delim);
@@ -136,7 +136,7 @@ task<std::string> read_delimited(state_hold<stream_state> s, std::string delim, 
     const bool multishot =
         s->context->features().provided_buffers && !s->starved && !s->exact_reads;
     std::span<std::byte> into =
-        multishot ? std::span{&one, 1} : s->unread().space(own_buffer_size(*s->ring));
+        multishot ? std::span{&one, 1} : s->unread().space(own_buffer_size(*s->backend));
     const std::size_t got = co_await fill_awaiter{*s, into, left, where};
     if (got == fill_awaiter::queued_bytes) continue;
     if (got != 0) {

@@ -6,14 +6,14 @@
 #include <cstring>
 #include <string_view>
 
-#include <ringo/detail/reactor.hpp>
+#include <ringo/detail/lent_buffers.hpp>
 
 namespace ringo::detail {
 
 inline constexpr std::size_t no_delimiter = std::string_view::npos;
 
 // The size of a stream's own receive buffer when the kernel has no provided buffers.
-inline std::size_t own_buffer_size(reactor& r) {
+inline std::size_t own_buffer_size(lent_buffers& r) {
   const std::size_t n = r.buffer_size();
   return n != 0 ? n : 4096;
 }

@@ -18,7 +18,6 @@
 
 #include <fmt/format.h>
 
-#include <ringo/detail/deadline.hpp>
 #include <ringo/detail/frame_allocator.hpp>
 #include <ringo/detail/io_awaiter.hpp>
 #include <ringo/io_context.hpp>
@@ -58,12 +57,9 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   describe = &describe_read;
   cancel = &on_cancel_read;
   // One timer for the read's time limit, whichever way its bytes come: the loop's, armed
-  // first, so that a failure to arm it starts nothing. (A limit too long for the clock is no
-  // deadline at all.)
-  if (limit().count() > 0 && (deadline = deadline_after(limit())) != no_deadline) {
-    fire = &on_deadline;
-    context->add_timer(*this);
-  }
+  // first, so that a failure to arm it starts nothing.
+  fire = &on_deadline;
+  context->add_timer_after(*this, limit());
   try {
     if (context->features().provided_buffers && !s_->starved && !s_->exact_reads) {
       if (!s_->armed) s_->arm();
@@ -88,22 +84,20 @@ void stream_read_awaiter::start_oneshot() {
   stream_state& s = *s_;
   std::size_t n = std::min<std::size_t>(into_.size(), UINT32_MAX);
   if (whole_buffer_) {
-    n = own_buffer_size(*s.ring);
+    n = own_buffer_size(*s.backend);
     own_ = s.take_spare();
     if (!own_) own_ = std::make_unique_for_overwrite<std::byte[]>(n);
   }
   mode_ = mode::oneshot;
   s.on_complete = &on_oneshot;
   s.opcode = io_opcode::recv;
-  s.multishot = false;
-  s.select_buffer = false;
   s.buf = whole_buffer_ ? own_.get() : into_.data();
   s.len = static_cast<std::uint32_t>(n);
   s.msg_flags = 0;
   s.cancel_requested = false;
   s.reader = this;  // before the submission: the completion finds the awaiter through it
   try {
-    s.ring->submit(s);
+    context->submit(s);
   } catch (...) {
     s.reader = nullptr;
     s.restore_multishot();
@@ -137,7 +131,7 @@ bool stream_read_awaiter::detach() noexcept {
     wake();
   } else if (mode_ == mode::oneshot) {
     try {
-      context->io().cancel(*s_);
+      context->cancel_request(*s_);
     } catch (...) {
     }
     return true;
@@ -164,7 +158,7 @@ void stream_read_awaiter::on_cancel_read(wait_node& n) noexcept {
     self.context->remove_timer(self);
     self.wake();
   } else {
-    self.context->io().cancel(*self.s_);  // resumes when the receive has completed
+    self.context->cancel_request(*self.s_);  // resumes when the receive has completed
   }
 }
 
@@ -259,10 +253,10 @@ std::size_t stream_read_awaiter::take_bytes() {
   const recv_event& ev = s.front();
   const std::size_t avail = static_cast<std::size_t>(ev.result) - s.front_offset;
   const std::size_t n = std::min(avail, into_.size());
-  std::memcpy(into_.data(), s.ring->buffer_data(ev.buffer) + s.front_offset, n);
+  std::memcpy(into_.data(), s.backend->buffer_data(ev.buffer) + s.front_offset, n);
   s.front_offset += static_cast<std::uint32_t>(n);
   if (n == avail) {
-    s.ring->recycle_buffer(ev.buffer);
+    s.backend->recycle_buffer(ev.buffer);
     s.front_offset = 0;
     s.pop();
   }
@@ -284,7 +278,7 @@ net::received_buffer stream_read_awaiter::take_buffer() {
   const recv_event ev = s.front();
   const std::uint32_t offset = std::exchange(s.front_offset, 0);
   s.pop();
-  return net::received_buffer{*s.ring, ev.buffer, s.ring->buffer_data(ev.buffer) + offset,
+  return net::received_buffer{*s.backend, ev.buffer, s.backend->buffer_data(ev.buffer) + offset,
                               static_cast<std::size_t>(ev.result) - offset};
 }
 
@@ -309,7 +303,7 @@ net::received_buffers stream_read_awaiter::take_buffers() {
     const recv_event ev = s.front();
     const std::uint32_t offset = std::exchange(s.front_offset, 0);
     s.pop();
-    out.add_ring_buffer(*s.ring, ev.buffer, offset, static_cast<std::uint32_t>(ev.result) - offset);
+    out.add_ring_buffer(*s.backend, ev.buffer, offset, static_cast<std::uint32_t>(ev.result) - offset);
   } while (!out.full() && s.has_event() && s.front().result > 0);
   return out;
 }

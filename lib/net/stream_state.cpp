@@ -16,8 +16,7 @@ namespace ringo::detail {
 
 stream_state::stream_state(io_context& ctx, int fd_, socket_name peer_) noexcept
     : socket_state(&ctx, fd_, &stream_state::on_recv), peer(std::move(peer_)) {
-  opcode = io_opcode::recv;
-  select_buffer = true;
+  opcode = io_opcode::keep_receiving;
 }
 
 bool stream_state::push(recv_event e) noexcept {
@@ -40,9 +39,7 @@ bool stream_state::push(recv_event e) noexcept {
 
 void stream_state::restore_multishot() noexcept {
   on_complete = &stream_state::on_recv;
-  opcode = io_opcode::recv;
-  multishot = true;
-  select_buffer = true;
+  opcode = io_opcode::keep_receiving;
   buf = nullptr;
   len = 0;
   msg_flags = 0;
@@ -78,17 +75,17 @@ void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
   const bool ours = res == -ECANCELED && (s.pausing || s.orphaned);
   s.note_completion(flags);
   const bool data = res > 0 && (flags & has_buffer) != 0;
-  if ((flags & has_buffer) != 0 && !data) s.ring->recycle_buffer(buffer);  // no bytes in it
+  if ((flags & has_buffer) != 0 && !data) s.backend->recycle_buffer(buffer);  // no bytes in it
   if (s.orphaned || s.failure_.result != 0) {
     // Nobody will read it, or the queue already ended in an error it must not be read past.
-    if (data) s.ring->recycle_buffer(buffer);
+    if (data) s.backend->recycle_buffer(buffer);
     if (s.orphaned) {
       s.free_if_unused();
       return;
     }
   } else if (data) {
     if (!s.push({res, buffer})) {
-      s.ring->recycle_buffer(buffer);
+      s.backend->recycle_buffer(buffer);
       s.fail(-ENOMEM);  // these bytes are lost: the stream must not go on as if they came
     }
   } else if (res == 0) {
@@ -125,7 +122,7 @@ void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,
 void stream_state::orphan(bool close_fd) noexcept {
   orphaned = true;
   while (queued_events() != 0) {
-    if (front().result > 0) ring->recycle_buffer(front().buffer);
+    if (front().result > 0) backend->recycle_buffer(front().buffer);
     pop();
   }
   failure_ = {0, 0};

@@ -165,7 +165,7 @@ void stream_send_awaiter::end_turn() noexcept {
 void stream_send_awaiter::detach() noexcept {
   detached_ = true;
   try {
-    context->io().cancel(*this);  // the task resumes when the send has completed
+    context->cancel_request(*this);  // the task resumes when the send has completed
   } catch (...) {
     // No memory to queue the cancel: the send completes by itself, and nothing follows it.
   }

@@ -18,14 +18,10 @@ net::tcp_stream tcp_accept_awaiter::await_resume() {
   const int fd = take_connection();
   net::endpoint peer;
   try {
-    if (peer_known_) {
-      peer = net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_), peer_len_);
-    } else {
-      sockaddr_storage ss{};
-      socklen_t n = sizeof ss;
-      if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0) {
-        peer = net::endpoint::from_sockaddr(ss);
-      }
+    sockaddr_storage ss{};
+    socklen_t n = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0) {
+      peer = net::endpoint::from_sockaddr(ss);
     }
   } catch (const std::invalid_argument&) {
   }

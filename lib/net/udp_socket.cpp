@@ -10,6 +10,8 @@
 
 #include <ringo/io_context.hpp>
 
+#include "backend/reactor.hpp"
+
 namespace ringo::detail {
 
 datagram_awaiter::datagram_awaiter(int fd_, const net::endpoint& local, std::span<std::byte> data,

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "backend/reactor.hpp"
+
 namespace ringo::detail {
 
 void throw_io_error(int err, std::string_view what) {

@@ -10,6 +10,7 @@
 #include <ringo/detail/deadline.hpp>
 #include <ringo/error.hpp>
 
+#include "backend/reactor.hpp"
 #include "backend/reactor_factory.hpp"
 
 namespace ringo {
@@ -140,6 +141,12 @@ void io_context::discard_posted() noexcept {
 const detail::reactor_features& detail::loop::features() const noexcept {
   return reactor_->features();
 }
+
+void detail::loop::submit(io_operation& op) { reactor_->submit(op); }
+
+void detail::loop::cancel_request(io_operation& op) { reactor_->cancel(op); }
+
+detail::loop::~loop() = default;
 
 void io_context::bind_to_this_thread() {
   if (detail::this_thread_context != nullptr) {

@@ -31,7 +31,7 @@ inline void take_from_front(stream_state& s, std::size_t n) noexcept {
   const recv_event& ev = s.front();
   s.front_offset += static_cast<std::uint32_t>(n);
   if (s.front_offset == static_cast<std::uint32_t>(ev.result)) {
-    s.ring->recycle_buffer(ev.buffer);
+    s.backend->recycle_buffer(ev.buffer);
     s.front_offset = 0;
     s.pop();
   }
@@ -144,7 +144,7 @@ class [[nodiscard]] delimited_read_awaiter {
     stream_state& s = *s_;
     if ((!line_ && delim_.size() != 1) || s.has_unread() || !front_is_free(s)) return false;
     const recv_event& ev = s.front();
-    const char* at = reinterpret_cast<const char*>(s.ring->buffer_data(ev.buffer)) + s.front_offset;
+    const char* at = reinterpret_cast<const char*>(s.backend->buffer_data(ev.buffer)) + s.front_offset;
     const std::size_t avail = static_cast<std::size_t>(ev.result) - s.front_offset;
     const void* end = std::memchr(at, line_ ? '\n' : delim_[0], avail < limit_ ? avail : limit_);
     if (end == nullptr) return false;

@@ -12,7 +12,7 @@
 #include <system_error>
 
 #include <ringo/detail/deadline.hpp>
-#include <ringo/detail/reactor.hpp>
+#include <ringo/detail/io_operation.hpp>
 #include <ringo/detail/suspension.hpp>
 #include <ringo/error.hpp>
 #include <ringo/io_context.hpp>
@@ -29,7 +29,7 @@ namespace ringo::detail {
 /// again a millisecond later rather than lose the deadline.
 inline void cancel_for_deadline(loop& l, timer_node& timer, io_operation& op) noexcept {
   try {
-    l.io().cancel(op);
+    l.cancel_request(op);
   } catch (...) {
     timer.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{1};
     try {
@@ -66,7 +66,8 @@ class io_awaiter : protected suspension, protected io_operation, protected timer
   /// request, zero for none.
   bool start(std::coroutine_handle<> h, std::chrono::nanoseconds limit) {
     if (!prepare()) return false;
-    if (limit.count() > 0) arm_deadline(deadline_after(limit));
+    fire = &io_awaiter::on_deadline;
+    context->add_timer_after(*this, limit);
     submit_now();
     park(h);
     return true;
@@ -76,10 +77,8 @@ class io_awaiter : protected suspension, protected io_operation, protected timer
   /// before the request is submitted, at most once per await (the request's final completion
   /// takes the timer out).
   void arm_deadline(std::chrono::steady_clock::time_point at) {
-    if (at == no_deadline) return;  // too far for the clock: no deadline at all
-    deadline = at;
     fire = &io_awaiter::on_deadline;
-    context->add_timer(*this);
+    context->add_timer_at(*this, at);
   }
 
   /// Queues the request (again, from a completion handler, to continue a short write). A
@@ -88,7 +87,7 @@ class io_awaiter : protected suspension, protected io_operation, protected timer
     cancel = &io_awaiter::on_cancel;
     cancel_requested = false;
     try {
-      context->io().submit(*this);
+      context->submit(*this);
     } catch (...) {
       context->remove_timer(*this);
       throw;
@@ -128,7 +127,7 @@ class io_awaiter : protected suspension, protected io_operation, protected timer
     auto& self = static_cast<io_awaiter&>(n);
     self.cancelled = true;
     // The task stays parked: it resumes when the cancelled request completes.
-    self.context->io().cancel(self);
+    self.context->cancel_request(self);
   }
   static void on_deadline(timer_node& t) noexcept {
     auto& self = static_cast<io_awaiter&>(t);

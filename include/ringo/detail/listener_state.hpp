@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include <ringo/detail/reactor.hpp>
+#include <ringo/detail/io_operation.hpp>
 #include <ringo/detail/socket_name.hpp>
 #include <ringo/detail/socket_state.hpp>
 #include <ringo/detail/suspension.hpp>
@@ -22,9 +22,11 @@ namespace ringo::detail {
 
 class accept_awaiter;
 
-/// A listener's heap state (a socket_state), TCP or Unix: where the kernel has multishot
-/// accept, the one accept request that stays armed plus the connections it accepted while no
-/// task waited.
+/// A listener's heap state (a socket_state), TCP or Unix: its standing accept request
+/// (io_opcode::keep_accepting: one request for many connections where the backend can, one
+/// connection per arming where it cannot) and the connections it accepted while no task
+/// waited. Every accept goes through it, so a connection accepted for a task that then left
+/// (cancelled, timed out) waits here for the next accept.
 class listener_state final : public socket_state<listener_state> {
  public:
   listener_state(int fd, socket_name local) noexcept;
@@ -44,7 +46,7 @@ class listener_state final : public socket_state<listener_state> {
 
   socket_name local;  // the bound endpoint (TCP) or path (Unix)
   accept_awaiter* waiter = nullptr;
-  /// Past this many unclaimed connections the multishot accept is cancelled, leaving the rest
+  /// Past this many unclaimed connections the standing accept is cancelled, leaving the rest
   /// in the kernel's backlog until accept() is called again.
   static constexpr std::size_t pause_at = 64;
 
@@ -61,10 +63,10 @@ class listener_state final : public socket_state<listener_state> {
 /// Throws the std::logic_error for an accept from a context other than the listener's.
 [[noreturn]] void throw_second_context(const listener_state& s);
 
-/// accept(): takes a queued connection, or waits for the multishot accept to deliver one, or
-/// (without multishot accept) owns a one-shot accept request. The derived awaiter of each
-/// family makes its stream of the accepted descriptor.
-class accept_awaiter : suspension, timer_node, io_operation {
+/// accept(): takes a queued connection, or arms the listener's standing accept if it is not
+/// armed and waits for it to deliver one. The derived awaiter of each family makes its stream
+/// of the accepted descriptor.
+class accept_awaiter : suspension, timer_node {
  public:
   accept_awaiter(listener_state& s, std::chrono::nanoseconds limit,
                  std::source_location where) noexcept
@@ -80,29 +82,22 @@ class accept_awaiter : suspension, timer_node, io_operation {
  protected:
   ~accept_awaiter() { s_->unhold(); }
   /// The accepted descriptor, or throws (the listener's error, cancellation, a deadline, a
-  /// close). With a one-shot accept the peer's address is in `peer_`/`peer_len_` and
-  /// `peer_known_` is true; otherwise the caller asks getpeername if it needs it.
+  /// close). The caller asks getpeername for the peer if it needs it.
   int take_connection();
 
   listener_state* s_;  // held: valid, if orphaned, until this awaiter ends
-  sockaddr_storage peer_{};
-  socklen_t peer_len_ = sizeof(sockaddr_storage);
-  bool peer_known_ = false;
 
  private:
   friend class listener_state;
-  enum class mode : std::uint8_t { ready, waiting, oneshot };
+  enum class mode : std::uint8_t { ready, waiting };
   void wake_waiter() noexcept;
   void detach() noexcept;
   std::string what() const;
   [[noreturn]] void throw_closed() const;
-  static void on_oneshot(io_operation& op, int res, std::uint32_t flags,
-                         std::uint32_t buffer) noexcept;
   static void on_cancel_accept(wait_node& n) noexcept;
   static void on_deadline(timer_node& t) noexcept;
 
   std::chrono::nanoseconds limit_;
-  int res_ = 0;
   mode mode_ = mode::ready;
   bool deadline_passed_ = false;
   bool detached_ = false;

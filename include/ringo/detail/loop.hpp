@@ -4,13 +4,16 @@
 // counters that keep run() going. ringo::io_context derives from detail::loop, privately, and
 // adds what users call (run, post from other threads, diagnostics); awaiters include this
 // header instead of all of io_context.hpp.
+#include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include <ringo/detail/reactor.hpp>
+#include <ringo/detail/deadline.hpp>
+#include <ringo/detail/io_operation.hpp>
+#include <ringo/detail/kernel_features.hpp>
 #include <ringo/detail/sync_wait_scope.hpp>
 #include <ringo/detail/task_record.hpp>
 #include <ringo/detail/timer_node.hpp>
@@ -22,6 +25,7 @@ class io_context;
 namespace ringo::detail {
 
 class loop;
+class reactor;  // the backend seam: lib/backend/reactor.hpp
 
 /// The loop of the context running on this thread (set by io_context::run). Inline in the
 /// header so an awaiter's look-up is a plain thread-local load, not a call into the library.
@@ -53,7 +57,13 @@ class loop {
   std::size_t live_tasks() const noexcept { return live_count_; }
 
   // ---- for ringo's awaitables; not part of the user-facing API ----
+  /// The backend, for the library's own code (its verbs are private to lib/).
   reactor& io() noexcept { return *reactor_; }
+  /// Hands `op` to the backend. Throws only std::bad_alloc, and then nothing was queued.
+  void submit(io_operation& op);
+  /// Asks the backend to cancel `op`; it still completes (with -ECANCELED, or with its
+  /// result if it won the race). Throws as submit().
+  void cancel_request(io_operation& op);
   /// The task whose code is running now, for an awaiter about to park it. Throws
   /// std::logic_error outside a task, and while sync_wait runs a task on this thread: the
   /// code running then is not the loop's running task's, so parking that task would leave it
@@ -108,6 +118,18 @@ class loop {
   void cancel(task_record& t) noexcept;
   void add_timer(timer_node& timer);
   void remove_timer(timer_node& timer) noexcept;
+  /// Arms `timer` (its `fire` set) to fire at `at`; returns false, arming nothing, for
+  /// no_deadline (a time too far for the clock is no deadline at all).
+  bool add_timer_at(timer_node& timer, std::chrono::steady_clock::time_point at) {
+    if (at == no_deadline) return false;
+    timer.deadline = at;
+    add_timer(timer);
+    return true;
+  }
+  /// Arms `timer` to fire `limit` from now; a limit of zero or less is none.
+  bool add_timer_after(timer_node& timer, std::chrono::nanoseconds limit) {
+    return limit.count() > 0 && add_timer_at(timer, deadline_after(limit));
+  }
   /// Work owed by another thread (a pool future awaited, to_thread): while any is pending the
   /// loop waits for it instead of reporting a deadlock. Both calls on this context's thread.
   void add_remote_work() noexcept { ++remote_work_; }
@@ -124,7 +146,7 @@ class loop {
 
  protected:
   loop() noexcept = default;
-  ~loop() = default;
+  ~loop();  // in lib/, where the backend's type is complete
 
   std::unique_ptr<reactor> reactor_;
   task_record* ready_head_ = nullptr;

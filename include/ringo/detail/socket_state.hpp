@@ -1,6 +1,7 @@
 #pragma once
 // What a socket keeps on the heap, for streams and listeners alike: its descriptor, the context
-// it belongs to, the one multishot request (receive, accept) that stays armed, and how long
+// it belongs to, the one standing request (keep receiving, keep accepting) that stays armed,
+// and how long
 // the state lives. The socket object (tcp_stream, unix_stream, and their listeners) holds only
 // a pointer, so it can move while the kernel completes into the state.
 //
@@ -13,7 +14,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include <ringo/detail/reactor.hpp>
+#include <ringo/detail/io_operation.hpp>
+#include <ringo/detail/lent_buffers.hpp>
 
 namespace ringo {
 class io_context;
@@ -42,15 +44,17 @@ class socket_state : public io_operation {
   /// of a loop (a listener bound before run()) is bound to the context of its first use.
   [[nodiscard]] bool on_owner_thread() noexcept;
 
-  /// Submits the multishot request. Throws if the backend cannot take it.
+  /// Submits the standing request. Throws if the backend cannot take it.
   void arm();
-  /// Cancels the multishot request so that it stops taking buffers or connections; it still
+  /// Cancels the standing request so that it stops taking buffers or connections; it still
   /// completes, and `pausing` says that the -ECANCELED is ours. Nothing if it is not armed.
   void pause() noexcept;
 
   io_context* context = nullptr;
-  reactor* ring = nullptr;      // the context's backend: completions may come while it winds down
-  bool armed = false;           // the multishot request is in the kernel
+  /// The context's backend (completions may come while the context winds down), which the
+  /// public headers see only as the lender of receive buffers.
+  lent_buffers* backend = nullptr;
+  bool armed = false;           // the standing request is in the backend
   bool pausing = false;         // we cancelled it
   bool orphaned = false;        // no socket object refers to the state any more
   /// A waiting task was woken with what it waited for and has not taken it yet: no other task
@@ -60,16 +64,16 @@ class socket_state : public io_operation {
   std::uint32_t lent = 0;       // the stream's own receive buffers out in received_buffers
 
  protected:
-  socket_state(io_context* ctx, int fd_, complete_fn on_multishot) noexcept;
+  socket_state(io_context* ctx, int fd_, complete_fn on_standing) noexcept;
   ~socket_state() = default;
 
-  /// The bookkeeping every multishot completion needs first: at the final one the request is
+  /// The bookkeeping every standing request's completion needs first: at the final one the request is
   /// no longer armed, and an orphan's context stops waiting for it. Returns whether more
   /// completions will come.
   bool note_completion(std::uint32_t flags) noexcept;
   /// The end of orphan(), once the kind of socket has let its awaiters and its queue go:
-  /// cancels the multishot request, closes the descriptor when `close_fd` (else the caller
-  /// closes it through the ring), and frees the state unless something still refers to it.
+  /// cancels the standing request, closes the descriptor when `close_fd` (else the caller
+  /// closes it through the backend), and frees the state unless something still refers to it.
   void let_go(bool close_fd) noexcept;
   void free_if_unused() noexcept {
     if (orphaned && !armed && lent == 0 && users == 0) delete static_cast<Derived*>(this);

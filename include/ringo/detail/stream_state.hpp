@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include <ringo/detail/reactor.hpp>
+#include <ringo/detail/io_operation.hpp>
 #include <ringo/detail/socket_name.hpp>
 #include <ringo/detail/socket_state.hpp>
 #include <ringo/detail/unread_area.hpp>

@@ -10,7 +10,7 @@
 #include <utility>
 
 namespace ringo::detail {
-class reactor;
+class lent_buffers;
 class stream_state;
 /// Gives a fallback receive buffer back to the stream it came from (lib/).
 void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer) noexcept;
@@ -66,8 +66,8 @@ class received_buffer {
   void release() noexcept;
 
   // ---- made by ringo's streams ----
-  /// A view of part of provided buffer `id` of `ring` (the handle its completion carried).
-  received_buffer(detail::reactor& ring, std::uint32_t id, const std::byte* data,
+  /// A view of part of lent buffer `id` of `ring` (the handle its completion carried).
+  received_buffer(detail::lent_buffers& ring, std::uint32_t id, const std::byte* data,
                   std::size_t size) noexcept
       : data_(data), size_(size), ring_(&ring), id_(id) {}
   /// A view of a stream's own buffer, given back to `home` on release.
@@ -78,7 +78,7 @@ class received_buffer {
  private:
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
-  detail::reactor* ring_ = nullptr;
+  detail::lent_buffers* ring_ = nullptr;
   std::uint32_t id_ = 0;
   detail::stream_state* home_ = nullptr;
   std::unique_ptr<std::byte[]> owned_;

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include <ringo/detail/reactor.hpp>
+#include <ringo/detail/lent_buffers.hpp>
 #include <ringo/net/received_buffer.hpp>
 
 namespace ringo::net {
@@ -81,7 +81,7 @@ class received_buffers {
   /// Adds provided buffer `id` of `ring` holding `size` bytes from `offset` (only the first
   /// buffer may start past its beginning). The batch must be empty or hold `ring`'s buffers,
   /// and not be full.
-  void add_ring_buffer(detail::reactor& ring, std::uint32_t id, std::uint32_t offset,
+  void add_ring_buffer(detail::lent_buffers& ring, std::uint32_t id, std::uint32_t offset,
                        std::uint32_t size) noexcept {
     ring_ = &ring;
     if (count_ == 0) first_offset_ = offset;
@@ -117,7 +117,7 @@ class received_buffers {
     first_offset_ = std::exchange(o.first_offset_, 0);
   }
 
-  detail::reactor* ring_ = nullptr;
+  detail::lent_buffers* ring_ = nullptr;
   detail::stream_state* home_ = nullptr;
   std::unique_ptr<std::byte[]> owned_;
   // The first count_ of each are set (a batch lives in the frame of every task that

@@ -52,8 +52,9 @@ class tcp_listener {
   /// already in use").
   static tcp_listener bind(const endpoint& local, int backlog = 1024, listen_options options = {});
 
-  /// Waits for the next connection and returns it. Uses one multishot accept that stays armed
-  /// where the kernel has it (io_context::features().multishot_accept). Throws
+  /// Waits for the next connection and returns it. The listener keeps one accept request of its
+  /// own armed, which takes many connections where the kernel has multishot accept
+  /// (io_context::features().multishot_accept) and one per accept() elsewhere. Throws
   /// std::system_error naming the listener ("accept on 0.0.0.0:9090: Too many open files"; the
   /// listener stays usable), ringo::timed_out after `timeout` (zero: none), or
   /// operation_cancelled; a cancelled accept takes no connection (one that arrived as it was

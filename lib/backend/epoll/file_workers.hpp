@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 
 namespace ringo::detail {
 

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <memory>
 
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 
 namespace ringo::detail {
 

@@ -24,7 +24,7 @@
 #include <memory>
 #include <vector>
 
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 
 #include "backend/epoll/file_workers.hpp"
 #include "backend/epoll/make_reactor.hpp"
@@ -55,8 +55,7 @@ class epoll_reactor final : public reactor {
   void wake() noexcept override;
 
  private:
-  // Where a request is, in tracking_slot (the io_uring backend's slot for its list of
-  // requests, unused here).
+  // Where a request is, kept in its backend_slot.
   enum where_t : std::uint32_t {
     nowhere = io_operation::no_slot,  // completed (maybe not delivered yet), or not submitted
     on_fd = 1,                        // waiting for its descriptor to be ready

@@ -31,7 +31,7 @@ epoll_reactor::fd_state& epoll_reactor::state_of(int fd) {
 void epoll_reactor::wait_for(io_operation& op, bool oneshot) noexcept {
   fd_state& s = fds_[static_cast<std::size_t>(op.fd)];
   (reads(op.opcode) ? s.readers : s.writers).push_back(&op);
-  op.tracking_slot = on_fd;
+  op.backend_slot = on_fd;
   s.oneshot = oneshot;
   const int err = oneshot ? arm_oneshot(op.fd, s) : register_socket(op.fd, s);
   if (err != 0) {
@@ -85,7 +85,7 @@ void epoll_reactor::retry(fd_state& s, std::vector<io_operation*>& waiting, bool
     note_read(s, op, r);
     if (r == -EAGAIN) break;
     ++done;
-    op.tracking_slot = nowhere;
+    op.backend_slot = nowhere;
     complete_later(op, r);
     if (once) break;
   }
@@ -95,7 +95,7 @@ void epoll_reactor::retry(fd_state& s, std::vector<io_operation*>& waiting, bool
 void epoll_reactor::fail_all(fd_state& s, int res) noexcept {
   for (auto* list : {&s.readers, &s.writers}) {
     for (io_operation* op : *list) {
-      op->tracking_slot = nowhere;
+      op->backend_slot = nowhere;
       complete_later(*op, res);
     }
     list->clear();
@@ -135,7 +135,7 @@ void epoll_reactor::take_off_fd(io_operation& op) noexcept {
     const auto it = std::find(list->begin(), list->end(), &op);
     if (it != list->end()) list->erase(it);
   }
-  op.tracking_slot = nowhere;
+  op.backend_slot = nowhere;
 }
 
 }  // namespace ringo::detail

@@ -59,7 +59,7 @@ void epoll_reactor::drain() noexcept {
     if (workers_ != nullptr) {
       for (io_operation* op : workers_->cancel_all()) {
         op->cancel_requested = true;
-        op->tracking_slot = nowhere;
+        op->backend_slot = nowhere;
         complete_later(*op, -ECANCELED);
       }
     }

@@ -59,9 +59,13 @@ void epoll_reactor::submit(io_operation& op) {
     case io_opcode::connect:
       start_connect(op);
       break;
+    case io_opcode::keep_receiving:
+      // Not offered here (features().provided_buffers): the streams never ask.
+      complete_later(op, -EOPNOTSUPP);
+      break;
     default: {
       fd_state& s = fds_[static_cast<std::size_t>(op.fd)];
-      if (op.opcode == io_opcode::accept) make_nonblocking(op.fd);  // accept4 would block
+      if (accepts(op.opcode)) make_nonblocking(op.fd);  // accept4 would block
       // A socket that a short read found empty has nothing until its next edge, which the
       // registration reports: no need to try (and fail with EAGAIN) first.
       const bool skip = op.opcode == io_opcode::recv && s.registered && s.drained && !s.hung_up;
@@ -151,11 +155,11 @@ void epoll_reactor::start_connect(io_operation& op) noexcept {
 // file thread is abandoned there (see file_workers.hpp): the task need not wait for a call
 // that may never return.
 void epoll_reactor::take_back(io_operation& op) noexcept {
-  if (op.tracking_slot == on_fd) {
+  if (op.backend_slot == on_fd) {
     take_off_fd(op);
     complete_later(op, -ECANCELED);
-  } else if (op.tracking_slot == on_workers && workers_->cancel(op)) {
-    op.tracking_slot = nowhere;
+  } else if (op.backend_slot == on_workers && workers_->cancel(op)) {
+    op.backend_slot = nowhere;
     complete_later(op, -ECANCELED);
   }
 }
@@ -166,7 +170,7 @@ void epoll_reactor::to_workers(io_operation& op) {
         [](void* self) noexcept { static_cast<epoll_reactor*>(self)->wake(); }, this);
   }
   workers_->push(op);  // on a throw nothing was queued
-  op.tracking_slot = on_workers;
+  op.backend_slot = on_workers;
 }
 
 }  // namespace ringo::detail

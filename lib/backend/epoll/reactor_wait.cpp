@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "backend/epoll/reactor.hpp"
+#include "backend/epoll/system_calls.hpp"
 #include "backend/throw_errno.hpp"
 
 namespace ringo::detail {
@@ -48,14 +49,14 @@ void epoll_reactor::take_from_workers() {
   finished_.clear();
   workers_->take_finished(finished_);
   for (const file_workers::finished& f : finished_) {
-    if (f.op->tracking_slot != on_workers) continue;
-    f.op->tracking_slot = nowhere;
+    if (f.op->backend_slot != on_workers) continue;
+    f.op->backend_slot = nowhere;
     complete_later(*f.op, f.result);
   }
 }
 
 void epoll_reactor::complete_later(io_operation& op, int res) noexcept {
-  if (op.opcode == io_opcode::accept && res >= 0) fresh(res);
+  if (accepts(op.opcode) && res >= 0) fresh(res);
   done_.push_back({&op, res});  // room is reserved
 }
 

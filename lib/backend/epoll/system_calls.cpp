@@ -11,8 +11,12 @@
 
 namespace ringo::detail {
 
+bool accepts(io_opcode op) noexcept {
+  return op == io_opcode::accept || op == io_opcode::keep_accepting;
+}
+
 bool reads(io_opcode op) noexcept {
-  return op == io_opcode::recv || op == io_opcode::recvmsg || op == io_opcode::accept ||
+  return op == io_opcode::recv || op == io_opcode::recvmsg || accepts(op) ||
          op == io_opcode::read || op == io_opcode::poll;
 }
 
@@ -36,6 +40,7 @@ int try_request(io_operation& op, bool blocking) noexcept {
       r = ::sendmsg(op.fd, op.msg, op.msg_flags | MSG_DONTWAIT);
       break;
     case io_opcode::accept:
+    case io_opcode::keep_accepting:  // one connection per arming: it ends with its completion
       // A blocking listener would block accept4 itself: the backend makes it non-blocking.
       r = ::accept4(op.fd, op.addr, op.addr_len, op.msg_flags | SOCK_NONBLOCK);
       if (r < 0 && errno == EWOULDBLOCK) errno = EAGAIN;

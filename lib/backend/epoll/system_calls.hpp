@@ -1,8 +1,11 @@
 #pragma once
 // The system calls behind the epoll backend's requests (private to the library).
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 
 namespace ringo::detail {
+
+/// Whether a request of kind `op` accepts a connection (one, or the standing accept's next).
+bool accepts(io_opcode op) noexcept;
 
 /// Whether a request of kind `op` waits for its descriptor to be readable (else writable).
 bool reads(io_opcode op) noexcept;

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 
 namespace ringo::detail {
 

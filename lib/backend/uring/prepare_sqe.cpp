@@ -13,7 +13,8 @@ constexpr unsigned recvsend_bundle = 1u << 4;
 
 }  // namespace
 
-void prepare_sqe(io_uring_sqe* sqe, const io_operation& op, bool bundle) noexcept {
+void prepare_sqe(io_uring_sqe* sqe, const io_operation& op,
+                 const reactor_features& features) noexcept {
   switch (op.opcode) {
     case io_opcode::nop:
       io_uring_prep_nop(sqe);
@@ -25,18 +26,15 @@ void prepare_sqe(io_uring_sqe* sqe, const io_operation& op, bool bundle) noexcep
       io_uring_prep_write(sqe, op.fd, op.cbuf, op.len, op.offset);
       break;
     case io_opcode::recv:
-      if (op.multishot) {
-        io_uring_prep_recv_multishot(sqe, op.fd, nullptr, 0, op.msg_flags);
-      } else {
-        io_uring_prep_recv(sqe, op.fd, op.select_buffer ? nullptr : op.buf,
-                           op.select_buffer ? 0 : op.len, op.msg_flags);
-      }
-      if (op.select_buffer) {
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = uring_buffer_ring::group;
-        // One completion for everything the socket holds, across as many buffers as it needs.
-        if (op.multishot && bundle) sqe->ioprio |= recvsend_bundle;
-      }
+      io_uring_prep_recv(sqe, op.fd, op.buf, op.len, op.msg_flags);
+      break;
+    case io_opcode::keep_receiving:
+      // A multishot receive that picks its buffers from the provided ring: one completion for
+      // everything the socket holds, across as many buffers as it needs, with bundles.
+      io_uring_prep_recv_multishot(sqe, op.fd, nullptr, 0, op.msg_flags);
+      sqe->flags |= IOSQE_BUFFER_SELECT;
+      sqe->buf_group = uring_buffer_ring::group;
+      if (features.recv_bundle) sqe->ioprio |= recvsend_bundle;
       break;
     case io_opcode::send:
       io_uring_prep_send(sqe, op.fd, op.cbuf, op.len, op.msg_flags);
@@ -47,12 +45,14 @@ void prepare_sqe(io_uring_sqe* sqe, const io_operation& op, bool bundle) noexcep
     case io_opcode::sendmsg:
       io_uring_prep_sendmsg(sqe, op.fd, op.msg, op.msg_flags);
       break;
-    case io_opcode::accept:
-      if (op.multishot) {
+    case io_opcode::keep_accepting:
+      if (features.multishot_accept) {
         io_uring_prep_multishot_accept(sqe, op.fd, op.addr, op.addr_len, op.msg_flags);
-      } else {
-        io_uring_prep_accept(sqe, op.fd, op.addr, op.addr_len, op.msg_flags);
+        break;
       }
+      [[fallthrough]];  // one connection, then the request ends: its owner arms it again
+    case io_opcode::accept:
+      io_uring_prep_accept(sqe, op.fd, op.addr, op.addr_len, op.msg_flags);
       break;
     case io_opcode::connect:
       io_uring_prep_connect(sqe, op.fd, op.addr, op.len);

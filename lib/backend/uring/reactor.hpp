@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include <ringo/detail/reactor.hpp>
+#include "backend/reactor.hpp"
 
 #include "backend/uring/buffer_ring.hpp"
 #include "backend/uring/make_reactor.hpp"

@@ -62,7 +62,7 @@ void uring_reactor::prepare_cancel(io_uring_sqe* sqe, io_operation* op) noexcept
 void uring_reactor::write_sqe(io_uring_sqe* sqe, const deferred& d) noexcept {
   switch (d.kind) {
     case deferred::request:
-      prepare_sqe(sqe, *d.op, features_.recv_bundle);
+      prepare_sqe(sqe, *d.op, features_);
       io_uring_sqe_set_data(sqe, d.op);
       break;
     case deferred::cancel:
@@ -118,18 +118,18 @@ bool uring_reactor::flush_backlog() noexcept {
 // drain() can cancel each. An operation knows its slot; removal swaps the last one in.
 void uring_reactor::track(io_operation& op) noexcept {
   tracked_.push_back(&op);  // room is reserved
-  op.tracking_slot = static_cast<std::uint32_t>(tracked_.size() - 1);
+  op.backend_slot = static_cast<std::uint32_t>(tracked_.size() - 1);
 }
 
 void uring_reactor::untrack(io_operation& op) noexcept {
-  const std::uint32_t i = op.tracking_slot;
+  const std::uint32_t i = op.backend_slot;
   if (i == io_operation::no_slot) return;
-  op.tracking_slot = io_operation::no_slot;
+  op.backend_slot = io_operation::no_slot;
   io_operation* last = tracked_.back();
   tracked_.pop_back();
   if (last != &op) {
     tracked_[i] = last;
-    last->tracking_slot = i;
+    last->backend_slot = i;
   }
 }
 
