@@ -251,3 +251,16 @@ TEST_CASE("an open of a FIFO without a writer ends at its deadline and leaks no 
   if (writer >= 0) ::close(writer);
   ::unlink(fifo.c_str());
 }
+
+TEST_CASE("spawn takes a file's close as a task of its own, which closes it once", "[file]") {
+  const std::string path = temp_path();
+  ringo::run([&]() -> ringo::task<void> {
+    auto f = co_await ringo::file::open(path, ringo::open_mode::write | ringo::open_mode::create);
+    const int fd = f.native_handle();
+    auto closing = ringo::spawn(f.close());
+    CHECK_FALSE(f.is_open());
+    co_await closing;
+    CHECK(::fcntl(fd, F_GETFD) == -1);
+  }());
+  ::unlink(path.c_str());
+}

@@ -6,6 +6,8 @@
 #include <ringo/net/tcp_stream.hpp>
 // (its own header first: proves it stands alone)
 
+#include <fcntl.h>
+
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -214,5 +216,38 @@ TEST_CASE("dump_tasks names a task waiting in recv and its line", "[tcp]") {
     CHECK(dump.find(fmt::format("on recv on {}", p.client.local_endpoint())) != std::string::npos);
     co_await p.client.write_all("x");
     co_await reader;
+  }());
+}
+
+TEST_CASE("spawn takes an accept and a close as tasks of their own", "[tcp]") {
+  // Each moves into its task before it starts: the accept keeps the listener's state held, the
+  // close takes the descriptor along (the one the call returned closes nothing).
+  ringo::run([]() -> ringo::task<void> {
+    auto l = tcp_listener::bind(endpoint::loopback_v4(0));
+    auto accepted = ringo::spawn(l.accept(2s));
+    auto c = co_await tcp_stream::connect(l.local_endpoint(), 2s);
+    auto s = co_await accepted;
+    CHECK(s.remote_endpoint() == c.local_endpoint());
+    const int fd = s.native_handle();
+    co_await ringo::spawn(s.close());
+    CHECK_FALSE(s.is_open());
+    CHECK(::fcntl(fd, F_GETFD) == -1);  // closed once, by the spawned close
+    std::array<std::byte, 1> b{};
+    const std::size_t end = co_await c.read_some(b, 2s);
+    CHECK(end == 0);  // the peer sees the end of the stream
+    // A spawned accept cancelled before a connection came takes none: the next accept gets it.
+    auto lost = ringo::spawn(l.accept());
+    co_await ringo::yield();
+    lost.cancel();
+    bool cancelled = false;
+    try {
+      (void)co_await lost;
+    } catch (const ringo::operation_cancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+    auto c2 = co_await tcp_stream::connect(l.local_endpoint(), 2s);
+    auto s2 = co_await l.accept(2s);
+    CHECK(s2.remote_endpoint() == c2.local_endpoint());
   }());
 }

@@ -31,6 +31,11 @@ class close_awaiter : protected io_awaiter {
       : io_awaiter(where), name_(name) {
     this->fd = fd;
   }
+  /// Before it is awaited (spawn(s.close()) moves it into its task): the descriptor goes with
+  /// it, so only the new one closes it.
+  close_awaiter(close_awaiter&& o) noexcept : io_awaiter(std::move(o)), name_(o.name_) {
+    o.fd = -1;
+  }
   ~close_awaiter();
 
  private:

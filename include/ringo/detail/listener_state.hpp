@@ -73,6 +73,12 @@ class accept_awaiter : suspension, timer_node {
       : suspension(where), s_(&s), limit_(limit) {
     s.hold();
   }
+  /// Before it is awaited (spawn(l.accept()) moves it into its task): a second hold on the
+  /// listener's state, which each awaiter lets go of when it ends.
+  accept_awaiter(accept_awaiter&& o) noexcept
+      : suspension(o.where), s_(o.s_), limit_(o.limit_) {
+    s_->hold();
+  }
   accept_awaiter(const accept_awaiter&) = delete;
   accept_awaiter& operator=(const accept_awaiter&) = delete;
 

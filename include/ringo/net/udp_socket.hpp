@@ -36,6 +36,9 @@ class datagram_awaiter : protected io_awaiter {
   datagram_awaiter(int fd, const net::endpoint& local, std::span<std::byte> data,
                    const net::endpoint* to, std::chrono::nanoseconds limit,
                    std::source_location where) noexcept;
+  /// Before it is awaited (spawn(u.receive_from(buf)) moves it into its task): the message's
+  /// pointers into the awaiter are set only when it starts.
+  datagram_awaiter(datagram_awaiter&&) noexcept = default;
   ~datagram_awaiter() = default;
   int finish();
 
