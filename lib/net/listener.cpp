@@ -1,7 +1,7 @@
 // Listeners of every family (TCP, Unix): every accept goes through the listener's standing
 // accept request and its queue of connections; the backend decides whether that request takes
-// many connections (io_uring's multishot accept) or one per arming. Binding is each family's (lib/net/tcp_listener.cpp,
-// lib/net/unix.cpp).
+// many connections (io_uring's multishot accept) or one per arming. Binding is each family's
+// (lib/net/tcp_listener.cpp, lib/net/unix.cpp).
 #include <ringo/detail/listener_state.hpp>
 
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-// The part of a socket's state that streams and listeners share: owner, multishot request,
+// The part of a socket's state that streams and listeners share: owner, standing request,
 // lifetime (include/ringo/detail/socket_state.hpp).
 #include <ringo/detail/socket_state.hpp>
 

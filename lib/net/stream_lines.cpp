@@ -2,7 +2,7 @@
 // makes them mix with every other read.
 //
 // A line is cut from the bytes where they already are: from the front buffer of the receive
-// queue (a provided buffer: one copy, into the returned string) while the line ends in it, else
+// queue (a lent buffer: one copy, into the returned string) while the line ends in it, else
 // from the stream's unread area, where the bytes of a line that spans several receives gather.
 // Those gathered bytes belong to the stream, not to the call: a read that ends without its
 // line (the limit, the deadline, a cancellation, the end of the stream) leaves them there, and
@@ -81,7 +81,7 @@ void deliver_cancellation(const stream_state& s) {
 }
 
 /// Finds the next line in what the stream holds, without waiting: in its unread area first,
-/// then in the buffers queued by the multishot receive while no other reader waits for them.
+/// then in the buffers queued by the standing receive while no other reader waits for them.
 /// Only the bytes of a line that goes on past the front buffer are copied, into the unread
 /// area. When none is found, more bytes must come: those looked at are in the unread area,
 /// the first `scanned` of them known to hold no delimiter. Throws std::length_error when
@@ -131,12 +131,12 @@ task<std::string> read_delimited(state_hold<stream_state> s, std::string delim, 
                       std::chrono::nanoseconds{1});
     }
     // A one-shot receive goes into the free end of the unread area. A stream that waits for
-    // its multishot receive needs no room (an idle connection holds none): should the ring run
+    // its standing receive needs no room (an idle connection holds none): should the ring run
     // dry under it, its one-shot receive takes a single byte, into `one`.
-    const bool multishot =
+    const bool standing =
         s->context->features().provided_buffers && !s->starved && !s->exact_reads;
     std::span<std::byte> into =
-        multishot ? std::span{&one, 1} : s->unread().space(own_buffer_size(*s->backend));
+        standing ? std::span{&one, 1} : s->unread().space(own_buffer_size(*s->backend));
     const std::size_t got = co_await fill_awaiter{*s, into, left, where};
     if (got == fill_awaiter::queued_bytes) continue;
     if (got != 0) {

@@ -12,7 +12,7 @@ namespace ringo::detail {
 
 inline constexpr std::size_t no_delimiter = std::string_view::npos;
 
-// The size of a stream's own receive buffer when the kernel has no provided buffers.
+// The size of a stream's own receive buffer when the backend lends none.
 inline std::size_t own_buffer_size(lent_buffers& r) {
   const std::size_t n = r.buffer_size();
   return n != 0 ? n : 4096;

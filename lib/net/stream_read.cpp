@@ -1,5 +1,5 @@
 // A stream's reads: the read awaiters, served from the stream's receive queue (what the
-// multishot receive brought: lib/net/stream_state.cpp) or by a one-shot receive.
+// standing receive brought: lib/net/stream_state.cpp) or by a one-shot receive.
 //
 // An idle connection's task waits in a read awaiter: what the awaiters and the state keep is
 // what a server pays per connection. So the awaiters refer to the state (held, see
@@ -66,7 +66,7 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
       mode_ = mode::waiting;
       s_->reader = this;
     } else {
-      s_->starved = false;  // try the multishot receive again on the next read
+      s_->starved = false;  // try the standing receive again on the next read
       start_oneshot();
     }
   } catch (...) {
@@ -77,8 +77,8 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   return true;
 }
 
-// The stream's request record is free here: the multishot receive is not armed (it never is
-// without provided buffers, and a starved one has had its final completion), and no other
+// The stream's request record is free here: the standing receive is not armed (it never is
+// without lent buffers, and a starved one has had its final completion), and no other
 // reader can start while this one is the stream's reader.
 void stream_read_awaiter::start_oneshot() {
   stream_state& s = *s_;
@@ -100,7 +100,7 @@ void stream_read_awaiter::start_oneshot() {
     context->submit(s);
   } catch (...) {
     s.reader = nullptr;
-    s.restore_multishot();
+    s.restore_standing();
     throw;
   }
 }
@@ -144,7 +144,7 @@ void stream_read_awaiter::on_oneshot(io_operation& op, int res, std::uint32_t,
   auto& s = static_cast<stream_state&>(op);
   stream_read_awaiter& self = *std::exchange(s.reader, nullptr);
   self.res_ = res;
-  s.restore_multishot();
+  s.restore_standing();
   self.context->remove_timer(self);
   self.wake();
 }
@@ -153,7 +153,7 @@ void stream_read_awaiter::on_cancel_read(wait_node& n) noexcept {
   auto& self = static_cast<stream_read_awaiter&>(n);
   self.cancelled = true;
   if (self.mode_ == mode::waiting) {
-    // The multishot receive belongs to the stream and stays armed; only this reader leaves.
+    // The standing receive belongs to the stream and stays armed; only this reader leaves.
     self.s_->reader = nullptr;
     self.context->remove_timer(self);
     self.wake();

@@ -1,4 +1,4 @@
-// A stream's state: the multishot receive that stays armed and its queue of completions, the
+// A stream's state: the standing receive that stays armed and its queue of completions, the
 // pause when no one reads, what an orphaned state lets go, and received buffers going home.
 #include <ringo/net/tcp_stream.hpp>
 
@@ -37,7 +37,7 @@ bool stream_state::push(recv_event e) noexcept {
   }
 }
 
-void stream_state::restore_multishot() noexcept {
+void stream_state::restore_standing() noexcept {
   on_complete = &stream_state::on_recv;
   opcode = io_opcode::keep_receiving;
   buf = nullptr;
@@ -66,7 +66,7 @@ void stream_state::pop() noexcept {
   }
 }
 
-// No path here allocates after a failure, and every provided buffer that is not queued goes
+// No path here allocates after a failure, and every lent buffer that is not queued goes
 // straight back to the ring: a completion handler is noexcept, and a buffer it drops is lost to
 // every stream of the context.
 void stream_state::on_recv(io_operation& op, int res, std::uint32_t flags,

@@ -2,7 +2,7 @@
 // What a tls_stream keeps on the heap: its TCP stream, the OpenSSL session with its two memory
 // BIOs, the buffer the outgoing ciphertext is sent from, and what a hand-off of the keys to the
 // kernel needs (lib/tls/kernel.cpp). Received ciphertext goes from the
-// stream's receive buffer (a provided buffer, without a copy) into the read BIO. The buffers
+// stream's receive buffer (a lent buffer, without a copy) into the read BIO. The buffers
 // grow to their working size in the first transfers and are reused from then on, and OpenSSL
 // keeps its own record buffers (SSL_MODE_RELEASE_BUFFERS stays off), so the steady path
 // allocates nothing.

@@ -1,6 +1,6 @@
 #pragma once
 // What read_line and read_until of a TCP or Unix stream return (net/stream_socket.hpp). A line
-// the stream already holds (in its unread area, or in the buffers its multishot receive
+// the stream already holds (in its unread area, or in the buffers its standing receive
 // queued) is found by await_ready and copied out by await_resume: no coroutine frame, no
 // suspension, one copy into the returned string. That is the common case of a reader keeping
 // up with short lines, and it costs little more than a read_some. A read that must wait for
@@ -144,7 +144,8 @@ class [[nodiscard]] delimited_read_awaiter {
     stream_state& s = *s_;
     if ((!line_ && delim_.size() != 1) || s.has_unread() || !front_is_free(s)) return false;
     const recv_event& ev = s.front();
-    const char* at = reinterpret_cast<const char*>(s.backend->buffer_data(ev.buffer)) + s.front_offset;
+    const char* at =
+        reinterpret_cast<const char*>(s.backend->buffer_data(ev.buffer)) + s.front_offset;
     const std::size_t avail = static_cast<std::size_t>(ev.result) - s.front_offset;
     const void* end = std::memchr(at, line_ ? '\n' : delim_[0], avail < limit_ ? avail : limit_);
     if (end == nullptr) return false;

@@ -1,6 +1,6 @@
 #pragma once
 // The base of awaiters that own one one-shot request (connect, send, accept and recv without
-// provided buffers, file operations): the io_operation lives in the awaiter, in the awaiting
+// lent buffers, file operations): the io_operation lives in the awaiter, in the awaiting
 // coroutine's frame, and the task resumes only after the request's final completion.
 #include <cerrno>
 #include <chrono>

@@ -2,7 +2,7 @@
 // A request to the I/O backend, as the loop and the sockets write it: what to do (the
 // opcode), on which descriptor and memory, and whom to tell. It says what the caller means,
 // never how a backend carries it out: whether "keep receiving" becomes a multishot receive
-// into provided buffers or a readiness wait and recv() is the backend's choice, made behind
+// into a ring of provided buffers (io_uring) or something else is the backend's choice, behind
 // the seam (lib/backend/reactor.hpp, not installed).
 //
 // A request lives in the awaiting coroutine's frame or in a socket's state; its address is

@@ -6,7 +6,7 @@
 // a pointer, so it can move while the kernel completes into the state.
 //
 // The state outlives the socket object when the object lets go (destroyed, or closed) while
-// something still refers to the state: the multishot request until its final completion, an
+// something still refers to the state: the standing request until its final completion, an
 // awaiter until it ends (a hold, so that it can name the peer in its error), a buffer lent to
 // the reader. orphan() marks that moment; the last of them frees the state. Each kind of
 // socket also knows every awaiter in flight on it (a reader, a writer, an accepting task) and

@@ -22,10 +22,10 @@
 
 namespace ringo::detail {
 
-/// A read from a stream: served from the multishot receive's queue when it has something,
-/// else parks the task as the stream's reader (with provided buffers) or submits a one-shot
+/// A read from a stream: served from the standing receive's queue when it has something,
+/// else parks the task as the stream's reader (with lent buffers) or submits a one-shot
 /// receive (without them, or when the ring ran dry). The one-shot receive goes out in the
-/// stream's own request record, the multishot receive's, which is idle whenever a one-shot
+/// stream's own request record, the standing receive's, which is idle whenever a one-shot
 /// receive is needed: so the awaiter carries no request of its own (an idle connection's task
 /// waits in one, and g++ gives every co_await of a coroutine its own awaiter in the frame).
 /// While it is in flight the stream's `reader` names this awaiter, closed stream or not, and
@@ -83,7 +83,7 @@ class stream_read_awaiter : protected suspension, protected timer_node {
   /// Submits a one-shot receive into the caller's span or the stream's own buffer, in the
   /// stream's request record, and makes this awaiter the stream's reader.
   void start_oneshot();
-  /// From the stream: an event was queued for the waiting reader, or the multishot receive
+  /// From the stream: an event was queued for the waiting reader, or the standing receive
   /// ran out of buffers and this reader must fetch its bytes itself.
   void wake_reader() noexcept;
   void switch_to_oneshot() noexcept;
@@ -144,7 +144,7 @@ class receive_some_awaiter final : public stream_read_awaiter {
 };
 
 /// read_line's and read_until's wait for more bytes (lib/net/stream_lines.cpp), past those of
-/// the unread area: with provided buffers, until the queue has some (left there for the caller
+/// the unread area: with lent buffers, until the queue has some (left there for the caller
 /// to take); else a one-shot receive into `into`, the free end of the unread area. Returns the
 /// bytes received into `into`, 0 at end of stream, or queued_bytes.
 class fill_awaiter final : public stream_read_awaiter {

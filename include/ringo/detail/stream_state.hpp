@@ -1,6 +1,6 @@
 #pragma once
 // What a connected stream (TCP or Unix) keeps on the heap (a socket_state): its peer, the one
-// multishot receive that stays armed with provided buffers and the completions that arrived
+// standing receive that stays armed with lent buffers and the completions that arrived
 // while no one was reading, the reader and writer in flight, and the line of writers waiting
 // their turn. One allocation per connection, none per read. An idle connection costs this
 // state (192 bytes) and its task's frame: the awaiters keep a pointer to the state rather
@@ -26,10 +26,10 @@ namespace ringo::detail {
 class stream_read_awaiter;
 class stream_send_awaiter;
 
-/// One completion of the multishot receive waiting to be read.
+/// One completion of the standing receive waiting to be read.
 struct recv_event {
   int result;            // > 0: bytes in `buffer`; 0: end of stream; < 0: -errno
-  std::uint32_t buffer;  // the provided buffer holding the bytes (the backend's handle)
+  std::uint32_t buffer;  // the lent buffer holding the bytes (the backend's handle)
 };
 static_assert(sizeof(recv_event) == 8, "a queued completion stays two words of an idle stream");
 
@@ -39,7 +39,7 @@ class stream_state final : public socket_state<stream_state> {
 
   /// Called when the stream lets go (destroyed, or closing): gives queued buffers back, lets
   /// the reader and the writer in flight go (their requests are cancelled: no part of a write
-  /// goes out once the descriptor number may be reused), cancels the multishot receive, and
+  /// goes out once the descriptor number may be reused), cancels the standing receive, and
   /// frees the state now or when the last thing that refers to it is done. Closes the
   /// descriptor when `close_fd`.
   void orphan(bool close_fd) noexcept;
@@ -64,14 +64,14 @@ class stream_state final : public socket_state<stream_state> {
   }
 
   socket_name peer;      // the peer's endpoint (TCP) or the socket's path (Unix), for messages
-  bool starved = false;  // the multishot receive's last run ended: the ring had no buffer
+  bool starved = false;  // the standing receive ended with -ENOBUFS: no buffer to lend
   bool eof = false;      // end of stream was read
-  /// Reads take one-shot receives of the size asked for, never the multishot receive, so that
+  /// Reads take one-shot receives of the size asked for, never the standing receive, so that
   /// no byte past what was asked leaves the socket (a TLS handshake that will hand its keys to
   /// the kernel reads record by record). Set only while nothing is queued or armed.
   bool exact_reads = false;
   std::uint32_t front_offset = 0;  // bytes of the front event already read
-  /// The task reading: waiting for the multishot receive's next completion, or for a one-shot
+  /// The task reading: waiting for the standing receive's next completion, or for a one-shot
   /// receive in this state's request record (then until that completes, even once orphaned).
   stream_read_awaiter* reader = nullptr;
   /// The send in flight (of the write holding the turn).
@@ -79,7 +79,7 @@ class stream_state final : public socket_state<stream_state> {
   /// The writers: the one holding the turn, and those waiting their turn in call order.
   write_turn turn;
 
-  /// The receive() buffer without provided buffers, kept for the next one-shot receive: taken
+  /// The receive() buffer without lent buffers, kept for the next one-shot receive: taken
   /// (empty if none is kept), and given back (kept if none is, else freed; also freed when no
   /// memory is left to keep it: it is only a cache).
   [[nodiscard]] std::unique_ptr<std::byte[]> take_spare() noexcept {
@@ -96,7 +96,7 @@ class stream_state final : public socket_state<stream_state> {
     return extras_->unread;
   }
 
-  /// Completions queued past this many pause the multishot receive, so that a stream no one
+  /// Completions queued past this many pause the standing receive, so that a stream no one
   /// reads leaves its bytes in the socket (and TCP's window) rather than in the shared ring.
   static constexpr std::size_t pause_at = 8;
 
@@ -112,8 +112,8 @@ class stream_state final : public socket_state<stream_state> {
   [[nodiscard]] std::size_t overflowed() const noexcept {
     return extras_ ? extras_->overflow.size() - extras_->overflow_head : 0;
   }
-  /// Makes the request record the multishot receive's again after a one-shot receive.
-  void restore_multishot() noexcept;
+  /// Makes the request record the standing receive's again after a one-shot receive.
+  void restore_standing() noexcept;
   static void on_recv(io_operation& op, int res, std::uint32_t flags,
                       std::uint32_t buffer) noexcept;
   // A reader usually takes each completion in the loop turn it arrives in, and receive_some
@@ -126,7 +126,7 @@ class stream_state final : public socket_state<stream_state> {
   // What most connections never need, behind one pointer made on first use, so that they pay
   // 8 bytes for it: the completions that found the inline ring full (grown on demand, kept for
   // the next burst; every event in the ring is older than every event in the overflow), and
-  // the spare receive() buffer of a stream without provided buffers, and the unread area of
+  // the spare receive() buffer of a stream without lent buffers, and the unread area of
   // a stream read by lines.
   struct extras {
     std::vector<recv_event> overflow;
