@@ -165,33 +165,33 @@ bool prepare_kernel_tls(tls_state& s) noexcept {
   stream_state* st = stream_access::state(s.tcp);
   if (st == nullptr || st->armed || st->has_event() || st->eof) return false;
   st->exact_reads = true;
-  s.kernel_wanted = true;
+  s.kernel.wanted = true;
   return true;
 }
 
 void end_exact_reads(tls_state& s) noexcept {
   if (stream_state* st = stream_access::state(s.tcp)) st->exact_reads = false;
-  s.kernel_wanted = false;
+  s.kernel.wanted = false;
   wipe_secrets(s);
 }
 
 task<bool> tls_fill_record(tls_state& s, op_deadline deadline, std::source_location where) {
   if (!s.tcp.is_open()) throw_tls_closed(s, "TLS read from");
   std::array<std::byte, 2048> chunk;
-  const bool in_header = s.record_left == 0;
+  const bool in_header = s.kernel.record_left == 0;
   const std::span<std::byte> into =
-      in_header ? std::as_writable_bytes(std::span{s.head}).subspan(s.head_have)
-                : std::span{chunk}.first(std::min<std::size_t>(s.record_left, chunk.size()));
+      in_header ? std::as_writable_bytes(std::span{s.kernel.head}).subspan(s.kernel.head_have)
+                : std::span{chunk}.first(std::min<std::size_t>(s.kernel.record_left, chunk.size()));
   const std::size_t n = co_await s.tcp.read_some(into, deadline.remaining(), where);
   if (n == 0) co_return false;
   if (BIO_write(s.rbio, into.data(), static_cast<int>(n)) != static_cast<int>(n)) {
     throw std::bad_alloc();
   }
   if (!in_header) {
-    s.record_left -= static_cast<std::uint32_t>(n);
-  } else if ((s.head_have += static_cast<std::uint8_t>(n)) == s.head.size()) {
-    s.record_left = (std::uint32_t{s.head[3]} << 8) | s.head[4];
-    s.head_have = 0;
+    s.kernel.record_left -= static_cast<std::uint32_t>(n);
+  } else if ((s.kernel.head_have += static_cast<std::uint8_t>(n)) == s.kernel.head.size()) {
+    s.kernel.record_left = (std::uint32_t{s.kernel.head[3]} << 8) | s.kernel.head[4];
+    s.kernel.head_have = 0;
   }
   co_return true;
 }
@@ -218,7 +218,7 @@ void hand_keys_to_kernel(tls_state& s, std::uint64_t write_sequence) noexcept {
     ~wiped_after() { wipe_secrets(s); }
   } wipe{s};
   // Only at a record boundary with nothing left in OpenSSL: the kernel reads on from the socket.
-  if (s.record_left != 0 || s.head_have != 0 || BIO_ctrl_pending(s.rbio) != 0 ||
+  if (s.kernel.record_left != 0 || s.kernel.head_have != 0 || BIO_ctrl_pending(s.rbio) != 0 ||
       SSL_has_pending(s.ssl) != 0) {
     return;
   }
@@ -233,13 +233,13 @@ void hand_keys_to_kernel(tls_state& s, std::uint64_t write_sequence) noexcept {
   // works (OpenSSL only writes), while the other way round OpenSSL's reads could owe the peer
   // an answer that it would have to encrypt.
   if (::setsockopt(fd, SOL_TLS, TLS_RX, &rx.info, rx.size) != 0) return;
-  s.kernel_rx = true;
+  s.kernel.rx = true;
   if (tls13) {
     // OpenSSL pads no record, so the kernel may decrypt straight into the reader's buffer.
     const int on = 1;
     (void)::setsockopt(fd, SOL_TLS, TLS_RX_EXPECT_NO_PAD, &on, sizeof on);
   }
-  s.kernel_tx = ::setsockopt(fd, SOL_TLS, TLS_TX, &tx.info, tx.size) == 0;
+  s.kernel.tx = ::setsockopt(fd, SOL_TLS, TLS_TX, &tx.info, tx.size) == 0;
 }
 
 namespace {
@@ -254,7 +254,7 @@ bool bytes_queued(tls_state& s) noexcept {
 /// Fails the stream for good after a fatal record (as OpenSSL does): it sends nothing more,
 /// not even a close_notify, and throws the tls_error of `code` with `what`.
 [[noreturn]] void fail_reading(tls_state& s, net::tls_errc code, std::string what) {
-  s.read_fatal = true;
+  s.kernel.read_fatal = true;
   throw_tls(code, std::move(what));
 }
 
@@ -263,7 +263,7 @@ bool bytes_queued(tls_state& s) noexcept {
 task<std::size_t> kernel_tls_read_some(tls_state& s, std::span<std::byte> buf,
                                        op_deadline deadline, std::source_location where) {
   for (;;) {
-    if (s.peer_notified) co_return 0;
+    if (s.kernel.peer_notified) co_return 0;
     if (!s.tcp.is_open()) throw_tls_closed(s, "TLS read from");
     int failed = 0;
     std::size_t n = 0;
@@ -306,15 +306,15 @@ task<std::size_t> kernel_tls_read_some(tls_state& s, std::span<std::byte> buf,
     try {
       outcome = take_control_record(s);
     } catch (const net::tls_error&) {
-      s.read_fatal = true;  // a fatal alert or a message the kernel cannot follow
+      s.kernel.read_fatal = true;  // a fatal alert or a message the kernel cannot follow
       throw;
     }
-    if (outcome == control_outcome::closed) s.peer_notified = true;
+    if (outcome == control_outcome::closed) s.kernel.peer_notified = true;
     if (outcome == control_outcome::renegotiation) {
       // Refused with the warning OpenSSL sends in user space, before the read waits again (the
       // peer waits for it). The kernel makes it a record of its own, whole, between the
       // records of a write in flight.
-      if (!s.kernel_tx || s.write_cut || s.notified) {
+      if (!s.kernel.tx || s.write_cut || s.notified) {
         fail_reading(s, net::tls_errc::kernel_cannot_follow,
                      fmt::format("TLS read from {}: the peer asked to renegotiate, and the "
                                  "refusal cannot be sent (the stream makes its records in user "
@@ -338,7 +338,7 @@ task<void> kernel_tls_write_all(tls_state& s, std::span<const std::byte> data,
     s.write_cut = true;
     throw_tls_closed(s, "TLS write to");
   }
-  if (s.notified || s.read_fatal) {
+  if (s.notified || s.kernel.read_fatal) {
     // What OpenSSL says of a write after its close_notify, or after a fatal alert.
     throw_tls(std::error_code(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_PROTOCOL_IS_SHUTDOWN),
                               net::tls_category()),

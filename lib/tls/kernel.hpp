@@ -33,20 +33,20 @@ task<bool> tls_fill_record(tls_state& s, op_deadline deadline, std::source_locat
 std::uint64_t write_sequence_at_handoff(const tls_state& s) noexcept;
 
 /// After the handshake: hands the keys to the kernel, receiving side first, and sets
-/// kernel_rx and kernel_tx to what the kernel took. Leaves the stream to user-space records
+/// kernel.rx and kernel.tx to what the kernel took. Leaves the stream to user-space records
 /// where the cipher or the kernel refuses (or OpenSSL holds bytes that the kernel would not
 /// see). Wipes the secrets either way.
 void hand_keys_to_kernel(tls_state& s, std::uint64_t write_sequence) noexcept;
 
-/// With kernel_rx: reads plain bytes (0 after the peer's close_notify); alerts end the
+/// With kernel.rx: reads plain bytes (0 after the peer's close_notify); alerts end the
 /// stream or fail the read, post-handshake tickets are skipped.
 task<std::size_t> kernel_tls_read_some(tls_state& s, std::span<std::byte> buf,
                                        op_deadline deadline, std::source_location where);
-/// With kernel_tx: sends all of `data` (the kernel makes the records), by `deadline`; on failure
+/// With kernel.tx: sends all of `data` (the kernel makes the records), by `deadline`; on failure
 /// marks the stream write_cut and rethrows.
 task<void> kernel_tls_write_all(tls_state& s, std::span<const std::byte> data,
                                 op_deadline deadline, std::source_location where);
-/// With kernel_tx: sends a close_notify alert, by `deadline`.
+/// With kernel.tx: sends a close_notify alert, by `deadline`.
 task<void> kernel_tls_close_notify(tls_state& s, op_deadline deadline,
                                    std::source_location where);
 

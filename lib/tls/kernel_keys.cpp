@@ -131,16 +131,17 @@ bool derive_with(const tls_state& s, const aead& a, std::uint64_t write_sequence
   } wiped{client_key, server_key, client_iv, server_iv};
   const bool tls13 = SSL_version(s.ssl) == TLS1_3_VERSION;
   if (tls13) {
-    if (s.secret_size == 0 || s.secrets_kept != (secret_of_client | secret_of_server)) {
+    const kernel_tls_state& k = s.kernel;
+    if (k.secret_size == 0 || k.secrets_kept != (secret_of_client | secret_of_server)) {
       return false;
     }
-    if (!expand_label(md, s.client_secret.data(), s.secret_size, "key", client_key.data(),
+    if (!expand_label(md, k.client_secret.data(), k.secret_size, "key", client_key.data(),
                       a.key_size) ||
-        !expand_label(md, s.client_secret.data(), s.secret_size, "iv", client_iv.data(),
+        !expand_label(md, k.client_secret.data(), k.secret_size, "iv", client_iv.data(),
                       nonce_size) ||
-        !expand_label(md, s.server_secret.data(), s.secret_size, "key", server_key.data(),
+        !expand_label(md, k.server_secret.data(), k.secret_size, "key", server_key.data(),
                       a.key_size) ||
-        !expand_label(md, s.server_secret.data(), s.secret_size, "iv", server_iv.data(),
+        !expand_label(md, k.server_secret.data(), k.secret_size, "iv", server_iv.data(),
                       nonce_size)) {
       return false;
     }
@@ -192,15 +193,15 @@ bool derive_kernel_keys(const tls_state& s, std::uint64_t write_sequence,
 }
 
 void wipe_secrets(tls_state& s) noexcept {
-  OPENSSL_cleanse(s.client_secret.data(), s.client_secret.size());
-  OPENSSL_cleanse(s.server_secret.data(), s.server_secret.size());
-  s.secret_size = 0;
-  s.secrets_kept = 0;
+  OPENSSL_cleanse(s.kernel.client_secret.data(), s.kernel.client_secret.size());
+  OPENSSL_cleanse(s.kernel.server_secret.data(), s.kernel.server_secret.size());
+  s.kernel.secret_size = 0;
+  s.kernel.secrets_kept = 0;
 }
 
 void keep_traffic_secret(const SSL* ssl, const char* line) noexcept {
   auto* s = static_cast<tls_state*>(SSL_get_app_data(ssl));
-  if (s == nullptr || !s->kernel_wanted) return;
+  if (s == nullptr || !s->kernel.wanted) return;
   // "CLIENT_TRAFFIC_SECRET_0 <client random> <secret>", in hexadecimal.
   const std::string_view text{line};
   unsigned which = 0;
@@ -208,7 +209,7 @@ void keep_traffic_secret(const SSL* ssl, const char* line) noexcept {
   if (text.starts_with("SERVER_TRAFFIC_SECRET_0 ")) which = secret_of_server;
   if (which == 0) return;
   const std::string_view hex = text.substr(text.rfind(' ') + 1);
-  auto& out = which == secret_of_client ? s->client_secret : s->server_secret;
+  auto& out = which == secret_of_client ? s->kernel.client_secret : s->kernel.server_secret;
   if (hex.size() % 2 != 0 || hex.size() / 2 > out.size()) return;
   auto digit = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -221,8 +222,8 @@ void keep_traffic_secret(const SSL* ssl, const char* line) noexcept {
     if (hi < 0 || lo < 0) return;
     out[i] = static_cast<unsigned char>(hi << 4 | lo);
   }
-  s->secret_size = static_cast<std::uint8_t>(hex.size() / 2);
-  s->secrets_kept = static_cast<std::uint8_t>(s->secrets_kept | which);
+  s->kernel.secret_size = static_cast<std::uint8_t>(hex.size() / 2);
+  s->kernel.secrets_kept = static_cast<std::uint8_t>(s->kernel.secrets_kept | which);
 }
 
 }  // namespace ringo::detail

@@ -52,6 +52,24 @@ std::shared_ptr<const tls_context::impl> tls_context_impl(const tls_context& c) 
 
 namespace ringo::detail {
 
+/// What a TLS stream keeps for the hand-off of its keys to the kernel (lib/tls/kernel.cpp,
+/// lib/tls/kernel_keys.cpp): the handshake reads record by record and keeps the traffic
+/// secrets, to hand the keys over once it is done.
+struct kernel_tls_state {
+  bool wanted = false;
+  bool rx = false;             // the kernel decrypts: reads are of plain bytes
+  bool tx = false;             // the kernel encrypts: writes are of plain bytes
+  bool peer_notified = false;  // with rx: the peer's close_notify was read
+  bool read_fatal = false;     // with rx: a fatal record came; nothing more is sent
+  std::uint8_t head_have = 0;  // bytes of the record header being read
+  std::uint8_t secret_size = 0;         // of each TLS 1.3 traffic secret (0: none captured)
+  std::uint8_t secrets_kept = 0;        // which of the two were captured (1: client, 2: server)
+  std::uint32_t record_left = 0;        // bytes of the record being read still in the socket
+  std::array<unsigned char, 5> head{};  // the record header being read
+  std::array<unsigned char, 48> client_secret{};  // TLS 1.3: client_application_traffic_secret_0
+  std::array<unsigned char, 48> server_secret{};  // and the server's, wiped once handed over
+};
+
 struct tls_state {
   tls_state(net::tcp_stream s, std::shared_ptr<const net::tls_context::impl> c, std::string p);
   tls_state(const tls_state&) = delete;
@@ -85,21 +103,7 @@ struct tls_state {
   // did not finish): every read takes it first.
   unread_area plain;
 
-  // ---- kernel TLS (lib/tls/kernel.cpp) ----
-  /// The handshake reads record by record and keeps the traffic secrets, to hand the keys to
-  /// the kernel once it is done.
-  bool kernel_wanted = false;
-  bool kernel_rx = false;      // the kernel decrypts: reads are of plain bytes
-  bool kernel_tx = false;      // the kernel encrypts: writes are of plain bytes
-  bool peer_notified = false;  // with kernel_rx: the peer's close_notify was read
-  bool read_fatal = false;     // with kernel_rx: a fatal record came; nothing more is sent
-  std::uint8_t head_have = 0;  // bytes of the record header being read
-  std::uint8_t secret_size = 0;         // of each TLS 1.3 traffic secret (0: none captured)
-  std::uint8_t secrets_kept = 0;        // which of the two were captured (1: client, 2: server)
-  std::uint32_t record_left = 0;        // bytes of the record being read still in the socket
-  std::array<unsigned char, 5> head{};  // the record header being read
-  std::array<unsigned char, 48> client_secret{};  // TLS 1.3: client_application_traffic_secret_0
-  std::array<unsigned char, 48> server_secret{};  // and the server's, wiped once handed over
+  kernel_tls_state kernel;  // the hand-off of the keys to the kernel
 };
 
 /// Keeps the `reading` flag up while a read runs, however it ends; a second concurrent read is a

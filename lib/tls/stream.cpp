@@ -52,7 +52,7 @@ task<std::size_t> tls_read_plain(tls_state& st, std::span<std::byte> buf, op_dea
                                  std::source_location where) {
   tls_state* const s = &st;
   if (s->read_failure) std::rethrow_exception(std::exchange(s->read_failure, nullptr));
-  if (s->kernel_rx) co_return co_await kernel_tls_read_some(*s, buf, deadline, where);
+  if (s->kernel.rx) co_return co_await kernel_tls_read_some(*s, buf, deadline, where);
   for (;;) {
     // Plaintext OpenSSL holds (decrypted, or whole records not yet decrypted) comes first: a
     // read cancelled while waiting for the socket below never took any of it.
@@ -133,7 +133,7 @@ task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte
               fmt::format("TLS write to {}: {}", s->peer,
                           make_error_code(net::tls_errc::write_cut).message()));
   }
-  if (s->kernel_tx) {
+  if (s->kernel.tx) {
     co_await kernel_tls_write_all(*s, data, deadline, where);
     co_return;
   }
@@ -156,7 +156,7 @@ task<void> tls_write_all(std::shared_ptr<tls_state> s, std::span<const std::byte
 /// handshake timeout.
 task<void> send_close_notify(tls_state& s, std::source_location where) {
   const op_deadline deadline{s.context->handshake_timeout};
-  if (s.kernel_tx) {
+  if (s.kernel.tx) {
     co_await kernel_tls_close_notify(s, deadline, where);
     co_return;
   }
@@ -177,7 +177,7 @@ task<void> tls_shutdown(std::shared_ptr<tls_state> s, std::source_location where
   }
   if (s->notified) co_return;
   s->notified = true;
-  if (s->read_fatal) co_return;  // after a fatal record nothing more is sent
+  if (s->kernel.read_fatal) co_return;  // after a fatal record nothing more is sent
   co_await send_close_notify(*s, where);
 }
 
@@ -200,7 +200,7 @@ task<void> tls_close(std::shared_ptr<tls_state> s, std::source_location where) {
       // not in time: the socket closes without a close_notify
     }
   }
-  if (turn && s->established && !s->write_cut && !s->notified && !s->read_fatal) {
+  if (turn && s->established && !s->write_cut && !s->notified && !s->kernel.read_fatal) {
     // One close_notify; the peer's answer is not waited for (the socket closes next).
     try {
       co_await send_close_notify(*s, where);
@@ -311,7 +311,7 @@ std::string_view tls_stream::protocol_version() const {
 }
 
 bool tls_stream::kernel_tls() const noexcept {
-  return s_ != nullptr && s_->kernel_rx && s_->kernel_tx;
+  return s_ != nullptr && s_->kernel.rx && s_->kernel.tx;
 }
 
 void tls_stream::set_nodelay(bool on) {
