@@ -41,12 +41,14 @@ namespace {
 
 // The next operator new on this thread throws std::bad_alloc while this is set (then clears).
 thread_local bool fail_next_allocation = false;
+// Every operator new on this thread throws std::bad_alloc while this is set.
+thread_local bool fail_every_allocation = false;
 
 }  // namespace
 
 #if RINGO_TEST_FAILS_ALLOCATIONS
 void* operator new(std::size_t n) {
-  if (fail_next_allocation) {
+  if (fail_next_allocation || fail_every_allocation) {
     fail_next_allocation = false;
     throw std::bad_alloc{};
   }
@@ -198,4 +200,69 @@ TEST_CASE("a submit that finds no memory queues nothing and leaves the backend u
   ::close(idle[0]);
   ::close(fds[0]);
   ::close(fds[1]);
+}
+
+TEST_CASE("a cancel needs no memory, even of requests queued behind a full submission queue",
+          "[reactor]") {
+  // Requests submitted while completions are dispatched wait in the backend's backlog; their
+  // cancels join it. Before the submissions set that room aside, the cancel of the request
+  // that filled the backlog had to grow it, and threw std::bad_alloc when memory ran out: a
+  // deadline could then not end its request.
+  if (RINGO_TEST_FAILS_ALLOCATIONS == 0) {
+    WARN("allocations cannot be failed under AddressSanitizer");
+    return;
+  }
+  ringo::io_context_options options;
+  options.ring_entries = 4;  // the rest wait in the backlog
+  ringo::io_context ctx{options};
+  ctx.run([]() -> ringo::task<void> { co_return; }());  // starts the backend
+  auto& io = ringo::detail::loop_of(ctx).io();
+  int idle[2];
+  REQUIRE(::pipe(idle) == 0);
+  struct op : ringo::detail::io_operation {
+    char byte = 0;
+    int result = 1;
+  };
+  static std::vector<op> waiting(64);
+  static bool threw = false;
+  for (op& w : waiting) {
+    w.opcode = ringo::detail::io_opcode::read;
+    w.fd = idle[0];
+    w.buf = &w.byte;
+    w.len = 1;
+    w.offset = static_cast<std::uint64_t>(-1);
+    w.result = 1;
+    w.on_complete = [](ringo::detail::io_operation& x, int res, std::uint32_t,
+                       std::uint32_t) noexcept { static_cast<op&>(x).result = res; };
+  }
+  // A nop whose completion handler submits the reads (into the backlog: nothing is submitted
+  // while completions are dispatched), then cancels every one with no memory to be had.
+  struct starter : ringo::detail::io_operation {
+    ringo::detail::reactor* r = nullptr;
+  } start;
+  start.r = &io;
+  start.opcode = ringo::detail::io_opcode::nop;
+  start.on_complete = [](ringo::detail::io_operation& x, int, std::uint32_t,
+                         std::uint32_t) noexcept {
+    auto& r = *static_cast<starter&>(x).r;
+    try {
+      for (op& w : waiting) r.submit(w);
+    } catch (...) {
+      threw = true;  // the submissions may allocate: that is not what is checked
+      return;
+    }
+    fail_every_allocation = true;
+    for (op& w : waiting) r.cancel(w);  // noexcept: a throw here would end the program
+    r.cancel(waiting.front());          // a second cancel of the same request does nothing
+    fail_every_allocation = false;
+  };
+  io.submit(start);
+  for (int i = 0; i < 40 && io.in_flight() != 0; ++i) io.wait(std::chrono::milliseconds{50});
+  REQUIRE_FALSE(threw);
+  CHECK(io.in_flight() == 0);
+  int cancelled = 0;
+  for (const op& w : waiting) cancelled += w.result == -ECANCELED ? 1 : 0;
+  CHECK(cancelled == static_cast<int>(waiting.size()));
+  ::close(idle[0]);
+  ::close(idle[1]);
 }

@@ -27,9 +27,12 @@ class reactor : public lent_buffers {
   /// dispatched, or that finds the submission queue full, waits in order in a backlog.
   virtual void submit(io_operation& op) = 0;
 
-  /// Asks the kernel to cancel `op`. The operation still completes (with -ECANCELED, or with
-  /// its result if it won the race), and only then may its memory go. Throws as submit().
-  virtual void cancel(io_operation& op) = 0;
+  /// Asks the kernel to cancel `op`, a request in flight. The operation still completes (with
+  /// -ECANCELED, or with its result if it won the race), and only then may its memory go.
+  /// Never fails: submit() set aside the room a cancel needs, so a deadline or a task's
+  /// cancellation needs no memory to end a request. A second cancel of the same submission
+  /// does nothing.
+  virtual void cancel(io_operation& op) noexcept = 0;
 
   /// Closes `fd` once every request and cancel queued before has reached the kernel, so that
   /// none of them can meet another file under the same number. For a socket that is let go

@@ -51,13 +51,8 @@ void socket_state<Derived>::arm() {
 template <class Derived>
 void socket_state<Derived>::pause() noexcept {
   if (!armed || pausing) return;
-  try {
-    reactor_of(*backend).cancel(*this);
-    pausing = true;
-  } catch (...) {
-    // No memory to queue the cancel: the request stays armed, and the next completion tries
-    // again.
-  }
+  reactor_of(*backend).cancel(*this);
+  pausing = true;
 }
 
 template <class Derived>

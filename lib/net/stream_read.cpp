@@ -130,10 +130,7 @@ bool stream_read_awaiter::detach() noexcept {
     context->remove_timer(*this);
     wake();
   } else if (mode_ == mode::oneshot) {
-    try {
-      context->cancel_request(*s_);
-    } catch (...) {
-    }
+    context->cancel_request(*s_);
     return true;
   }
   return false;
@@ -170,8 +167,7 @@ void stream_read_awaiter::on_deadline(timer_node& t) noexcept {
     self.wake();
   } else if (!self.s_->cancel_requested) {  // (else that cancel ends it, as that cancel)
     self.deadline_passed_ = true;
-    // The task resumes when the receive has completed.
-    cancel_for_deadline(*self.context.get(), self, *self.s_);
+    self.context->cancel_request(*self.s_);  // the task resumes when the receive has completed
   }
 }
 

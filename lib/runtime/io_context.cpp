@@ -144,7 +144,7 @@ const detail::reactor_features& detail::loop::features() const noexcept {
 
 void detail::loop::submit(io_operation& op) { reactor_->submit(op); }
 
-void detail::loop::cancel_request(io_operation& op) { reactor_->cancel(op); }
+void detail::loop::cancel_request(io_operation& op) noexcept { reactor_->cancel(op); }
 
 detail::loop::~loop() = default;
 

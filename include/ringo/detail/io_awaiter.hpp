@@ -24,21 +24,6 @@ namespace ringo::detail {
 /// Defined in lib/.
 [[noreturn]] void throw_io_error(int err, std::string_view what);
 
-/// For a timer whose deadline passed: cancels `op` like any other cancel (it completes with
-/// -ECANCELED unless it won the race). With no memory to queue the cancel, the timer fires
-/// again a millisecond later rather than lose the deadline.
-inline void cancel_for_deadline(loop& l, timer_node& timer, io_operation& op) noexcept {
-  try {
-    l.cancel_request(op);
-  } catch (...) {
-    timer.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{1};
-    try {
-      l.add_timer(timer);  // (it just left the heap: there is room)
-    } catch (...) {
-    }
-  }
-}
-
 /// A one-shot request owned by its awaiter. Cancelling the waiting task asks the kernel to
 /// cancel the request; the task resumes when the request completes either way. A time limit is
 /// a timer of the loop's (the one timer system: backends keep no deadlines), kept in the
@@ -134,7 +119,7 @@ class io_awaiter : protected suspension, protected io_operation, protected timer
     // Being cancelled already (the task, or a close): that completion ends it, as that cancel.
     if (self.cancel_requested) return;
     self.deadline_passed_ = true;
-    cancel_for_deadline(*self.context.get(), self, self);
+    self.context->cancel_request(self);  // like any other cancel: it completes with -ECANCELED
   }
 
   int res_ = 0;

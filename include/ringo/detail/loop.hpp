@@ -61,9 +61,10 @@ class loop {
   reactor& io() noexcept { return *reactor_; }
   /// Hands `op` to the backend. Throws only std::bad_alloc, and then nothing was queued.
   void submit(io_operation& op);
-  /// Asks the backend to cancel `op`; it still completes (with -ECANCELED, or with its
-  /// result if it won the race). Throws as submit().
-  void cancel_request(io_operation& op);
+  /// Asks the backend to cancel `op`, a request in flight; it still completes (with
+  /// -ECANCELED, or with its result if it won the race). Needs no memory: the submission set
+  /// its room aside.
+  void cancel_request(io_operation& op) noexcept;
   /// The task whose code is running now, for an awaiter about to park it. Throws
   /// std::logic_error outside a task, and while sync_wait runs a task on this thread: the
   /// code running then is not the loop's running task's, so parking that task would leave it

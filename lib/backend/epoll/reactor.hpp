@@ -39,7 +39,7 @@ class epoll_reactor final : public reactor {
   void start() override {}
 
   void submit(io_operation& op) override;
-  void cancel(io_operation& op) override;
+  void cancel(io_operation& op) noexcept override;
   void close_later(int fd) noexcept override;
   void flush() noexcept override {}
 

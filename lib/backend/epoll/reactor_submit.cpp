@@ -20,6 +20,7 @@ void epoll_reactor::submit(io_operation& op) {
   const bool may_wait = op.opcode != io_opcode::nop && op.opcode != io_opcode::close &&
                         op.opcode != io_opcode::openat;
   reserve_one(may_wait ? op.fd : -1);
+  op.cancel_requested = false;
   switch (op.opcode) {
     case io_opcode::openat:
       to_workers(op);  // the only part that may throw after the reservation
@@ -81,7 +82,9 @@ void epoll_reactor::submit(io_operation& op) {
   ++in_flight_;
 }
 
-void epoll_reactor::cancel(io_operation& op) {
+void epoll_reactor::cancel(io_operation& op) noexcept {
+  // Nothing to queue: the completion's room in done_ was reserved when it was submitted.
+  if (op.cancel_requested) return;
   op.cancel_requested = true;
   take_back(op);
 }

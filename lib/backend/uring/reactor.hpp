@@ -29,7 +29,7 @@ class uring_reactor final : public reactor {
   // Each of these first reserves room in every list the request may enter, so that a failure
   // (std::bad_alloc) leaves nothing half done; after that nothing throws.
   void submit(io_operation& op) override;
-  void cancel(io_operation& op) override;
+  void cancel(io_operation& op) noexcept override;
   void close_later(int fd) noexcept override;
   void flush() noexcept override;
 
@@ -64,8 +64,10 @@ class uring_reactor final : public reactor {
   void probe_and_prepare(const uring_options& options, const io_uring_params& params);
 
   // ---- submission (reactor_submit.cpp) ----
-  // Room for one more entry in each list a request may enter; the only call that throws.
-  void reserve_one();
+  // Room in the backlog for `entries` more entries beside a cancel for every request that may
+  // still be cancelled, and (for a request) in the list of requests; the only call that
+  // throws.
+  void reserve_room(std::size_t entries, bool request);
   static void prepare_cancel(io_uring_sqe* sqe, io_operation* op) noexcept;
   void write_sqe(io_uring_sqe* sqe, const deferred& d) noexcept;
   // Into the submission queue, or the backlog behind what waits there. Room is reserved.
@@ -90,6 +92,8 @@ class uring_reactor final : public reactor {
   bool dispatching_ = false;  // completion handlers run: submissions go to the backlog
   bool rearm_wake_ = false;   // the wake-up read completed and is armed again after the reap
   std::size_t in_flight_ = 0;
+  std::size_t cancellable_ = 0;  // requests in flight not cancelled yet: the backlog has room
+                                 // for a cancel of each
   std::vector<deferred> backlog_;
   std::vector<io_operation*> tracked_;  // without cancel_any: every request in flight
   int wake_fd_ = -1;

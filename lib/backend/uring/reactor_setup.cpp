@@ -106,15 +106,15 @@ void uring_reactor::drain() noexcept {
   try {
     draining_ = true;
     if (features_.cancel_any) {
-      reserve_one();
+      reserve_room(1, false);
       push({nullptr, deferred::cancel, -1});  // every request
     } else {
       const std::vector<io_operation*> all = tracked_;
       for (io_operation* op : all) {
-        reserve_one();
+        reserve_room(1, false);
         push({op, deferred::cancel, -1});
       }
-      reserve_one();
+      reserve_room(1, false);
       push({&wake_op_, deferred::cancel, -1});
     }
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
@@ -140,7 +140,7 @@ void uring_reactor::start() {
   // down on another thread cannot enter it by index; with SINGLE_ISSUER it could not enter
   // it at all).
   if (allow_registered_ring_) features_.registered_ring = io_uring_register_ring_fd(&ring_) == 1;
-  reserve_one();
+  reserve_room(1, false);
   queue(wake_op_);
 }
 

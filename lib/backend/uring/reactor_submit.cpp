@@ -13,21 +13,24 @@
 namespace ringo::detail {
 
 void uring_reactor::submit(io_operation& op) {
-  reserve_one();
+  reserve_room(2, true);  // its entry, and its cancel's
+  op.cancel_requested = false;
   queue(op);
   ++in_flight_;
+  ++cancellable_;
   if (!features_.cancel_any) track(op);
 }
 
-void uring_reactor::cancel(io_operation& op) {
-  reserve_one();
+void uring_reactor::cancel(io_operation& op) noexcept {
+  if (op.cancel_requested) return;
   op.cancel_requested = true;
-  push({&op, deferred::cancel, -1});
+  if (cancellable_ > 0) --cancellable_;
+  push({&op, deferred::cancel, -1});  // into the room its submit set aside
 }
 
 void uring_reactor::close_later(int fd) noexcept {
   try {
-    reserve_one();
+    reserve_room(1, false);
   } catch (...) {
     flush();  // no room to queue the close: what is queued goes first, then the close
     ::close(fd);
@@ -42,12 +45,12 @@ void uring_reactor::flush() noexcept {
   io_uring_submit(&ring_);
 }
 
-void uring_reactor::reserve_one() {
-  auto room = [](auto& v) {
-    if (v.size() == v.capacity()) v.reserve(v.size() * 2 + 16);
-  };
-  room(backlog_);
-  if (!features_.cancel_any) room(tracked_);
+void uring_reactor::reserve_room(std::size_t entries, bool request) {
+  const std::size_t need = backlog_.size() + entries + cancellable_;
+  if (backlog_.capacity() < need) backlog_.reserve(std::max(need, backlog_.capacity() * 2 + 16));
+  if (request && !features_.cancel_any && tracked_.size() == tracked_.capacity()) {
+    tracked_.reserve(tracked_.size() * 2 + 16);
+  }
 }
 
 void uring_reactor::prepare_cancel(io_uring_sqe* sqe, io_operation* op) noexcept {

@@ -24,7 +24,7 @@ void uring_reactor::wait(std::chrono::nanoseconds timeout) {
   flush_backlog();  // what the handlers submitted, now that the completion queue advanced
   if (rearm_wake_) {
     rearm_wake_ = false;
-    reserve_one();
+    reserve_room(1, false);
     queue(wake_op_);
   }
   buffers_.take_back_returned();
@@ -117,6 +117,7 @@ void uring_reactor::dispatch(const io_uring_cqe& cqe) noexcept {
       (flags & has_buffer) != 0 ? buffers_.take(buffer_id, res, cqe.flags) : 0;
   if ((flags & more_completions) == 0) {
     --in_flight_;
+    if (!op.cancel_requested && cancellable_ > 0) --cancellable_;  // its cancel's room is free
     untrack(op);
   }
   op.on_complete(op, res, flags, buffer);  // may free `op` if this was its last
