@@ -106,7 +106,7 @@ TEST_CASE("the options pick the backend, and a context says which it uses", "[ba
   ringo::io_context e{with_backend(ringo::io_backend::epoll)};
   CHECK(e.backend() == ringo::io_backend::epoll);
   CHECK(e.fallback_reason().empty());
-  CHECK_FALSE(e.features().provided_buffers);
+  CHECK_FALSE(e.features().multishot_accept);
   CHECK(sleep_and_echo(e) == 1);
 
   ringo::io_context u{with_backend(ringo::io_backend::io_uring)};

@@ -142,7 +142,7 @@ TEST_CASE("a read from provided buffers that loses a when_any race as its bytes 
           "[cancel_safety]") {
   ringo::run([]() -> ringo::task<void> {
     if (!ringo::io_context::current()->features().provided_buffers) {
-      // One-shot receives (epoll, or io_uring without provided buffers) write into the
+      // One-shot receives (without provided buffers, on either backend) write into the
       // reader's buffer: a read that completed as it was cancelled keeps its bytes and returns
       // them, and a when_any that it lost drops them (see when_any).
       WARN("no provided buffers on this context: nothing to check");

@@ -37,6 +37,9 @@ enum class kernel_feature : unsigned {
   defer_taskrun = 1u << 1,
   coop_taskrun = 1u << 2,
   multishot_accept = 1u << 3,
+  /// Standing receives into buffers the backend lends: io_uring's provided buffer ring
+  /// (5.19), or the epoll backend's own pool. Without it every read is one receive into the
+  /// reader's buffer (or the stream's own).
   provided_buffers = 1u << 4,
   send_zc = 1u << 5,
   /// One request cancels every request in flight (IORING_ASYNC_CANCEL_ANY, 5.19); without it
@@ -59,15 +62,16 @@ enum class kernel_feature : unsigned {
   kernel_tls = 1u << 10,
 };
 
-/// How an io_context is set up: the backend, then the io_uring backend's section (the sizes of
-/// its ring and provided buffers, the kernel features it may use). buffer_size also sizes a
-/// stream's own receive buffer where there are no provided buffers (epoll).
+/// How an io_context is set up: the backend, then the backends' section (the sizes of the
+/// io_uring ring and of the receive buffers either backend lends, the kernel features they may
+/// use). buffer_size also sizes a stream's own receive buffer where no buffers are lent.
 struct io_context_options {
   io_backend backend = io_backend::automatic;
   /// Submission queue entries; the completion queue gets four times as many.
   unsigned ring_entries = 1024;
-  /// Provided buffers shared by every multishot receive on the context (a power of two), and
-  /// the size of each: idle connections hold no buffer of their own. 16 KiB lets one
+  /// Receive buffers lent to every stream of the context (a power of two), and the size of
+  /// each: idle connections hold no buffer of their own. (io_uring's provided buffer ring;
+  /// the epoll backend makes its own sixteen at a time, as the load asks.) 16 KiB lets one
   /// completion carry what a streaming peer sends in one go (4 KiB buffers cost streaming
   /// echo three quarters of its throughput); the 16 MiB are touched only as they are used.
   unsigned buffer_count = 1024;

@@ -87,7 +87,7 @@ task<void> run_indexed_racer(task<T> t, std::size_t index,
 /// so a racer cancelled before it ran takes nothing at its first wait.
 ///
 /// One wait cannot give back: a one-shot receive into the caller's own buffer (read_some or
-/// read_exact on epoll, or on io_uring without provided buffers, and udp receives), whose
+/// read_exact without provided buffers, a TLS handshake's exact reads, and udp receives), whose
 /// bytes are already in that buffer when the cancellation comes; the read then returns them
 /// and the cancellation comes at the next suspension. A loser that still finishes with a
 /// value has that value destroyed, so a result whose destructor cleans up (a lock guard)

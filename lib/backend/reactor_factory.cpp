@@ -106,11 +106,13 @@ io_backend backend_wanted(io_backend asked) {
 epoll_options epoll_options_from(const io_context_options& options, unsigned off) {
   epoll_options e;
   e.buffer_size = options.buffer_size;
+  e.buffer_count = options.buffer_count;
+  e.lend_buffers = (off & static_cast<unsigned>(kernel_feature::provided_buffers)) == 0;
   e.kernel_tls = (off & static_cast<unsigned>(kernel_feature::kernel_tls)) == 0;
   return e;
 }
 
-// The sizes are checked whichever backend is taken (epoll has no ring to size, and uses only
+// The sizes are checked whichever backend is taken (both lend buffer_count buffers of
 // buffer_size), so that options one machine accepts are not refused on another.
 void check_sizes(const io_context_options& options) {
   const unsigned count = options.buffer_count;

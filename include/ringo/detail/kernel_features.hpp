@@ -2,7 +2,8 @@
 // What the backend offers the loop (io_context::features()). Each is a kernel feature the
 // io_uring backend found and did not have switched off (RINGO_DISABLE_FEATURES); each has a
 // path without it, so any backend may offer any subset. The sockets ask one of them:
-// provided_buffers (the backend keeps receiving into buffers it lends).
+// provided_buffers (the backend keeps receiving into buffers it lends: io_uring's ring of
+// provided buffers, or epoll's own pool, filled at each readiness report).
 namespace ringo::detail {
 
 struct reactor_features {

@@ -32,8 +32,9 @@ namespace ringo::net {
 /// context's thread.
 ///
 /// With provided buffers (io_context::features().provided_buffers) the stream arms one
-/// multishot receive on its first read and keeps it armed: bytes arrive in buffers of the
-/// context's shared ring, and an idle connection holds none.
+/// standing receive on its first read and keeps it armed: bytes arrive in buffers the
+/// backend lends (io_uring's shared ring, or the epoll backend's pool), and an idle
+/// connection holds none.
 class tcp_stream : public stream_socket {
  public:
   /// An empty stream (not connected).

@@ -10,7 +10,9 @@
 namespace ringo::detail {
 
 struct epoll_options {
-  std::size_t buffer_size = 16384;  // a stream's own receive buffer (there is no shared ring)
+  std::size_t buffer_size = 16384;  // each lent buffer (and a stream's own, without them)
+  unsigned buffer_count = 1024;     // the most buffers lent at once
+  bool lend_buffers = true;         // standing receives into lent buffers
   bool kernel_tls = true;           // TLS streams may hand their keys to the kernel
 };
 

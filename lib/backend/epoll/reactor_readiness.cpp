@@ -3,6 +3,7 @@
 // at each readiness report, and what is forgotten when the descriptor is closed or its number
 // comes back from accept.
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -24,7 +25,11 @@ void epoll_reactor::note_read(fd_state& s, const io_operation& op, int r) noexce
 
 epoll_reactor::fd_state& epoll_reactor::state_of(int fd) {
   const auto i = static_cast<std::size_t>(fd);
-  if (i >= fds_.size()) fds_.resize(std::max(i + 1, fds_.size() * 2));
+  if (i >= fds_.size()) {
+    fds_.resize(std::max(i + 1, fds_.size() * 2));
+    pending_.reserve(fds_.size());
+    retrying_.reserve(fds_.size());
+  }
   return fds_[i];
 }
 
@@ -81,6 +86,12 @@ void epoll_reactor::retry(fd_state& s, std::vector<io_operation*>& waiting, bool
   std::size_t done = 0;
   while (done < waiting.size()) {
     io_operation& op = *waiting[done];
+    if (op.opcode == io_opcode::keep_receiving) {
+      if (!receive_standing(s, op)) break;  // it stays, and waits for the next edge
+      ++done;
+      op.backend_slot = nowhere;
+      continue;
+    }
     const int r = try_request(op, s.blocking);
     note_read(s, op, r);
     if (r == -EAGAIN) break;
@@ -90,6 +101,57 @@ void epoll_reactor::retry(fd_state& s, std::vector<io_operation*>& waiting, bool
     if (once) break;
   }
   waiting.erase(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(done));
+}
+
+// At most this many receives per edge: a socket that a fast peer keeps full must not hold
+// the loop (nor every lent buffer); it gets another turn at the next wait().
+constexpr int standing_burst = 16;
+
+bool epoll_reactor::receive_standing(fd_state& s, io_operation& op) noexcept {
+  for (int n = 0;; ++n) {
+    if (n == standing_burst || !room_for_more()) {
+      if (!s.pending) {
+        s.pending = true;
+        pending_.push_back(op.fd);  // room for every descriptor
+      }
+      return false;
+    }
+    const std::uint32_t id = buffers_->take();
+    if (id == epoll_buffer_pool::none) {
+      complete_later(op, -ENOBUFS);  // the request ends; its owner reads another way
+      return true;
+    }
+    const long r = ::recv(op.fd, buffers_->data(id), buffer_size_, op.msg_flags | MSG_DONTWAIT);
+    if (r > 0) {
+      complete_later(op, static_cast<int>(r), more_completions | has_buffer, id);
+      // A short read emptied the socket: the next bytes raise an edge. (Not once the peer
+      // has closed: the end of the stream raises none, so it is read now.)
+      if (static_cast<std::size_t>(r) < buffer_size_ && !s.hung_up) {
+        s.drained = true;
+        return false;
+      }
+      continue;
+    }
+    const int err = r == 0 ? 0 : errno;
+    (void)buffers_->give_back(id);  // on the loop's thread: never asks for a wake-up
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      s.drained = true;
+      return false;
+    }
+    complete_later(op, -err);  // the end of the stream (0) or an error ends it
+    return true;
+  }
+}
+
+// The sockets whose standing receive stopped short at the last turn.
+void epoll_reactor::retry_pending() noexcept {
+  retrying_.swap(pending_);  // those that stop short again go back to pending_
+  for (const int fd : retrying_) {
+    fd_state& s = fds_[static_cast<std::size_t>(fd)];
+    s.pending = false;
+    retry(s, s.readers, false);
+  }
+  retrying_.clear();
 }
 
 void epoll_reactor::fail_all(fd_state& s, int res) noexcept {

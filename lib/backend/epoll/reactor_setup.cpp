@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include "backend/epoll/make_reactor.hpp"
 #include "backend/epoll/reactor.hpp"
@@ -17,6 +18,10 @@ namespace ringo::detail {
 
 epoll_reactor::epoll_reactor(const epoll_options& options) : buffer_size_(options.buffer_size) {
   features_.kernel_tls = options.kernel_tls && kernel_offers_tls();
+  if (options.lend_buffers) {
+    buffers_ = std::make_unique<epoll_buffer_pool>(options.buffer_count, options.buffer_size);
+    features_.provided_buffers = true;
+  }
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw_errno(errno, "epoll_create1");
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -46,6 +51,10 @@ epoll_reactor::~epoll_reactor() {
   workers_.reset();  // before the wake-up its threads call goes (they call it no more)
   ::close(wake_fd_);
   ::close(epoll_fd_);
+}
+
+void epoll_reactor::start() {
+  if (buffers_ != nullptr) buffers_->set_owner(std::this_thread::get_id());
 }
 
 void epoll_reactor::drain() noexcept {

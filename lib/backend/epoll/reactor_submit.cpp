@@ -60,10 +60,20 @@ void epoll_reactor::submit(io_operation& op) {
     case io_opcode::connect:
       start_connect(op);
       break;
-    case io_opcode::keep_receiving:
-      // Not offered here (features().provided_buffers): the streams never ask.
-      complete_later(op, -EOPNOTSUPP);
+    case io_opcode::keep_receiving: {
+      if (buffers_ == nullptr) {
+        complete_later(op, -EOPNOTSUPP);  // not offered (features().provided_buffers)
+        break;
+      }
+      // It waits on the socket for good; what the socket already holds comes now, unless a
+      // short read found it empty since its last edge.
+      wait_for(op, false);
+      fd_state& s = fds_[static_cast<std::size_t>(op.fd)];
+      if (op.backend_slot == on_fd && (!s.drained || s.hung_up) && receive_standing(s, op)) {
+        take_off_fd(op);
+      }
       break;
+    }
     default: {
       fd_state& s = fds_[static_cast<std::size_t>(op.fd)];
       if (accepts(op.opcode)) make_nonblocking(op.fd);  // accept4 would block

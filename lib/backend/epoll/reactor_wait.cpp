@@ -13,12 +13,21 @@
 #include "backend/throw_errno.hpp"
 
 namespace ringo::detail {
+namespace {
+
+// Completions of standing receives a turn has room for beyond one per request in flight.
+constexpr std::size_t standing_room = 32;
+
+}  // namespace
 
 void epoll_reactor::wait(std::chrono::nanoseconds timeout) {
-  // Room for a completion of every request in flight: from here to the end of deliver(),
-  // nothing allocates.
-  if (done_.capacity() < in_flight_ + 1) done_.reserve(in_flight_ + 1);
-  if (!done_.empty()) timeout = std::chrono::nanoseconds{0};
+  // Room for a completion of every request in flight, and for the standing receives' bursts
+  // beside them: from here to the end of deliver(), nothing allocates.
+  if (const std::size_t room = in_flight_ + 1 + standing_room; done_.capacity() < room) {
+    done_.reserve(std::max(room, 2 * done_.capacity()));
+  }
+  if (buffers_ != nullptr) buffers_->take_back_returned();
+  if (!done_.empty() || !pending_.empty()) timeout = std::chrono::nanoseconds{0};
   int ms = -1;
   if (timeout.count() >= 0) {
     ms = static_cast<int>(std::min<std::int64_t>(
@@ -35,6 +44,7 @@ void epoll_reactor::wait(std::chrono::nanoseconds timeout) {
     }
     on_ready(ev.data.fd, ev.events);
   }
+  if (!pending_.empty()) retry_pending();
   if (n == static_cast<int>(events_.size())) events_.resize(events_.size() * 2);
   if (workers_ != nullptr) take_from_workers();
   deliver();
@@ -43,6 +53,10 @@ void epoll_reactor::wait(std::chrono::nanoseconds timeout) {
 void epoll_reactor::wake() noexcept {
   const std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void epoll_reactor::recycle_buffer(std::uint32_t buffer) noexcept {
+  if (buffers_->give_back(buffer)) [[unlikely]] wake();
 }
 
 void epoll_reactor::take_from_workers() {
@@ -55,9 +69,10 @@ void epoll_reactor::take_from_workers() {
   }
 }
 
-void epoll_reactor::complete_later(io_operation& op, int res) noexcept {
+void epoll_reactor::complete_later(io_operation& op, int res, std::uint32_t flags,
+                                   std::uint32_t buffer) noexcept {
   if (accepts(op.opcode) && res >= 0) fresh(res);
-  done_.push_back({&op, res});  // room is reserved
+  done_.push_back({&op, res, flags, buffer});  // room is reserved
 }
 
 // Delivers the completions gathered so far; those that their handlers cause wait for the
@@ -66,8 +81,8 @@ void epoll_reactor::deliver() noexcept {
   delivering_.swap(done_);
   for (const completion& c : delivering_) {
     io_operation& op = *c.op;
-    --in_flight_;
-    op.on_complete(op, c.res, 0, 0);  // may free `op`
+    if ((c.flags & more_completions) == 0) --in_flight_;
+    op.on_complete(op, c.res, c.flags, c.buffer);  // may free `op` after its last
   }
   delivering_.clear();
 }

@@ -16,7 +16,8 @@ bool accepts(io_opcode op) noexcept {
 }
 
 bool reads(io_opcode op) noexcept {
-  return op == io_opcode::recv || op == io_opcode::recvmsg || accepts(op) ||
+  return op == io_opcode::recv || op == io_opcode::keep_receiving || op == io_opcode::recvmsg ||
+         accepts(op) ||
          op == io_opcode::read || op == io_opcode::poll;
 }
 
