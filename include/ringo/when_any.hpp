@@ -86,10 +86,11 @@ task<void> run_indexed_racer(task<T> t, std::size_t index,
 /// it). Every ringo wait delivers a cancellation that is due even when it could end at once,
 /// so a racer cancelled before it ran takes nothing at its first wait.
 ///
-/// One wait cannot give back: a one-shot receive into the caller's own buffer (read_some or
-/// read_exact without provided buffers, a TLS handshake's exact reads, and udp receives), whose
-/// bytes are already in that buffer when the cancellation comes; the read then returns them
-/// and the cancellation comes at the next suspension. A loser that still finishes with a
+/// A stream read whose bytes came as it was cancelled (a one-shot receive, without provided
+/// buffers) puts them back in the stream, ahead of what arrives later, for its next read. One
+/// wait cannot give back: a udp receive, whose datagram is already in the caller's buffer when
+/// the cancellation comes; it then returns it, and the cancellation comes at the next
+/// suspension (as for a stream read when no memory is left to keep the bytes). A loser that still finishes with a
 /// value has that value destroyed, so a result whose destructor cleans up (a lock guard)
 /// gives itself back too.
 template <class... T>

@@ -193,7 +193,16 @@ bool stream_read_awaiter::check_outcome() {
       if (detached_) throw_closed();
       if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
     }
-    if (cancelled) task->cancel_pending = true;  // it completed anyway: nothing is lost
+    // Bytes that came as the read was cancelled (it lost a when_any race as they arrived, or
+    // its task was cancelled between their arrival and its resumption): they go back to the
+    // stream, first for its next read, and this read takes nothing.
+    if (res_ > 0 && !detached_ && (cancelled || task->cancel_pending) && give_back_received()) {
+      task->cancel_pending = false;
+      throw operation_cancelled(what() + ": operation cancelled");
+    }
+    // Without the memory to keep them, the read returns them; the cancellation waits for the
+    // task's next suspension.
+    if (cancelled) task->cancel_pending = true;
     if (res_ < 0) {
       if (detached_) throw_closed();
       throw_io_error(-res_, what());
@@ -210,6 +219,19 @@ bool stream_read_awaiter::check_outcome() {
   if (detached_ || s_->orphaned) throw_closed();
   if (deadline_passed_) throw_io_error(ETIMEDOUT, what() + ": deadline passed");
   return false;
+}
+
+bool stream_read_awaiter::give_back_received() noexcept {
+  const std::byte* bytes = whole_buffer_ ? own_.get() : into_.data();
+  try {
+    // The unread area is empty or holds what a line read gathered before these bytes (a
+    // one-shot receive goes out only then): they go after it, before anything queued later.
+    s_->unread().append({bytes, static_cast<std::size_t>(res_)});
+  } catch (...) {
+    return false;
+  }
+  if (whole_buffer_) s_->keep_spare(std::move(own_));
+  return true;
 }
 
 bool stream_read_awaiter::lend_own_buffer() noexcept {

@@ -93,6 +93,9 @@ class stream_read_awaiter : protected suspension, protected timer_node {
   /// Throws for a read that was cancelled, timed out or cut off; true if the result is a
   /// one-shot receive's res_.
   bool check_outcome();
+  /// A one-shot receive's res_ bytes, cancelled as they came, go back to the stream's unread
+  /// area; false when no memory is left for them (the read returns them then).
+  bool give_back_received() noexcept;
   /// For a one-shot receive into the stream's own buffer: true when own_ holds res_ bytes to
   /// lend out (counted in the stream's `lent`); false at end of stream (the buffer goes back
   /// to the stream) or when the stream was closed under the read.
