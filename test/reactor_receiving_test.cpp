@@ -107,7 +107,10 @@ struct standing_receiver {
     }
   }
 
-  void start() { ringo::detail::loop_of(*ringo::io_context::current()).submit(op); }
+  void start() {
+    ended = false;
+    ringo::detail::loop_of(*ringo::io_context::current()).submit(op);
+  }
   void cancel() { ringo::detail::loop_of(*ringo::io_context::current()).cancel_request(op); }
   void give_back() {
     for (const std::uint32_t b : held)
@@ -189,6 +192,12 @@ TEST_CASE("a standing receive ends with -ENOBUFS once every buffer is lent", "[r
         co_await ringo::sleep_for(2ms);
       }
       co_await r.end();
+      // io_uring's bundles may end the request with the bytes that took the last buffer:
+      // armed again, it finds none at once.
+      if (r.final_result > 0) {
+        r.start();
+        co_await r.end();
+      }
       r.give_back();
     }());
     INFO(fmt::format("{}", backend));

@@ -133,8 +133,7 @@ task<std::string> read_delimited(state_hold<stream_state> s, std::string delim, 
     // A one-shot receive goes into the free end of the unread area. A stream that waits for
     // its standing receive needs no room (an idle connection holds none): should the ring run
     // dry under it, its one-shot receive takes a single byte, into `one`.
-    const bool standing =
-        s->context->features().provided_buffers && !s->starved && !s->exact_reads;
+    const bool standing = s->reads_standing();
     std::span<std::byte> into =
         standing ? std::span{&one, 1} : s->unread().space(own_buffer_size(*s->backend));
     const std::size_t got = co_await fill_awaiter{*s, into, left, where};

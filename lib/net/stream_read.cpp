@@ -61,7 +61,7 @@ bool stream_read_awaiter::await_suspend(std::coroutine_handle<> h) {
   fire = &on_deadline;
   context->add_timer_after(*this, limit());
   try {
-    if (context->features().provided_buffers && !s_->starved && !s_->exact_reads) {
+    if (s_->reads_standing()) {
       if (!s_->armed) s_->arm();
       mode_ = mode::waiting;
       s_->reader = this;

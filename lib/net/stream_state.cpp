@@ -15,7 +15,9 @@
 namespace ringo::detail {
 
 stream_state::stream_state(io_context& ctx, int fd_, socket_name peer_) noexcept
-    : socket_state(&ctx, fd_, &stream_state::on_recv), peer(std::move(peer_)) {
+    : socket_state(&ctx, fd_, &stream_state::on_recv),
+      peer(std::move(peer_)),
+      lent_buffers_(ctx.features().provided_buffers) {
   opcode = io_opcode::keep_receiving;
 }
 

@@ -163,14 +163,13 @@ class control_record_awaiter final : public io_awaiter {
 bool prepare_kernel_tls(tls_state& s) noexcept {
   if (!s.context->kernel_tls || !s.owner->features().kernel_tls) return false;
   stream_state* st = stream_access::state(s.tcp);
-  if (st == nullptr || st->armed || st->has_event() || st->eof) return false;
-  st->exact_reads = true;
+  if (st == nullptr || !st->begin_exact_reads()) return false;
   s.kernel.wanted = true;
   return true;
 }
 
 void end_exact_reads(tls_state& s) noexcept {
-  if (stream_state* st = stream_access::state(s.tcp)) st->exact_reads = false;
+  if (stream_state* st = stream_access::state(s.tcp)) st->end_exact_reads();
   s.kernel.wanted = false;
   wipe_secrets(s);
 }
@@ -248,7 +247,7 @@ namespace {
 /// or an error, which the read after the bytes meets).
 bool bytes_queued(tls_state& s) noexcept {
   stream_state* st = stream_access::state(s.tcp);
-  return st != nullptr && st->has_event() && st->front().result > 0;
+  return st != nullptr && st->bytes_queued();
 }
 
 /// Fails the stream for good after a fatal record (as OpenSSL does): it sends nothing more,

@@ -33,8 +33,9 @@ enum class io_opcode : std::uint8_t {
   // (a final completion may carry a result too); their owner arms them again when it wants
   // more.
   keep_receiving,  // fd, msg_flags: bytes in buffers the backend lends (has_buffer), in
-                   // order; ends with -ENOBUFS when it has none to lend. Only where
-                   // features().provided_buffers says the backend offers it.
+                   // order; ends with -ENOBUFS when it has none to lend (or, first, with
+                   // the bytes that took the last one). Only where features().provided_buffers
+                   // says the backend offers it.
   keep_accepting,  // fd, flags: each completion is a new connection's descriptor. Every
                    // backend; features().multishot_accept: more than one per arming.
 };

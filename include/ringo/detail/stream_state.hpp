@@ -63,13 +63,36 @@ class stream_state final : public socket_state<stream_state> {
     pause();
   }
 
+  // ---- how a read gets its bytes ----
+  /// Whether the next read waits for the standing receive (the backend lends buffers, has not
+  /// run dry under this stream, and reads are not exact), rather than take a one-shot receive
+  /// into the reader's buffer (or the stream's own).
+  [[nodiscard]] bool reads_standing() const noexcept {
+    return lent_buffers_ && !starved && !exact_reads_;
+  }
+  /// From now on, reads take one-shot receives of the size asked for, so that no byte past
+  /// what was asked leaves the socket (a TLS handshake that will hand its keys to the kernel
+  /// reads record by record). False, and nothing changes, when the stream has read ahead
+  /// already: its standing receive is armed, or bytes or the end wait in its queue.
+  [[nodiscard]] bool begin_exact_reads() noexcept {
+    if (armed || has_event() || eof) return false;
+    exact_reads_ = true;
+    return true;
+  }
+  void end_exact_reads() noexcept { exact_reads_ = false; }
+  /// Whether the queue's front holds bytes a read takes without waiting (not an end of the
+  /// stream or an error, which a read meets after the bytes before it).
+  [[nodiscard]] bool bytes_queued() noexcept { return has_event() && front().result > 0; }
+
   socket_name peer;      // the peer's endpoint (TCP) or the socket's path (Unix), for messages
   bool starved = false;  // the standing receive ended with -ENOBUFS: no buffer to lend
   bool eof = false;      // end of stream was read
-  /// Reads take one-shot receives of the size asked for, never the standing receive, so that
-  /// no byte past what was asked leaves the socket (a TLS handshake that will hand its keys to
-  /// the kernel reads record by record). Set only while nothing is queued or armed.
-  bool exact_reads = false;
+
+ private:
+  bool lent_buffers_;         // the backend offers the standing receive (provided_buffers)
+  bool exact_reads_ = false;  // see begin_exact_reads
+
+ public:
   std::uint32_t front_offset = 0;  // bytes of the front event already read
   /// The task reading: waiting for the standing receive's next completion, or for a one-shot
   /// receive in this state's request record (then until that completes, even once orphaned).
