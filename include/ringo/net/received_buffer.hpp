@@ -19,9 +19,9 @@ void return_spare_buffer(stream_state& home, std::unique_ptr<std::byte[]> buffer
 namespace ringo::net {
 
 /// A move-only view of received bytes (tcp_stream::receive). With provided buffers the bytes sit
-/// in a buffer of the context's shared ring, which goes back to the ring when this is destroyed
-/// or release()d (where small receives share one buffer, once every view into it has gone);
-/// on kernels without them, in the stream's own receive buffer. Empty at end of
+/// in a buffer the backend lends (io_uring's shared ring, or the epoll backend's pool), which
+/// goes back when this is destroyed or release()d (where small receives share one buffer, once
+/// every view into it has gone); without them, in the stream's own receive buffer. Empty at end of
 /// stream. Must not outlive the io_context (nor, without provided buffers, reading again from
 /// the stream while an earlier one is alive costs a new buffer). May be released on any thread
 /// (handed to a thread_pool job, say): a buffer given back on a thread that does not run its
