@@ -2,7 +2,8 @@
 // nothing: an accepted connection stays queued for the next accept, a signal pending for the
 // next wait, and received bytes queued for the next read (from provided buffers, or given back
 // by a one-shot receive that had them as it was cancelled); and an accept, a read or a signal
-// wait cancelled before it ran takes nothing that is already there. The same for queues and semaphores: cancel_safety_test.cpp.
+// wait cancelled before it ran takes nothing that is already there. The same for queues and
+// semaphores: cancel_safety_test.cpp.
 #include <signal.h>
 #include <sys/socket.h>
 

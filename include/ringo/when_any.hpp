@@ -90,9 +90,9 @@ task<void> run_indexed_racer(task<T> t, std::size_t index,
 /// buffers) puts them back in the stream, ahead of what arrives later, for its next read. One
 /// wait cannot give back: a udp receive, whose datagram is already in the caller's buffer when
 /// the cancellation comes; it then returns it, and the cancellation comes at the next
-/// suspension (as for a stream read when no memory is left to keep the bytes). A loser that still finishes with a
-/// value has that value destroyed, so a result whose destructor cleans up (a lock guard)
-/// gives itself back too.
+/// suspension (as for a stream read when no memory is left to keep the bytes). A loser that
+/// still finishes with a value has that value destroyed, so a result whose destructor cleans
+/// up (a lock guard) gives itself back too.
 template <class... T>
 task<std::variant<detail::result_slot_t<T>...>> when_any(task<T>... tasks) {
   static_assert(sizeof...(T) > 0, "ringo::when_any needs at least one task");

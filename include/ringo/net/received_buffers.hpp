@@ -18,9 +18,9 @@ namespace ringo::net {
 /// A move-only batch of received bytes in up to `capacity` buffers, in the order they arrived
 /// (tcp_stream::receive_some). With provided buffers the bytes sit in buffers the backend lends
 /// (io_uring's shared ring, or the epoll backend's pool), which go back when the batch is
-/// destroyed or release()d; without them, in one buffer of the stream's own. Empty at end of stream. Must not outlive
-/// the io_context; may be released on any thread, as a received_buffer. Write it back out with
-/// tcp_stream::write_all(bufs): one gathered send.
+/// destroyed or release()d; without them, in one buffer of the stream's own. Empty at end of
+/// stream. Must not outlive the io_context; may be released on any thread, as a
+/// received_buffer. Write it back out with tcp_stream::write_all(bufs): one gathered send.
 class received_buffers {
  public:
   /// The most buffers one batch holds; receive_some leaves the rest queued for the next call.
