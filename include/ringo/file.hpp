@@ -15,6 +15,7 @@
 
 #include <ringo/detail/close_awaiter.hpp>
 #include <ringo/detail/io_awaiter.hpp>
+#include <ringo/detail/unread_area.hpp>
 #include <ringo/task.hpp>
 
 namespace ringo {
@@ -36,10 +37,18 @@ constexpr open_mode operator|(open_mode a, open_mode b) noexcept {
 
 namespace detail {
 
+/// What a file keeps on the heap, so that an awaiter's pointer to it survives moving the
+/// file: its name, for messages, and the bytes a read at the current position had when it was
+/// cancelled (it lost a when_any race as they came), which the next such read takes first.
+struct file_state {
+  std::string name;
+  unread_area unread;
+};
+
 /// read/write at an offset (or at the current position), the request in the awaiter.
 class file_io_awaiter final : io_awaiter {
  public:
-  file_io_awaiter(int fd, const std::string* name, io_opcode op, std::byte* data, std::size_t size,
+  file_io_awaiter(int fd, file_state* file, io_opcode op, std::byte* data, std::size_t size,
                   std::uint64_t offset, std::source_location where) noexcept;
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h);
@@ -47,7 +56,13 @@ class file_io_awaiter final : io_awaiter {
 
  private:
   std::string what() const;
-  const std::string* name_;
+  /// A read at the current position: what it takes cannot be read again, so bytes it had
+  /// when cancelled go back to the file's unread bytes.
+  bool reads_on() const noexcept {
+    return opcode == io_opcode::read && offset == static_cast<std::uint64_t>(-1);
+  }
+  file_state* file_;
+  bool from_unread_ = false;  // served from the file's unread bytes, without a request
 };
 
 }  // namespace detail
@@ -58,12 +73,12 @@ class file_io_awaiter final : io_awaiter {
 class file {
  public:
   file() noexcept = default;
-  file(file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), name_(std::move(o.name_)) {}
+  file(file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), state_(std::move(o.state_)) {}
   file& operator=(file&& o) noexcept {
     if (this != &o) {
       reset();
       fd_ = std::exchange(o.fd_, -1);
-      name_ = std::move(o.name_);
+      state_ = std::move(o.state_);
     }
     return *this;
   }
@@ -88,7 +103,8 @@ class file {
   [[nodiscard]] detail::file_io_awaiter write_at(
       std::span<const std::byte> data, std::uint64_t offset,
       std::source_location where = std::source_location::current()) const;
-  /// Reads at the current position (for pipes, terminals, signalfd, eventfd).
+  /// Reads at the current position (for pipes, terminals, signalfd, eventfd). Bytes it had
+  /// when it was cancelled (it lost a when_any race as they came) are the next read's.
   [[nodiscard]] detail::file_io_awaiter read_some(
       std::span<std::byte> buf, std::source_location where = std::source_location::current()) const;
   /// Writes at most data.size() bytes at the current position (for pipes, terminals, files
@@ -124,8 +140,7 @@ class file {
  private:
   void reset() noexcept;
   int fd_ = -1;
-  // On the heap so an awaiter's pointer to it survives moving the file.
-  std::unique_ptr<const std::string> name_;
+  std::unique_ptr<detail::file_state> state_;
 };
 
 }  // namespace ringo

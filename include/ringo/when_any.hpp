@@ -87,7 +87,8 @@ task<void> run_indexed_racer(task<T> t, std::size_t index,
 /// so a racer cancelled before it ran takes nothing at its first wait.
 ///
 /// A stream read whose bytes came as it was cancelled (a one-shot receive, without provided
-/// buffers) puts them back in the stream, ahead of what arrives later, for its next read. One
+/// buffers) puts them back in the stream, ahead of what arrives later, for its next read; a
+/// file read at the current position (a pipe, stdin_reader) does the same for the file. One
 /// wait cannot give back: a udp receive, whose datagram is already in the caller's buffer when
 /// the cancellation comes; it then returns it, and the cancellation comes at the next
 /// suspension (as for a stream read when no memory is left to keep the bytes). A loser that

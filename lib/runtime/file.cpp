@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <system_error>
 
@@ -17,10 +18,10 @@
 namespace ringo {
 namespace detail {
 
-file_io_awaiter::file_io_awaiter(int fd_, const std::string* name, io_opcode op, std::byte* data,
+file_io_awaiter::file_io_awaiter(int fd_, file_state* file, io_opcode op, std::byte* data,
                                  std::size_t size, std::uint64_t at,
                                  std::source_location where) noexcept
-    : io_awaiter(where), name_(name) {
+    : io_awaiter(where), file_(file) {
   fd = fd_;
   opcode = op;
   buf = data;
@@ -35,14 +36,34 @@ bool file_io_awaiter::await_suspend(std::coroutine_handle<> h) {
   describe = [](const wait_node& n, std::string& out) {
     out += static_cast<const file_io_awaiter&>(n).what();
   };
+  if (reads_on() && !file_->unread.empty()) {
+    if (!prepare()) return false;  // a cancellation is due: await_resume throws it
+    from_unread_ = true;
+    return false;
+  }
   return start(h, std::chrono::nanoseconds{0});
 }
 
 std::string file_io_awaiter::what() const {
-  return fmt::format("{} on {}", opcode == io_opcode::write ? "write" : "read", *name_);
+  return fmt::format("{} on {}", opcode == io_opcode::write ? "write" : "read", file_->name);
 }
 
 std::size_t file_io_awaiter::await_resume() {
+  if (from_unread_) return file_->unread.take({static_cast<std::byte*>(buf), len});
+  // Bytes read as the read was cancelled go back for the next read, which takes nothing from
+  // a read that lost a when_any race. Without the memory to keep them, the read returns them.
+  if (reads_on() && submitted_ && res_ > 0 && (cancelled || task->cancel_pending)) {
+    bool kept = true;
+    try {
+      file_->unread.append({static_cast<const std::byte*>(buf), static_cast<std::size_t>(res_)});
+    } catch (const std::bad_alloc&) {
+      kept = false;
+    }
+    if (kept) {
+      task->cancel_pending = false;
+      throw operation_cancelled(what() + ": operation cancelled");
+    }
+  }
   const int res = result([this] { return what(); });
   if (res < 0) throw_io_error(-res, what());
   return static_cast<std::size_t>(res);
@@ -91,20 +112,20 @@ task<file> file::open(std::string path, open_mode mode, unsigned permissions,
 file file::adopt(int fd, std::string name) {
   file f;
   f.fd_ = fd;
-  f.name_ = std::make_unique<const std::string>(std::move(name));
+  f.state_ = std::make_unique<detail::file_state>(detail::file_state{std::move(name), {}});
   return f;
 }
 
 detail::file_io_awaiter file::read_at(std::span<std::byte> buf, std::uint64_t offset,
                                       std::source_location where) const {
   return detail::file_io_awaiter{
-      fd_, name_.get(), detail::io_opcode::read, buf.data(), buf.size(), offset, where};
+      fd_, state_.get(), detail::io_opcode::read, buf.data(), buf.size(), offset, where};
 }
 
 detail::file_io_awaiter file::write_at(std::span<const std::byte> data, std::uint64_t offset,
                                        std::source_location where) const {
   return detail::file_io_awaiter{fd_,
-                                 name_.get(),
+                                 state_.get(),
                                  detail::io_opcode::write,
                                  const_cast<std::byte*>(data.data()),  // write only reads it
                                  data.size(),
@@ -114,7 +135,7 @@ detail::file_io_awaiter file::write_at(std::span<const std::byte> data, std::uin
 
 detail::file_io_awaiter file::read_some(std::span<std::byte> buf,
                                         std::source_location where) const {
-  return detail::file_io_awaiter{fd_,        name_.get(), detail::io_opcode::read,
+  return detail::file_io_awaiter{fd_,        state_.get(), detail::io_opcode::read,
                                  buf.data(), buf.size(),  static_cast<std::uint64_t>(-1),
                                  where};
 }
@@ -127,15 +148,15 @@ detail::file_io_awaiter file::write_some(std::span<const std::byte> data,
 namespace {
 // The descriptor and the name are taken when write_all is called, as an awaiter would take
 // them, so that the loop does not reach through the file object.
-task<void> write_all_to(int fd, const std::string* name, std::span<const std::byte> data,
+task<void> write_all_to(int fd, detail::file_state* file, std::span<const std::byte> data,
                         std::source_location where) {
   while (!data.empty()) {
     const std::size_t n = co_await detail::file_io_awaiter{
-        fd,          name,        detail::io_opcode::write, const_cast<std::byte*>(data.data()),
+        fd,          file,        detail::io_opcode::write, const_cast<std::byte*>(data.data()),
         data.size(), static_cast<std::uint64_t>(-1), where};
     if (n == 0) {  // (the kernel writes at least a byte or fails; never loop on nothing)
       throw std::system_error(EIO, std::system_category(),
-                              fmt::format("write on {} wrote nothing", *name));
+                              fmt::format("write on {} wrote nothing", file->name));
     }
     data = data.subspan(n);
   }
@@ -143,7 +164,7 @@ task<void> write_all_to(int fd, const std::string* name, std::span<const std::by
 }  // namespace
 
 task<void> file::write_all(std::span<const std::byte> data, std::source_location where) const {
-  return write_all_to(fd_, name_.get(), data, where);
+  return write_all_to(fd_, state_.get(), data, where);
 }
 
 std::uint64_t file::size() const {
@@ -163,7 +184,7 @@ detail::file_close_awaiter file::close(std::source_location where) {
 
 const std::string& file::path() const {
   static const std::string none = "(no file)";
-  return name_ ? *name_ : none;
+  return state_ ? state_->name : none;
 }
 
 void file::reset() noexcept {
@@ -208,17 +229,20 @@ task<bool> stdin_reader::fill(std::source_location where) {
   const std::size_t old = pending_.size();
   pending_.resize(old + 4096);
   std::size_t n = 0;
+  detail::file_state state{name(), {}};
   try {
-    const std::string what = name();
     n = co_await detail::file_io_awaiter{fd_,
-                                         &what,
+                                         &state,
                                          detail::io_opcode::read,
                                          reinterpret_cast<std::byte*>(pending_.data() + old),
                                          4096,
                                          static_cast<std::uint64_t>(-1),
                                          where};
   } catch (...) {
-    pending_.resize(old);
+    // Bytes the read had when it was cancelled stay buffered, for the next read.
+    const std::size_t kept = state.unread.size();
+    pending_.resize(old + kept);  // within the room made above
+    (void)state.unread.take({reinterpret_cast<std::byte*>(pending_.data() + old), kept});
     throw;
   }
   pending_.resize(old + n);
